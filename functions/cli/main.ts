@@ -1,0 +1,331 @@
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { SingleBar } from 'cli-progress';
+import { ConfigError, loadConfig, parseConfig } from '../config/load.ts';
+import type { Config, ReportConfig } from '../config/schema.ts';
+import { DuckDbEngine } from '../engines/duckdb.ts';
+import { QueryError, SourceError, type QueryEngine } from '../engines/query-engine.ts';
+import {
+  OUTPUT_FORMATS,
+  renderOutputs,
+  reportJson,
+  writeOutputs,
+  type OutputFormat,
+} from '../delivery/files.ts';
+import {
+  assertTimeZone,
+  daysBetween,
+  nextPeriod,
+  parsePeriod,
+  PeriodError,
+  type Period,
+} from '../periods/period.ts';
+import { runReport, type RunRequest } from '../pipeline.ts';
+import { generateSample } from '../sample/generate.ts';
+
+/** Where the CLI writes and reads; tests pass their own. */
+export interface CliIo {
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+  /** Whether standard error is a terminal (progress bar). */
+  readonly interactive?: boolean;
+  readonly cwd?: string;
+}
+
+/** Bad input from the user: a flag, period, time zone, source or config. Exit code 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+/** The sample shop's path, relative to the project root. */
+export const SAMPLE_PATH = '.cache/sample/orders.parquet';
+/** The sample data ends here; the demo reports the last complete week before it. */
+export const SAMPLE_END = new Date('2026-11-23T00:00:00Z');
+
+const USAGE = `Usage: kpi <command> [options]
+
+Commands:
+  run        Compute one report
+             [--config F] [--report ID] [--source PATH] [--period LABEL] [--timezone TZ]
+             [--format json|html|text|eml|all] [--out DIR] [--now ISO] [--active-window-days N]
+  backfill   One report per period: --from LABEL --to LABEL [run options] (--out DIR, default out/backfill)
+  demo       Generate the sample shop (if missing) and write out/ for its last complete week
+  help       This text
+
+Periods: 2026-W47, 2026-11, 2026-Q4, 2026, 2026-11-01..2026-11-15.
+Exit codes: 0 done, 1 the query failed, 2 bad input.`;
+
+const options = {
+  config: { type: 'string' },
+  report: { type: 'string' },
+  source: { type: 'string' },
+  period: { type: 'string' },
+  timezone: { type: 'string' },
+  format: { type: 'string' },
+  out: { type: 'string' },
+  now: { type: 'string' },
+  from: { type: 'string' },
+  to: { type: 'string' },
+  'active-window-days': { type: 'string' },
+  'mail-from': { type: 'string' },
+  'mail-to': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+type Flags = ReturnType<
+  typeof parseArgs<{ options: typeof options; allowPositionals: true }>
+>['values'];
+
+function parseFlags(argv: readonly string[]): { command: string | undefined; flags: Flags } {
+  try {
+    const { values, positionals } = parseArgs({
+      args: [...argv],
+      options,
+      allowPositionals: true,
+      strict: true,
+    });
+    if (positionals.length > 1) {
+      throw new UsageError(`unexpected argument "${positionals[1] ?? ''}"`);
+    }
+    return { command: positionals[0], flags: values };
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    throw new UsageError((err as Error).message.split('\n')[0] ?? 'bad arguments');
+  }
+}
+
+function parseNow(text: string | undefined): Date | undefined {
+  if (text === undefined) return undefined;
+  const d = new Date(text);
+  if (Number.isNaN(d.getTime())) throw new UsageError(`--now "${text}" is not an ISO-8601 instant`);
+  return d;
+}
+
+function parseFormat(text: string | undefined): OutputFormat {
+  const format = text ?? 'json';
+  if (!(OUTPUT_FORMATS as readonly string[]).includes(format)) {
+    throw new UsageError(`--format "${format}" is not one of ${OUTPUT_FORMATS.join(', ')}`);
+  }
+  return format as OutputFormat;
+}
+
+/** The configuration and report a run uses: a config file, or KPI-SPEC.md defaults. */
+async function resolveConfig(
+  flags: Flags,
+  cwd: string,
+  periodKind: Period['kind'] | undefined,
+): Promise<{ config: Config; report: ReportConfig }> {
+  let config: Config;
+  if (flags.config) {
+    config = await loadConfig(resolve(cwd, flags.config));
+  } else {
+    if (!flags.source) throw new UsageError('--source is required without --config');
+    const kind = periodKind === undefined || periodKind === 'custom' ? 'week' : periodKind;
+    config = parseConfig({
+      source: { relation: { kind: 'file', path: resolve(cwd, flags.source) } },
+      reports: [
+        {
+          id: 'adhoc',
+          name: 'KPI report',
+          period: kind,
+          // A bare file and a period are enough: the window grows to fit longer periods.
+          activeWindowDays: Math.max(90, { week: 7, month: 31, quarter: 92, year: 366 }[kind]),
+        },
+      ],
+    });
+  }
+  if (flags.source && flags.config) {
+    // --source replaces the configured relation; its columns are the canonical ones.
+    config = parseConfig({
+      ...config,
+      source: {
+        ...config.source,
+        relation: { kind: 'file', path: resolve(cwd, flags.source) },
+        columns: undefined,
+      },
+    });
+  }
+  const report = flags.report
+    ? config.reports.find((r) => r.id === flags.report)
+    : config.reports[0];
+  if (!report) {
+    throw new UsageError(
+      `--report "${flags.report ?? ''}" is not in the configuration (reports: ${config.reports.map((r) => r.id).join(', ')})`,
+    );
+  }
+  let out = report;
+  if (flags.timezone) {
+    try {
+      assertTimeZone(flags.timezone);
+    } catch (err) {
+      throw new UsageError(`--timezone: ${(err as Error).message}`);
+    }
+    out = { ...out, timeZone: flags.timezone };
+  }
+  const windowText = flags['active-window-days'];
+  if (windowText !== undefined) {
+    const n = Number(windowText);
+    if (!Number.isInteger(n) || n < 1) {
+      throw new UsageError(`--active-window-days "${windowText}" is not a positive whole number`);
+    }
+    out = { ...out, activeWindowDays: n };
+  }
+  return { config, report: out };
+}
+
+function periodFlag(label: string | undefined, flag: string): Period | undefined {
+  if (label === undefined) return undefined;
+  try {
+    return parsePeriod(label);
+  } catch (err) {
+    throw new UsageError(`--${flag}: ${(err as Error).message}`);
+  }
+}
+
+interface RunContext {
+  readonly io: CliIo;
+  readonly engine: QueryEngine;
+  readonly cwd: string;
+}
+
+async function commandRun(flags: Flags, ctx: RunContext): Promise<void> {
+  const period = periodFlag(flags.period, 'period');
+  const format = parseFormat(flags.format);
+  const { config, report } = await resolveConfig(flags, ctx.cwd, period?.kind);
+  const request: RunRequest = {
+    report,
+    source: config.source,
+    period: period?.label,
+    now: parseNow(flags.now),
+  };
+  ctx.io.stderr(`kpi: running ${report.id} ${period?.label ?? '(last complete period)'}\n`);
+  const result = await runReport(request, { engine: ctx.engine });
+  if (format === 'json' && !flags.out) {
+    ctx.io.stdout(reportJson(result));
+    return;
+  }
+  const files = await renderOutputs(result, format, envelope(flags), { headline: report.headline });
+  const written = await writeOutputs(resolve(ctx.cwd, flags.out ?? 'out'), files);
+  for (const path of written) ctx.io.stderr(`kpi: wrote ${path}\n`);
+}
+
+function envelope(flags: Flags): { from: string; to: string[] } {
+  return {
+    from: flags['mail-from'] ?? 'KPI digest <kpi-digest@localhost>',
+    to: (flags['mail-to'] ?? 'me@localhost').split(',').map((s) => s.trim()),
+  };
+}
+
+/** Every period of one kind from `from` to `to`, inclusive. */
+export function periodRange(from: Period, to: Period): Period[] {
+  if (from.kind !== to.kind) {
+    throw new UsageError(
+      `--from ${from.label} and --to ${to.label} are periods of different kinds`,
+    );
+  }
+  if (daysBetween(from.start, to.start) < 0) {
+    throw new UsageError(`--from ${from.label} is after --to ${to.label}`);
+  }
+  const out: Period[] = [from];
+  while ((out.at(-1)?.label ?? to.label) !== to.label) {
+    const last = out.at(-1) ?? from;
+    out.push(nextPeriod(last));
+    if (out.length > 10_000) throw new UsageError('backfill range is longer than 10,000 periods');
+  }
+  return out;
+}
+
+async function commandBackfill(flags: Flags, ctx: RunContext): Promise<void> {
+  const from = periodFlag(flags.from, 'from');
+  const to = periodFlag(flags.to, 'to');
+  if (!from || !to) throw new UsageError('backfill needs --from LABEL and --to LABEL');
+  const periods = periodRange(from, to);
+  const format = parseFormat(flags.format);
+  const { config, report } = await resolveConfig(flags, ctx.cwd, from.kind);
+  const root = resolve(ctx.cwd, flags.out ?? join('out', 'backfill'));
+  const bar = new SingleBar({
+    stream: process.stderr,
+    noTTYOutput: false,
+    format: 'backfill {bar} {value}/{total} periods | {label} | eta {eta_formatted}',
+  });
+  const interactive = ctx.io.interactive ?? false;
+  if (interactive) bar.start(periods.length, 0, { label: '' });
+  for (const [i, p] of periods.entries()) {
+    const result = await runReport(
+      { report, source: config.source, period: p.label },
+      { engine: ctx.engine },
+    );
+    const files = await renderOutputs(result, format, envelope(flags), {
+      headline: report.headline,
+    });
+    await writeOutputs(join(root, report.id, p.label), files);
+    if (interactive) bar.update(i + 1, { label: p.label });
+    else ctx.io.stderr(`kpi: backfill ${i + 1}/${periods.length} ${p.label}\n`);
+  }
+  if (interactive) bar.stop();
+  ctx.io.stderr(`kpi: wrote ${periods.length} reports under ${join(root, report.id)}\n`);
+}
+
+async function commandDemo(flags: Flags, ctx: RunContext): Promise<void> {
+  const sample = resolve(ctx.cwd, SAMPLE_PATH);
+  if (!existsSync(sample)) {
+    ctx.io.stderr(`kpi: generating the sample shop at ${sample} ...\n`);
+    const summary = await generateSample(sample, { end: SAMPLE_END });
+    ctx.io.stderr(`kpi: ${summary.rows} order rows, ${summary.customers} customers\n`);
+  }
+  const configPath = resolve(ctx.cwd, flags.config ?? 'kpi.config.ts');
+  const config = await loadConfig(configPath);
+  const report = config.reports[0];
+  if (!report) throw new UsageError('the configuration has no report');
+  const result = await runReport(
+    { report, source: config.source, now: parseNow(flags.now) ?? SAMPLE_END },
+    { engine: ctx.engine },
+  );
+  const files = await renderOutputs(result, 'all', envelope(flags), { headline: report.headline });
+  const written = await writeOutputs(resolve(ctx.cwd, flags.out ?? 'out'), files);
+  const crr = result.kpis.crr.value;
+  ctx.io.stderr(
+    `kpi: ${report.name} ${result.period.label}: retention ${crr === null ? 'n/a' : `${(crr * 100).toFixed(1)}%`}, revenue ${result.kpis.revenue.value ?? 'n/a'}\n`,
+  );
+  for (const path of written) ctx.io.stderr(`kpi: wrote ${path}\n`);
+}
+
+/** Exit code for an error: 2 for bad input, 1 for a failing query or anything else. */
+export function exitCodeOf(err: unknown): number {
+  if (
+    err instanceof UsageError ||
+    err instanceof ConfigError ||
+    err instanceof PeriodError ||
+    err instanceof SourceError
+  ) {
+    return 2;
+  }
+  return 1;
+}
+
+/** Runs the `kpi` command; returns the process exit code. Errors go to stderr in one line. */
+export async function main(argv: readonly string[], io: CliIo): Promise<number> {
+  let engine: DuckDbEngine | undefined;
+  try {
+    const { command, flags } = parseFlags(argv);
+    if (flags.help || command === 'help' || command === undefined) {
+      (command === undefined && !flags.help ? io.stderr : io.stdout)(`${USAGE}\n`);
+      return command === undefined && !flags.help ? 2 : 0;
+    }
+    const handler = { run: commandRun, backfill: commandBackfill, demo: commandDemo }[command];
+    if (!handler) throw new UsageError(`unknown command "${command}" (run, backfill, demo, help)`);
+    engine = await DuckDbEngine.create();
+    await handler(flags, { io, engine, cwd: io.cwd ?? process.cwd() });
+    return 0;
+  } catch (err) {
+    const code = exitCodeOf(err);
+    const message =
+      err instanceof ConfigError ? err.message : (err as Error).message.split('\n')[0];
+    const prefix = err instanceof QueryError ? 'query failed: ' : '';
+    io.stderr(`kpi: ${prefix}${message ?? String(err)}\n`);
+    return code;
+  } finally {
+    await engine?.close();
+  }
+}

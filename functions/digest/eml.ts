@@ -1,0 +1,22 @@
+import MailComposer from 'nodemailer/lib/mail-composer/index.js';
+import type { Digest } from './render.ts';
+
+export interface Envelope {
+  readonly from: string;
+  readonly to: readonly string[];
+  /** Fixed Date header, for reproducible files. @default now */
+  readonly date?: Date;
+}
+
+/** Builds the raw MIME message (multipart/alternative: text and HTML) with nodemailer. */
+export async function toEml(digest: Digest, envelope: Envelope): Promise<Buffer> {
+  const mail = new MailComposer({
+    from: envelope.from,
+    to: [...envelope.to],
+    subject: digest.subject,
+    text: digest.text,
+    html: digest.html,
+    date: envelope.date ?? new Date(),
+  });
+  return mail.compile().build();
+}

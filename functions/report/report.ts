@@ -1,0 +1,191 @@
+import { DateTime } from 'luxon';
+import type { ReportConfig } from '../config/schema.ts';
+import { KPIS, type Direction, type KpiId, type Unit } from '../kpis/definitions.ts';
+import { computeKpis, customerFlow, type CustomerFlow, type KpiValues } from '../kpis/compute.ts';
+import { changeOf, isAnomaly, meanOf, targetStatus, type Change } from '../kpis/judge.ts';
+import type { Measures, QualityMeasures } from '../kpis/measure.ts';
+import { addDays, localMidnight, type Comparisons, type Period } from '../periods/period.ts';
+import type { ExclusionReason } from '../sql/report-query.ts';
+
+/** Version of the JSON contract below; bump on a breaking change. */
+export const REPORT_SCHEMA_VERSION = 1;
+
+/** A period placed in the report's time zone. */
+export interface ReportPeriod {
+  readonly kind: Period['kind'];
+  readonly label: string;
+  /** Local midnight the period starts at, ISO-8601 with the zone's offset. */
+  readonly start: string;
+  /** Local midnight the period ends at (exclusive), ISO-8601 with the zone's offset. */
+  readonly end: string;
+  /** First local date. */
+  readonly firstDay: string;
+  /** Last local date (inclusive). */
+  readonly lastDay: string;
+  readonly timeZone: string;
+}
+
+/** One KPI with its comparisons and judgement (KPI-SPEC.md, "Comparison and judgement"). */
+export interface KpiResult {
+  readonly value: number | null;
+  readonly previous: number | null;
+  readonly yearAgo: number | null;
+  /** Mean of the KPI over the trailing periods (4 weeks / 3 months / 2 quarters / 1 year). */
+  readonly trailing: number | null;
+  /** The last 12 periods, oldest first, ending with this one. */
+  readonly trend: (number | null)[];
+  readonly change: { previous: Change; yearAgo: Change; trailing: Change };
+  readonly unit: Unit;
+  readonly direction: Direction;
+  readonly target: number | null;
+  readonly status: 'good' | 'watch' | 'bad' | null;
+  readonly anomaly: boolean;
+}
+
+export interface DataQuality {
+  readonly rowsRead: number;
+  readonly validOrders: number;
+  readonly rowsLeftOut: number;
+  readonly leftOut: Record<ExclusionReason, number>;
+  readonly duplicateOrderIds: number;
+  readonly latestOrderedAt: string | null;
+  /** Data must reach this instant (period end less the tolerance) to be fresh. */
+  readonly requiredThrough: string;
+  readonly fresh: boolean;
+}
+
+/** The run's result: the JSON contract of KPI-SPEC.md. The email is a view of it. */
+export interface Report {
+  readonly schemaVersion: number;
+  readonly report: {
+    readonly id: string;
+    readonly name: string;
+    readonly locale: string;
+    readonly currency: string;
+  };
+  readonly generatedAt: string;
+  readonly period: ReportPeriod;
+  readonly comparisons: {
+    readonly previous: ReportPeriod;
+    readonly yearAgo: ReportPeriod;
+    readonly trailing: string[];
+    readonly trend: string[];
+  };
+  readonly settings: {
+    readonly activeWindowDays: number;
+    readonly atRiskDays: number;
+    readonly excludedStatuses: readonly string[];
+  };
+  readonly kpis: Record<KpiId, KpiResult>;
+  readonly customerFlow: CustomerFlow;
+  readonly dataQuality: DataQuality;
+}
+
+/** Places a period in a time zone for the report. */
+export function reportPeriod(p: Period, timeZone: string): ReportPeriod {
+  const iso = (date: string): string =>
+    DateTime.fromJSDate(localMidnight(date, timeZone), { zone: timeZone }).toISO() ?? '';
+  return {
+    kind: p.kind,
+    label: p.label,
+    start: iso(p.start),
+    end: iso(p.end),
+    firstDay: p.start,
+    lastDay: addDays(p.end, -1),
+    timeZone,
+  };
+}
+
+export interface AssembleInput {
+  readonly config: ReportConfig;
+  readonly excludedStatuses: readonly string[];
+  readonly comparisons: Comparisons;
+  readonly measures: ReadonlyMap<string, Measures>;
+  readonly quality: QualityMeasures;
+  readonly generatedAt: Date;
+}
+
+/** Builds the JSON report from the measures of every period (pure). */
+export function assembleReport(input: AssembleInput): Report {
+  const { config, comparisons: cmp, measures, quality } = input;
+  const tz = config.timeZone;
+  const valuesCache = new Map<string, KpiValues>();
+  const valuesOf = (p: Period): KpiValues => {
+    let v = valuesCache.get(p.label);
+    if (!v) {
+      const m = measures.get(p.label);
+      if (!m) throw new Error(`no measures for period ${p.label}`);
+      v = computeKpis(m);
+      valuesCache.set(p.label, v);
+    }
+    return v;
+  };
+
+  const kpis = {} as Record<KpiId, KpiResult>;
+  for (const def of KPIS) {
+    const direction = config.directions[def.id] ?? def.direction;
+    const target = config.targets[def.id];
+    const value = valuesOf(cmp.period)[def.id];
+    const previous = valuesOf(cmp.previous)[def.id];
+    const yearAgo = valuesOf(cmp.yearAgo)[def.id];
+    const trailing = meanOf(cmp.trailing.map((p) => valuesOf(p)[def.id]));
+    const trend = cmp.trend.map((p) => valuesOf(p)[def.id]);
+    kpis[def.id] = {
+      value,
+      previous,
+      yearAgo,
+      trailing,
+      trend,
+      change: {
+        previous: changeOf(value, previous, direction),
+        yearAgo: changeOf(value, yearAgo, direction),
+        trailing: changeOf(value, trailing, direction),
+      },
+      unit: def.unit,
+      direction,
+      target: target?.value ?? null,
+      status: targetStatus(value, target, direction),
+      anomaly: isAnomaly(trend),
+    };
+  }
+
+  const periodMeasures = measures.get(cmp.period.label);
+  if (!periodMeasures) throw new Error(`no measures for period ${cmp.period.label}`);
+  const end = localMidnight(cmp.period.end, tz);
+  const requiredThrough = new Date(end.getTime() - config.freshnessToleranceHours * 3_600_000);
+  const latest = quality.latestOrderedAt;
+  return {
+    schemaVersion: REPORT_SCHEMA_VERSION,
+    report: {
+      id: config.id,
+      name: config.name,
+      locale: config.locale,
+      currency: config.currency,
+    },
+    generatedAt: input.generatedAt.toISOString(),
+    period: reportPeriod(cmp.period, tz),
+    comparisons: {
+      previous: reportPeriod(cmp.previous, tz),
+      yearAgo: reportPeriod(cmp.yearAgo, tz),
+      trailing: cmp.trailing.map((p) => p.label),
+      trend: cmp.trend.map((p) => p.label),
+    },
+    settings: {
+      activeWindowDays: config.activeWindowDays,
+      atRiskDays: config.atRiskDays,
+      excludedStatuses: input.excludedStatuses,
+    },
+    kpis,
+    customerFlow: customerFlow(periodMeasures),
+    dataQuality: {
+      rowsRead: quality.rowsRead,
+      validOrders: quality.validOrders,
+      rowsLeftOut: quality.rowsRead - quality.validOrders,
+      leftOut: quality.leftOut,
+      duplicateOrderIds: quality.duplicateOrderIds,
+      latestOrderedAt: latest,
+      requiredThrough: requiredThrough.toISOString(),
+      fresh: latest !== null && new Date(latest).getTime() >= requiredThrough.getTime(),
+    },
+  };
+}

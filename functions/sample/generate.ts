@@ -1,0 +1,257 @@
+import { mkdir, rename, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { DOUBLE, DuckDBDataChunk, DuckDBInstance, INTEGER, VARCHAR } from '@duckdb/node-api';
+import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
+import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64';
+import { stringLiteral } from '../sql/dialect.ts';
+
+/** Options of the synthetic shop. Same options, same seed → the same file, byte for byte. */
+export interface SampleOptions {
+  /** Customers acquired over the whole span. @default 50_000 */
+  readonly customers?: number;
+  /** Years of history. @default 3 */
+  readonly years?: number;
+  /** Exclusive end of the data, a UTC instant. @default 2026-11-23T00:00:00Z (a Monday) */
+  readonly end?: Date;
+  /** @default 20261123 */
+  readonly seed?: number;
+  /** Share of orders placed as guest checkouts (no customer id). @default 0.06 */
+  readonly guestShare?: number;
+}
+
+export interface SampleSummary {
+  readonly rows: number;
+  readonly customers: number;
+  readonly start: Date;
+  readonly end: Date;
+}
+
+const DAY = 86_400_000;
+/** Relative acquisition intensity by calendar month (Jan..Dec): a Q4 retail shape. */
+const MONTH_WEIGHT = [0.8, 0.75, 0.85, 0.9, 0.95, 0.9, 0.85, 0.9, 1.0, 1.1, 1.45, 1.6];
+/** Relative order intensity by weekday (Sun..Sat). */
+const WEEKDAY_WEIGHT = [1.15, 1.05, 0.95, 0.95, 0.95, 1.0, 1.1];
+
+/** A seeded random source with the few distributions the shop needs. */
+class Random {
+  private readonly rng;
+  constructor(seed: number) {
+    this.rng = xoroshiro128plus(seed);
+  }
+  uniform(): number {
+    return uniformFloat64(this.rng);
+  }
+  normal(): number {
+    // Box–Muller; 1 − u keeps the logarithm finite.
+    return Math.sqrt(-2 * Math.log(1 - this.uniform())) * Math.cos(2 * Math.PI * this.uniform());
+  }
+  exponential(mean: number): number {
+    return -Math.log(1 - this.uniform()) * mean;
+  }
+  logNormal(median: number, sigma: number): number {
+    return median * Math.exp(sigma * this.normal());
+  }
+  /** Weibull with shape < 1 has a falling hazard: churn steepest early, then flattening. */
+  weibull(scale: number, shape: number): number {
+    return scale * Math.pow(-Math.log(1 - this.uniform()), 1 / shape);
+  }
+  /** Gamma(shape, 1) by Marsaglia–Tsang, for shape ≥ 1. */
+  gamma(shape: number): number {
+    const d = shape - 1 / 3;
+    const c = 1 / Math.sqrt(9 * d);
+    for (;;) {
+      const x = this.normal();
+      const v = Math.pow(1 + c * x, 3);
+      if (v > 0 && Math.log(1 - this.uniform()) < 0.5 * x * x + d - d * v + d * Math.log(v)) {
+        return d * v;
+      }
+    }
+  }
+}
+
+/** Seasonal order intensity on a day: month shape, weekday shape and the late-November peak. */
+function seasonality(dayMs: number): number {
+  const d = new Date(dayMs);
+  const month = d.getUTCMonth();
+  let w = (MONTH_WEIGHT[month] ?? 1) * (WEEKDAY_WEIGHT[d.getUTCDay()] ?? 1);
+  // Black Friday (4th Friday of November) through Cyber Monday: the year's peak.
+  if (month === 10) {
+    const firstFriday =
+      ((5 - new Date(Date.UTC(d.getUTCFullYear(), 10, 1)).getUTCDay() + 7) % 7) + 1;
+    const blackFriday = firstFriday + 21;
+    const day = d.getUTCDate();
+    if (day >= blackFriday && day <= blackFriday + 3) w *= 3.2;
+    else if (day >= blackFriday - 7 && day < blackFriday) w *= 1.5;
+  }
+  return w;
+}
+
+const STATUSES = ['completed', 'cancelled', 'refunded', 'Cancelled', 'failed'] as const;
+
+/**
+ * Writes a deterministic synthetic order history to Parquet (`order_id, customer_id,
+ * ordered_at TIMESTAMP_MS UTC, amount DECIMAL(12,2), status`), sorted by `ordered_at`:
+ * seasonal acquisition with a late-November peak; early-steep churn (one-time buyers and a
+ * Weibull lifetime with falling hazard) that flattens by month 4–5; a loyal top decile that
+ * buys more often and spends about three times as much; guest checkouts; cancelled,
+ * refunded and failed orders; and a few duplicated order ids (re-exported rows).
+ */
+export async function generateSample(
+  file: string,
+  options: SampleOptions = {},
+): Promise<SampleSummary> {
+  const customers = options.customers ?? 50_000;
+  const years = options.years ?? 3;
+  const end = options.end ?? new Date('2026-11-23T00:00:00Z');
+  const rnd = new Random(options.seed ?? 20261123);
+  const guestShare = options.guestShare ?? 0.06;
+  const startMs = Date.UTC(end.getUTCFullYear() - years, end.getUTCMonth(), end.getUTCDate());
+  const endMs = end.getTime();
+  const days = Math.round((endMs - startMs) / DAY);
+
+  // Acquisition day distribution: seasonality × steady growth (the shop doubles over the span).
+  const cumulative = new Float64Array(days);
+  let total = 0;
+  for (let i = 0; i < days; i++) {
+    total += seasonality(startMs + i * DAY) * Math.pow(2, i / days);
+    cumulative[i] = total;
+  }
+  const acquisitionDay = (): number => {
+    const u = rnd.uniform() * total;
+    let lo = 0;
+    let hi = days - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((cumulative[mid] ?? 0) < u) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+  const maxSeason = 3.2 * 1.6 * 1.5;
+
+  const instance = await DuckDBInstance.create(':memory:', {
+    autoinstall_known_extensions: 'false',
+  });
+  const conn = await instance.connect();
+  await conn.run(
+    'CREATE TABLE gen (oid DOUBLE, cust INTEGER, ts_ms DOUBLE, cents DOUBLE, status VARCHAR)',
+  );
+  const appender = await conn.createAppender('gen');
+  const CHUNK = 2048;
+  const cols = {
+    oid: [] as number[],
+    cust: [] as (number | null)[],
+    ts: [] as number[],
+    cents: [] as number[],
+    status: [] as string[],
+  };
+  let rows = 0;
+  let nextOrderId = 1;
+  const flush = (): void => {
+    const n = cols.oid.length;
+    if (n === 0) return;
+    const chunk = DuckDBDataChunk.create([DOUBLE, INTEGER, DOUBLE, DOUBLE, VARCHAR], n);
+    chunk.setColumnValues(0, cols.oid);
+    chunk.setColumnValues(1, cols.cust);
+    chunk.setColumnValues(2, cols.ts);
+    chunk.setColumnValues(3, cols.cents);
+    chunk.setColumnValues(4, cols.status);
+    appender.appendDataChunk(chunk);
+    rows += n;
+    for (const c of Object.values(cols)) c.length = 0;
+  };
+  const status = (): string => {
+    const u = rnd.uniform();
+    if (u < 0.94) return STATUSES[0];
+    if (u < 0.965) return STATUSES[1];
+    if (u < 0.985) return STATUSES[2];
+    if (u < 0.995) return STATUSES[3];
+    return STATUSES[4];
+  };
+  const push = (oid: number, cust: number | null, ts: number, cents: number, st: string): void => {
+    cols.oid.push(oid);
+    cols.cust.push(cust);
+    cols.ts.push(ts);
+    cols.cents.push(cents);
+    cols.status.push(st);
+    if (cols.oid.length >= CHUNK) flush();
+  };
+  const timeOfDay = (): number => {
+    // Orders cluster in the (UTC) afternoon and evening.
+    const hour = Math.min(23.999, Math.max(0, 14 + 4.5 * rnd.normal()));
+    return Math.floor(hour * 3_600_000);
+  };
+  const emit = (cust: number | null, ts: number, cents: number): void => {
+    const oid = nextOrderId++;
+    const st = status();
+    push(oid, cust, ts, cents, st);
+    // About 1 in 4,000 orders is exported twice: a later row, sometimes with a new status.
+    if (rnd.uniform() < 0.00025) {
+      const later = ts + Math.floor(rnd.exponential(2 * 3_600_000));
+      push(oid, cust, later, cents, rnd.uniform() < 0.5 ? st : 'refunded');
+    }
+  };
+
+  let customerOrders = 0;
+  for (let c = 1; c <= customers; c++) {
+    const loyal = rnd.uniform() < 0.1;
+    const first = startMs + acquisitionDay() * DAY + timeOfDay();
+    // The loyal decile spends about three times as much per active month as the rest:
+    // orders twice as often, at one and a half times the basket.
+    const spend = rnd.logNormal(loyal ? 63 : 42, 0.45);
+    const ratePerDay = ((loyal ? 1.8 : 0.9) * (rnd.gamma(2) / 2)) / 30;
+    const oneTimer = rnd.uniform() < (loyal ? 0.05 : 0.42);
+    const lifetime = oneTimer ? 0 : rnd.weibull(loyal ? 1400 : 210, 0.65) * DAY;
+    const churnAt = Math.min(endMs, first + lifetime);
+    const amount = (): number => Math.max(1, Math.round(spend * rnd.logNormal(1, 0.35) * 100));
+    emit(c, first, amount());
+    customerOrders++;
+    // Repeat orders: a Poisson process thinned by seasonality, until the customer churns.
+    let t = first;
+    for (;;) {
+      t += rnd.exponential(DAY / (ratePerDay * maxSeason));
+      if (t >= churnAt) break;
+      if (rnd.uniform() * maxSeason > seasonality(Math.floor(t / DAY) * DAY)) continue;
+      emit(c, Math.floor(t), amount());
+      customerOrders++;
+    }
+  }
+  // Guest checkouts: no customer id (a few blank instead of null), same seasonality.
+  const guests = Math.round((customerOrders * guestShare) / (1 - guestShare));
+  for (let g = 0; g < guests; g++) {
+    const ts = startMs + acquisitionDay() * DAY + timeOfDay();
+    const cents = Math.max(1, Math.round(rnd.logNormal(38, 0.5) * 100));
+    const oid = nextOrderId++;
+    cols.oid.push(oid);
+    cols.cust.push(null);
+    cols.ts.push(Math.min(ts, endMs - 1));
+    cols.cents.push(cents);
+    cols.status.push(status());
+    if (cols.oid.length >= CHUNK) flush();
+  }
+  flush();
+  appender.flushSync();
+  appender.closeSync();
+
+  await mkdir(dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}`;
+  await conn.run(`COPY (
+    SELECT
+      'O' || lpad(CAST(CAST(oid AS BIGINT) AS VARCHAR), 9, '0') AS order_id,
+      CASE WHEN cust IS NULL THEN NULL ELSE 'C' || lpad(CAST(cust AS VARCHAR), 7, '0') END AS customer_id,
+      CAST(epoch_ms(CAST(ts_ms AS BIGINT)) AS TIMESTAMP_MS) AS ordered_at,
+      CAST(cents / 100.0 AS DECIMAL(12, 2)) AS amount,
+      status
+    FROM gen
+    WHERE ts_ms < ${endMs}
+    ORDER BY ts_ms, oid
+  ) TO ${stringLiteral(tmp)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)`);
+  const [summary] = (
+    await conn.runAndReadAll(`SELECT count(*) AS n FROM read_parquet(${stringLiteral(tmp)})`)
+  ).getRowObjectsJson();
+  conn.closeSync();
+  instance.closeSync();
+  await rm(file, { force: true });
+  await rename(tmp, file);
+  return { rows: Number(summary?.n ?? rows), customers, start: new Date(startMs), end };
+}

@@ -1,0 +1,39 @@
+/**
+ * The few SQL fragments that differ between Trino (Athena engine v3) and DuckDB.
+ * Everything else in `functions/sql/` is written once and runs on both; see
+ * ../shared/design/PORTABILITY.md for the verified differences.
+ */
+export interface Dialect {
+  readonly name: 'duckdb' | 'trino';
+  /** Seconds since the epoch of a TIMESTAMP, as DOUBLE with sub-second precision. */
+  epochSeconds(expr: string): string;
+}
+
+export const duckdbDialect: Dialect = {
+  name: 'duckdb',
+  // epoch_us is exact to the microsecond; DuckDB's date_diff counts boundaries instead.
+  epochSeconds: (e) => `(CAST(epoch_us(${e}) AS DOUBLE) / 1000000.0)`,
+};
+
+export const trinoDialect: Dialect = {
+  name: 'trino',
+  // Trino has no epoch_us; to_unixtime keeps the millisecond fraction of Athena timestamps.
+  epochSeconds: (e) => `to_unixtime(${e})`,
+};
+
+/** A UTC instant as a TIMESTAMP literal (both engines read ordered_at as UTC wall time). */
+export function timestampLiteral(instant: Date): string {
+  const iso = instant.toISOString(); // 2026-11-16T00:00:00.000Z
+  return `TIMESTAMP '${iso.slice(0, 10)} ${iso.slice(11, 23)}'`;
+}
+
+/** A string literal with quotes doubled; only for validated configuration values. */
+export function stringLiteral(value: string): string {
+  return `'${value.replaceAll("'", "''")}'`;
+}
+
+/** A double-quoted identifier; configuration already restricts it to [A-Za-z0-9_]. */
+export function quoteIdentifier(name: string): string {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new Error(`unsafe SQL identifier: ${name}`);
+  return `"${name}"`;
+}

@@ -1,0 +1,45 @@
+import { defineConfig } from './functions/config/load.ts';
+
+/**
+ * The project's report configuration: the CLI, the Lambda and `cdk synth` all load this
+ * file and fail naming the field when it is wrong. Paths are relative to this file.
+ */
+export default defineConfig({
+  source: {
+    // The bundled sample shop (`npm start` generates it); point this at your own orders.
+    relation: { kind: 'file', path: '.cache/sample/orders.parquet' },
+    columns: {
+      order_id: 'order_id',
+      customer_id: 'customer_id',
+      ordered_at: 'ordered_at',
+      amount: 'amount',
+      status: 'status',
+    },
+    excludedStatuses: ['cancelled', 'canceled', 'refunded', 'failed', 'test'],
+  },
+  reports: [
+    {
+      id: 'weekly',
+      name: 'Weekly KPIs',
+      period: 'week',
+      timeZone: 'Europe/London',
+      locale: 'en',
+      currency: 'USD',
+      activeWindowDays: 90,
+      atRiskDays: 180,
+      targets: {
+        crr: { value: 0.85, tolerance: 0.02 },
+        churn_rate: { value: 0.15, tolerance: 0.02 },
+        repeat_purchase_rate: { value: 0.5 },
+      },
+    },
+    {
+      id: 'monthly',
+      name: 'Monthly KPIs',
+      period: 'month',
+      timeZone: 'Europe/London',
+      locale: 'en',
+      currency: 'USD',
+    },
+  ],
+});
