@@ -1,0 +1,72 @@
+/**
+ * `npm run bench`: for 1M, 5M and 10M orders (generated once, cached under .cache/bench),
+ * the wall time and peak memory of one full weekly report (all KPIs, all comparisons, the
+ * 12-period trend) next to the least work any full-history retention figure needs: one
+ * per-customer pass over the same file. Each figure is the median of RUNS runs, each in
+ * a fresh process. Set BENCH_SIZES=1000000,5000000 to choose sizes, BENCH_RUNS to repeat.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { generateSample } from '../../functions/sample/generate.ts';
+import { SAMPLE_END } from '../../functions/cli/main.ts';
+
+const root = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+const sizes = (process.env.BENCH_SIZES ?? '1000000,5000000,10000000').split(',').map(Number);
+const runs = Number(process.env.BENCH_RUNS ?? 3);
+/** Order rows per customer in the sample shop (312,779 rows for 50,000 customers). */
+const ROWS_PER_CUSTOMER = 6.26;
+
+interface Sample {
+  ms: number;
+  maxRssMb: number;
+  rows: number;
+}
+
+function measure(mode: 'report' | 'baseline', file: string): Sample {
+  const out = execFileSync(
+    process.execPath,
+    ['--import', 'tsx', resolve(root, 'test/bench/measure-one.ts'), mode, file],
+    { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  return JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as Sample;
+}
+
+function medianOf(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? (s[m] ?? 0) : ((s[m - 1] ?? 0) + (s[m] ?? 0)) / 2;
+}
+
+const results: string[] = [];
+for (const size of sizes) {
+  const file = resolve(root, `.cache/bench/orders-${size}.parquet`);
+  if (!existsSync(file)) {
+    const t0 = performance.now();
+    const s = await generateSample(file, {
+      customers: Math.round(size / ROWS_PER_CUSTOMER),
+      end: SAMPLE_END,
+      seed: size,
+    });
+    process.stderr.write(
+      `bench: generated ${s.rows} rows (${s.customers} customers) in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`,
+    );
+  }
+  const base: Sample[] = [];
+  const full: Sample[] = [];
+  for (let i = 0; i < runs; i++) {
+    base.push(measure('baseline', file));
+    full.push(measure('report', file));
+  }
+  const rows = full[0]?.rows ?? 0;
+  const b = medianOf(base.map((s) => s.ms));
+  const f = medianOf(full.map((s) => s.ms));
+  const line =
+    `${String(rows).padStart(11)} rows | weekly report ${(f / 1000).toFixed(2)} s, peak ${Math.max(...full.map((s) => s.maxRssMb)).toFixed(0)} MB` +
+    ` | per-customer pass ${(b / 1000).toFixed(2)} s, peak ${Math.max(...base.map((s) => s.maxRssMb)).toFixed(0)} MB` +
+    ` | ratio ${(f / b).toFixed(2)}× (target ≤ 3×, peak < 1536 MB)`;
+  results.push(line);
+  process.stdout.write(`${line}\n`);
+}
+process.stdout.write(`\nmedian of ${runs} runs each, ${String(runs)} fresh processes per figure\n`);

@@ -1,0 +1,192 @@
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { main, periodRange } from '../../functions/cli/main.ts';
+import { parsePeriod } from '../../functions/periods/period.ts';
+import type { Report } from '../../functions/report/report.ts';
+import { writeOrdersCsv } from '../helpers.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+async function kpi(
+  args: string[],
+  cwd = ROOT,
+): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await main(args, { stdout: (t) => (out += t), stderr: (t) => (err += t), cwd });
+  return { code, out, err };
+}
+
+let source = '';
+beforeAll(() => {
+  source = writeOrdersCsv([
+    { order_id: '1', customer_id: 'a', ordered_at: '2026-11-10T10:00:00Z', amount: 10 },
+    { order_id: '2', customer_id: 'a', ordered_at: '2026-11-17T10:00:00Z', amount: 20 },
+    { order_id: '3', customer_id: 'b', ordered_at: '2026-11-18T10:00:00Z', amount: 30.5 },
+  ]);
+});
+
+describe('kpi run', () => {
+  test('--format json without --out writes only the JSON report to stdout', async () => {
+    const r = await kpi(['run', '--source', source, '--period', '2026-W47', '--format', 'json']);
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.out) as Report;
+    expect(report.kpis.revenue.value).toBe(50.5);
+    expect(report.period).toMatchObject({ kind: 'week', label: '2026-W47', timeZone: 'UTC' });
+    expect(r.err).toContain('kpi: running');
+  });
+
+  test('--timezone moves the boundaries', async () => {
+    const r = await kpi([
+      'run',
+      '--source',
+      source,
+      '--period',
+      '2026-W47',
+      '--timezone',
+      'Asia/Tokyo',
+    ]);
+    expect((JSON.parse(r.out) as Report).period.start).toBe('2026-11-16T00:00:00.000+09:00');
+  });
+
+  test('--format all --out DIR writes the four files', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kpi-out-'));
+    const r = await kpi([
+      'run',
+      '--source',
+      source,
+      '--period',
+      '2026-W47',
+      '--format',
+      'all',
+      '--out',
+      dir,
+    ]);
+    expect(r.code).toBe(0);
+    expect(r.out).toBe('');
+    for (const f of ['report.json', 'digest.html', 'digest.txt', 'digest.eml']) {
+      expect(existsSync(join(dir, f))).toBe(true);
+    }
+  });
+
+  test.each([
+    [['run', '--bogus'], /Unknown option '--bogus'/],
+    [
+      ['run', '--source', 'x.csv', '--period', '2026-W99'],
+      /--period: ISO year 2026 has no week 99/,
+    ],
+    [['run', '--source', 'x.csv', '--timezone', 'Mars/Base'], /--timezone: time zone "Mars\/Base"/],
+    [
+      ['run', '--source', '/no/such/file.parquet', '--period', '2026-W47'],
+      /source "\/no\/such\/file.parquet" does not exist/,
+    ],
+    [['run', '--period', '2026-W47'], /--source is required without --config/],
+    [['run', '--source', 'x.csv', '--format', 'pdf'], /--format "pdf" is not one of/],
+    [['frobnicate'], /unknown command "frobnicate"/],
+    [
+      ['run', '--config', 'kpi.config.ts', '--report', 'nope'],
+      /--report "nope" is not in the configuration/,
+    ],
+  ])('%j exits 2 with a one-line error', async (args, message) => {
+    const r = await kpi(args);
+    expect(r.code).toBe(2);
+    expect(r.out).toBe('');
+    // Progress may come first; the error itself is the one last line.
+    const lines = r.err.trim().split('\n');
+    expect(lines.at(-1)).toMatch(message);
+    expect(lines.filter((l) => !l.startsWith('kpi: running'))).toHaveLength(1);
+  });
+
+  test('a failing query exits 1 with the engine message', async () => {
+    const bad = writeOrdersCsv([
+      { order_id: '1', customer_id: 'a', ordered_at: 'not a time', amount: 1 },
+    ]);
+    const r = await kpi(['run', '--source', bad, '--period', '2026-W47']);
+    expect(r.code).toBe(1);
+    expect(r.err.trim().split('\n').at(-1)).toMatch(/^kpi: query failed: Conversion Error/);
+  });
+
+  test('a bad config file lists every problem and exits 2', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kpi-cfg-'));
+    const cfg = join(dir, 'bad.json');
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(
+      cfg,
+      JSON.stringify({
+        source: { relation: { kind: 'file', path: 'x' } },
+        reports: [{ id: 'A', name: '', period: 'day' }],
+      }),
+    );
+    const r = await kpi(['run', '--config', cfg]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/3 problems/);
+    expect(r.err).toMatch(/reports\[0\]\.id/);
+    expect(r.err).toMatch(/reports\[0\]\.name/);
+    expect(r.err).toMatch(/reports\[0\]\.period/);
+  });
+});
+
+describe('kpi backfill', () => {
+  test('one report per period, from..to inclusive', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kpi-bf-'));
+    const r = await kpi([
+      'backfill',
+      '--source',
+      source,
+      '--from',
+      '2026-W45',
+      '--to',
+      '2026-W47',
+      '--format',
+      'json',
+      '--out',
+      dir,
+    ]);
+    expect(r.code).toBe(0);
+    for (const w of ['2026-W45', '2026-W46', '2026-W47']) {
+      expect(existsSync(join(dir, 'adhoc', w, 'report.json'))).toBe(true);
+    }
+    const w46 = JSON.parse(
+      readFileSync(join(dir, 'adhoc', '2026-W46', 'report.json'), 'utf8'),
+    ) as Report;
+    expect(w46.kpis.revenue.value).toBe(10);
+  });
+
+  test('ranges of different kinds or reversed are refused', () => {
+    expect(() => periodRange(parsePeriod('2026-W47'), parsePeriod('2026-11'))).toThrow(
+      /different kinds/,
+    );
+    expect(() => periodRange(parsePeriod('2026-W47'), parsePeriod('2026-W45'))).toThrow(/after/);
+    expect(
+      periodRange(parsePeriod('2026-W52'), parsePeriod('2027-W02')).map((p) => p.label),
+    ).toEqual(['2026-W52', '2026-W53', '2027-W01', '2027-W02']);
+  });
+});
+
+describe('kpi demo (what npm start runs)', () => {
+  test('writes a report and an MJML digest for the last complete week of the sample', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'kpi-demo-'));
+    const r = await kpi(['demo', '--out', out]);
+    expect(r.err).not.toMatch(/error/i);
+    expect(r.code).toBe(0);
+    const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as Report;
+    expect(report.period.label).toBe('2026-W47');
+    expect(report.dataQuality.fresh).toBe(true);
+    expect(report.dataQuality.leftOut.duplicate).toBeGreaterThan(0);
+    expect(report.dataQuality.leftOut.missing_customer).toBeGreaterThan(0);
+    expect(report.dataQuality.leftOut.excluded_status).toBeGreaterThan(0);
+    const html = readFileSync(join(out, 'digest.html'), 'utf8');
+    expect(Buffer.byteLength(html)).toBeLessThan(90 * 1024);
+    expect(html).toContain('Weekly KPIs');
+    expect(html).not.toMatch(/<svg|src="data:|src="https?:/i);
+    const text = readFileSync(join(out, 'digest.txt'), 'utf8');
+    expect(text).toMatch(/^Weekly KPIs 2026-W47 — retention \d+\.\d%/);
+    const eml = readFileSync(join(out, 'digest.eml'), 'utf8');
+    expect(eml).toMatch(/Content-Type: multipart\/alternative/);
+    expect(eml).toMatch(/Content-Type: text\/plain/);
+    expect(eml).toMatch(/Content-Type: text\/html/);
+  });
+});
