@@ -7,18 +7,34 @@ export interface Dialect {
   readonly name: 'duckdb' | 'trino';
   /** Seconds since the epoch of a TIMESTAMP, as DOUBLE with sub-second precision. */
   epochSeconds(expr: string): string;
+  /** Bitwise OR of BIGINT values, as an aggregate. */
+  bitOrAgg(expr: string): string;
+  /** Bitwise AND of two BIGINT values. */
+  bitAnd(a: string, b: string): string;
+  /** The second-smallest value of a group (as an aggregate), or NULL with fewer than two. */
+  secondSmallest(expr: string): string;
 }
 
 export const duckdbDialect: Dialect = {
   name: 'duckdb',
   // epoch_us is exact to the microsecond; DuckDB's date_diff counts boundaries instead.
   epochSeconds: (e) => `(CAST(epoch_us(${e}) AS DOUBLE) / 1000000.0)`,
+  // DuckDB names the aggregate bit_or and uses the & operator.
+  bitOrAgg: (e) => `bit_or(${e})`,
+  bitAnd: (a, b) => `(${a} & ${b})`,
+  // element_at is for maps in DuckDB; list_extract is NULL past the end.
+  secondSmallest: (e) => `list_extract(min(${e}, 2), 2)`,
 };
 
 export const trinoDialect: Dialect = {
   name: 'trino',
   // Trino has no epoch_us; to_unixtime keeps the millisecond fraction of Athena timestamps.
   epochSeconds: (e) => `to_unixtime(${e})`,
+  // Trino spells the bitwise aggregate and operator as functions.
+  bitOrAgg: (e) => `bitwise_or_agg(${e})`,
+  bitAnd: (a, b) => `bitwise_and(${a}, ${b})`,
+  // element_at, unlike [], is NULL past the end of the array.
+  secondSmallest: (e) => `element_at(min(${e}, 2), 2)`,
 };
 
 /** A UTC instant as a TIMESTAMP literal (both engines read ordered_at as UTC wall time). */

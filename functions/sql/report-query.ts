@@ -100,9 +100,10 @@ function blocks(periods: readonly MeasuredPeriod[]): { start: Date; end: Date }[
  *  1. `src` maps the source columns to the canonical ones; `dup_ids` finds order ids seen
  *     twice; the latest row of each duplicated id stands for its order.
  *  2. `classified` tags every row with the reason it is left out (or none).
- *  3. `cust` is one pass over the valid orders per customer: first order, the last order
- *     before every period boundary, and per period the order count before its end and the
- *     revenue in the 365 days before its end. Every customer-set KPI is a test on these.
+ *  3. `cust` is one pass over the valid orders per customer: a bitmask of the time slices
+ *     (cut at every boundary any period needs) holding a valid order, the second order's
+ *     instant, the last order before each block of periods, and per period the revenue in
+ *     the 365 days before its end. Every customer-set KPI is a bit test on the mask.
  *  4. `flags` counts those tests per period in a single row; `topk` ranks customers by
  *     365-day revenue per period; `gaps`/`med` give the exact median days between orders.
  *
@@ -113,45 +114,97 @@ export function buildReportQuery(input: ReportQueryInput): string {
   const { dialect, relation, columns: c, excludedStatuses, periods } = input;
   if (periods.length === 0) throw new Error('buildReportQuery needs at least one period');
 
-  // Every distinct period boundary gets a "last valid order before it" column in `cust`.
+  // Time slices: every boundary any period needs splits the time line. Slice k is
+  // [B(k−1), B(k)); orders at or after the last boundary matter to no KPI. Each customer's
+  // slices with a valid order form one bitmask (62 slices per BIGINT), so "has a valid order
+  // in [a, b)" for any two boundaries is one bit test instead of one aggregate per boundary.
   const boundaryMs = [
-    ...new Set(periods.flatMap((p) => [p.start.getTime(), p.end.getTime()])),
+    ...new Set(
+      periods.flatMap((p) =>
+        [p.start, p.end, p.startWindow, p.endWindow, p.yearBeforeEnd, p.atRiskBeforeEnd].map((d) =>
+          d.getTime(),
+        ),
+      ),
+    ),
   ].sort((a, b) => a - b);
-  const lb = (d: Date): string => `lb_${boundaryMs.indexOf(d.getTime())}`;
+  const B = boundaryMs.map((ms) => new Date(ms));
+  const idx = (d: Date): number => {
+    const i = boundaryMs.indexOf(d.getTime());
+    if (i < 0) throw new Error(`boundary ${d.toISOString()} is not a slice boundary`);
+    return i;
+  };
+  const BITS = 62;
+  const maskCount = Math.ceil(boundaryMs.length / BITS);
+  const maskColumns = Array.from({ length: maskCount }, (_, m) => {
+    const first = m * BITS;
+    const last = Math.min(boundaryMs.length, first + BITS) - 1;
+    const whens: string[] = [];
+    if (m > 0) whens.push(`WHEN ordered_at < ${ts(B[first - 1] ?? B[0] ?? new Date(0))} THEN 0`);
+    for (let k = first; k <= last; k++) {
+      whens.push(
+        `WHEN ordered_at < ${ts(B[k] ?? new Date(0))} THEN ${(1n << BigInt(k - first)).toString()}`,
+      );
+    }
+    return `${dialect.bitOrAgg(`CAST(CASE ${whens.join(' ')} ELSE 0 END AS BIGINT)`)} AS m${m}`;
+  });
+  /** SQL that is true when the customer has a valid order in slices lo..hi (inclusive). */
+  const anyInSlices = (lo: number, hi: number): string => {
+    const tests: string[] = [];
+    for (let m = 0; m < maskCount; m++) {
+      let bits = 0n;
+      for (let k = Math.max(lo, m * BITS); k <= Math.min(hi, m * BITS + BITS - 1); k++) {
+        bits |= 1n << BigInt(k - m * BITS);
+      }
+      if (bits !== 0n) tests.push(`${dialect.bitAnd(`m${m}`, bits.toString())} <> 0`);
+    }
+    return tests.length === 0 ? 'FALSE' : `(${tests.join(' OR ')})`;
+  };
+  /** A valid order in [a, b), both boundaries. */
+  const anyIn = (a: Date, b: Date): string => anyInSlices(idx(a) + 1, idx(b));
+  /** A valid order before b. */
+  const anyBefore = (b: Date): string => anyInSlices(0, idx(b));
 
   const statusExpr =
     c.status === null ? 'CAST(NULL AS VARCHAR)' : `CAST(${quoteIdentifier(c.status)} AS VARCHAR)`;
   const excluded = excludedStatuses.map((s) => stringLiteral(s.toLowerCase())).join(', ');
 
+  // Contiguous blocks of periods, for the days-between-purchases median.
+  const blks = blocks(periods);
   const custColumns = [
-    'min(ordered_at) AS first_at',
-    ...boundaryMs.map(
-      (ms, j) => `max(CASE WHEN ordered_at < ${ts(new Date(ms))} THEN ordered_at END) AS lb_${j}`,
+    ...maskColumns,
+    `${dialect.secondSmallest('ordered_at')} AS second_at`,
+    ...blks.map(
+      (b, k) =>
+        `max(CASE WHEN ordered_at < ${ts(b.start)} THEN ordered_at END) AS before_block_${k}`,
     ),
-    ...periods.flatMap((p, i) => [
-      `sum(CASE WHEN ordered_at < ${ts(p.end)} THEN 1 ELSE 0 END) AS n_before_${i}`,
-      `sum(CASE WHEN ordered_at >= ${ts(p.yearBeforeEnd)} AND ordered_at < ${ts(p.end)} THEN amount END) AS r365_${i}`,
-    ]),
+    ...periods.map(
+      (p, i) =>
+        `sum(CASE WHEN ordered_at >= ${ts(p.yearBeforeEnd)} AND ordered_at < ${ts(p.end)} THEN amount END) AS r365_${i}`,
+    ),
   ];
 
   const count = (cond: string, alias: string): string =>
-    `CAST(sum(CASE WHEN ${cond} THEN 1 ELSE 0 END) AS BIGINT) AS ${alias}`;
+    `CAST(count(CASE WHEN ${cond} THEN 1 END) AS BIGINT) AS ${alias}`;
   const flagColumns = periods.flatMap((p, i) => {
-    const inS = `${lb(p.start)} >= ${ts(p.startWindow)}`;
-    const inE = `${lb(p.end)} >= ${ts(p.endWindow)}`;
-    const buyer = `${lb(p.end)} >= ${ts(p.start)}`;
-    const active365 = `${lb(p.end)} >= ${ts(p.yearBeforeEnd)}`;
+    const inS = anyIn(p.startWindow, p.start);
+    const inE = anyIn(p.endWindow, p.end);
+    const buyer = anyIn(p.start, p.end);
+    const before = anyBefore(p.start);
+    const active365 = anyIn(p.yearBeforeEnd, p.end);
     return [
       count(inS, `p${i}_customers_start`),
       count(inE, `p${i}_customers_end`),
       count(`${inS} AND ${inE}`, `p${i}_retained`),
-      count(`first_at >= ${ts(p.start)} AND first_at < ${ts(p.end)}`, `p${i}_new_customers`),
+      count(`${buyer} AND NOT ${before}`, `p${i}_new_customers`),
       count(buyer, `p${i}_buyers`),
-      count(`${buyer} AND first_at < ${ts(p.start)}`, `p${i}_returning_buyers`),
-      count(`first_at < ${ts(p.end)}`, `p${i}_customers_to_date`),
-      count(`n_before_${i} >= 2`, `p${i}_repeat_customers_to_date`),
+      count(`${buyer} AND ${before}`, `p${i}_returning_buyers`),
+      count(anyBefore(p.end), `p${i}_customers_to_date`),
+      count(`second_at < ${ts(p.end)}`, `p${i}_repeat_customers_to_date`),
       count(active365, `p${i}_active_365`),
-      count(`${active365} AND ${lb(p.end)} < ${ts(p.atRiskBeforeEnd)}`, `p${i}_at_risk`),
+      count(
+        `${anyIn(p.yearBeforeEnd, p.atRiskBeforeEnd)} AND NOT ${anyIn(p.atRiskBeforeEnd, p.end)}`,
+        `p${i}_at_risk`,
+      ),
       `CAST(sum(CASE WHEN ${active365} THEN r365_${i} END) AS DECIMAL(38, 2)) AS p${i}_revenue_365`,
     ];
   });
@@ -159,7 +212,7 @@ export function buildReportQuery(input: ReportQueryInput): string {
   const totalColumns = periods.flatMap((p, i) => {
     const inP = `ordered_at >= ${ts(p.start)} AND ordered_at < ${ts(p.end)}`;
     return [
-      `CAST(sum(CASE WHEN ${inP} THEN 1 ELSE 0 END) AS BIGINT) AS p${i}_orders`,
+      `CAST(count(CASE WHEN ${inP} THEN 1 END) AS BIGINT) AS p${i}_orders`,
       `CAST(sum(CASE WHEN ${inP} THEN amount ELSE 0 END) AS DECIMAL(38, 2)) AS p${i}_revenue`,
       `CAST(sum(CASE WHEN ordered_at < ${ts(p.end)} THEN amount ELSE 0 END) AS DECIMAL(38, 2)) AS p${i}_revenue_to_date`,
     ];
@@ -168,8 +221,7 @@ export function buildReportQuery(input: ReportQueryInput): string {
   // Customers active in each period's 365 days, one row per (period, customer).
   const ranked = periods
     .map(
-      (p, i) =>
-        `SELECT ${i} AS p, r365_${i} AS r FROM cust WHERE ${lb(p.end)} >= ${ts(p.yearBeforeEnd)}`,
+      (p, i) => `SELECT ${i} AS p, r365_${i} AS r FROM cust WHERE ${anyIn(p.yearBeforeEnd, p.end)}`,
     )
     .join('\n    UNION ALL ');
   const topkColumns = periods.flatMap((_, i) => [
@@ -180,12 +232,11 @@ export function buildReportQuery(input: ReportQueryInput): string {
 
   // Exact median of days between orders: orders inside contiguous blocks of periods, each
   // with its customer's previous valid order (inside the block, or the last one before it).
-  const blks = blocks(periods);
   const inBlock = blks
     .map((b) => `(ordered_at >= ${ts(b.start)} AND ordered_at < ${ts(b.end)})`)
     .join(' OR ');
   const blockOf = `CASE ${blks.map((b, k) => `WHEN ordered_at < ${ts(b.end)} THEN ${k}`).join(' ')} END`;
-  const prevBeforeBlock = `CASE bo.b ${blks.map((b, k) => `WHEN ${k} THEN c.${lb(b.start)}`).join(' ')} END`;
+  const prevBeforeBlock = `CASE bo.b ${blks.map((_, k) => `WHEN ${k} THEN c.before_block_${k}`).join(' ')} END`;
   const periodOf = `CASE ${periods
     .map((p, i) => `WHEN ordered_at >= ${ts(p.start)} AND ordered_at < ${ts(p.end)} THEN ${i}`)
     .join(' ')} END`;
