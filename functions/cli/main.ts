@@ -3,7 +3,12 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SingleBar } from 'cli-progress';
 import { ConfigError, loadConfig, parseConfig } from '../config/load.ts';
-import type { Config, ReportConfig } from '../config/schema.ts';
+import {
+  DEFAULT_ACTIVE_WINDOW_DAYS,
+  MAX_PERIOD_DAYS,
+  type Config,
+  type ReportConfig,
+} from '../config/schema.ts';
 import { DuckDbEngine } from '../engines/duckdb.ts';
 import { QueryError, SourceError, type QueryEngine } from '../engines/query-engine.ts';
 import {
@@ -130,7 +135,7 @@ async function resolveConfig(
           name: 'KPI report',
           period: kind,
           // A bare file and a period are enough: the window grows to fit longer periods.
-          activeWindowDays: Math.max(90, { week: 7, month: 31, quarter: 92, year: 366 }[kind]),
+          activeWindowDays: Math.max(DEFAULT_ACTIVE_WINDOW_DAYS, MAX_PERIOD_DAYS[kind]),
         },
       ],
     });
