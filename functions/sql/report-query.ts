@@ -137,14 +137,13 @@ export function buildReportQuery(input: ReportQueryInput): string {
   const maskCount = Math.ceil(boundaryMs.length / BITS);
   const maskColumns = Array.from({ length: maskCount }, (_, m) => {
     const first = m * BITS;
-    const last = Math.min(boundaryMs.length, first + BITS) - 1;
-    const whens: string[] = [];
-    if (m > 0) whens.push(`WHEN ordered_at < ${ts(B[first - 1] ?? B[0] ?? new Date(0))} THEN 0`);
-    for (let k = first; k <= last; k++) {
-      whens.push(
-        `WHEN ordered_at < ${ts(B[k] ?? new Date(0))} THEN ${(1n << BigInt(k - first)).toString()}`,
-      );
-    }
+    // Orders before this mask's first slice belong to an earlier mask: no bit here.
+    const whens = B.slice(Math.max(0, first - 1), first).map(
+      (b) => `WHEN ordered_at < ${ts(b)} THEN 0`,
+    );
+    B.slice(first, first + BITS).forEach((b, j) => {
+      whens.push(`WHEN ordered_at < ${ts(b)} THEN ${(1n << BigInt(j)).toString()}`);
+    });
     return `${dialect.bitOrAgg(`CAST(CASE ${whens.join(' ')} ELSE 0 END AS BIGINT)`)} AS m${m}`;
   });
   /** SQL that is true when the customer has a valid order in slices lo..hi (inclusive). */
