@@ -11,6 +11,8 @@ export interface Dialect {
   bitOrAgg(expr: string): string;
   /** Bitwise AND of two BIGINT values. */
   bitAnd(a: string, b: string): string;
+  /** `2^k` as BIGINT for an integer expression `k` in 0..62. */
+  powerOfTwo(k: string): string;
   /** The second-smallest value of a group (as an aggregate), or NULL with fewer than two. */
   secondSmallest(expr: string): string;
 }
@@ -22,6 +24,7 @@ export const duckdbDialect: Dialect = {
   // DuckDB names the aggregate bit_or and uses the & operator.
   bitOrAgg: (e) => `bit_or(${e})`,
   bitAnd: (a, b) => `(${a} & ${b})`,
+  powerOfTwo: (k) => `(CAST(1 AS BIGINT) << (${k}))`,
   // element_at is for maps in DuckDB; list_extract is NULL past the end.
   secondSmallest: (e) => `list_extract(min(${e}, 2), 2)`,
 };
@@ -33,6 +36,7 @@ export const trinoDialect: Dialect = {
   // Trino spells the bitwise aggregate and operator as functions.
   bitOrAgg: (e) => `bitwise_or_agg(${e})`,
   bitAnd: (a, b) => `bitwise_and(${a}, ${b})`,
+  powerOfTwo: (k) => `bitwise_left_shift(BIGINT '1', ${k})`,
   // element_at, unlike [], is NULL past the end of the array.
   secondSmallest: (e) => `element_at(min(${e}, 2), 2)`,
 };

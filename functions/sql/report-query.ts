@@ -97,27 +97,29 @@ function blocks(periods: readonly MeasuredPeriod[]): { start: Date; end: Date }[
  * Builds the one statement that measures every period of a report.
  *
  * Shape (all set-based, aggregation pushed down):
- *  1. `src` maps the source columns to the canonical ones; `dup_ids` finds order ids seen
- *     twice; the latest row of each duplicated id stands for its order.
- *  2. `classified` tags every row with the reason it is left out (or none).
- *  3. `cust` is one pass over the valid orders per customer: a bitmask of the time slices
- *     (cut at every boundary any period needs) holding a valid order, the second order's
- *     instant, the last order before each block of periods, and per period the revenue in
- *     the 365 days before its end. Every customer-set KPI is a bit test on the mask.
- *  4. `flags` counts those tests per period in a single row; `topk` ranks customers by
+ *  1. `dup_ids` finds order ids seen twice; the latest row of each such id stands for its
+ *     order. The source is read three times rather than materialized: once for order ids
+ *     only, once for the unique ids, once for the few duplicated ones.
+ *  2. `rows` tags every row with the reason it is left out (0 = valid) and its time slice:
+ *     every boundary any period needs cuts the time line, and slice `k` is
+ *     `[B(k−1), B(k))`. A balanced CASE tree finds the slice in about log2(boundaries) tests.
+ *  3. `slice_totals` counts rows and sums revenue per (reason, slice): the data-quality
+ *     figures and every per-period order and revenue total come from that small table.
+ *  4. `cust` is one pass over the valid orders per customer: a bitmask of the slices holding
+ *     a valid order (62 slices per BIGINT), the slice of the second order, the last order
+ *     before each block of periods, and per period the revenue in the 365 days before its
+ *     end (as DOUBLE cents, which are integers and so summed exactly below 2^53). Every
+ *     customer-set KPI is then a bit test on the mask.
+ *  5. `flags` counts those tests per period in a single row; `topk` ranks customers by
  *     365-day revenue per period; `gaps`/`med` give the exact median days between orders.
  *
- * Trino notes: every ratio is computed in TypeScript from integer counts and DECIMAL sums;
- * integer comparisons replace `ceil(n / 10)`; the median uses `row_number`, not `median`.
+ * Trino notes: every ratio is computed in TypeScript from integer counts and sums; integer
+ * comparisons replace `ceil(n / 10)`; the median uses `row_number`, not `median`.
  */
 export function buildReportQuery(input: ReportQueryInput): string {
   const { dialect, relation, columns: c, excludedStatuses, periods } = input;
   if (periods.length === 0) throw new Error('buildReportQuery needs at least one period');
 
-  // Time slices: every boundary any period needs splits the time line. Slice k is
-  // [B(k−1), B(k)); orders at or after the last boundary matter to no KPI. Each customer's
-  // slices with a valid order form one bitmask (62 slices per BIGINT), so "has a valid order
-  // in [a, b)" for any two boundaries is one bit test instead of one aggregate per boundary.
   const boundaryMs = [
     ...new Set(
       periods.flatMap((p) =>
@@ -128,23 +130,29 @@ export function buildReportQuery(input: ReportQueryInput): string {
     ),
   ].sort((a, b) => a - b);
   const B = boundaryMs.map((ms) => new Date(ms));
+  /** The slice that ends at boundary `d`, i.e. everything in `[previous boundary, d)`. */
   const idx = (d: Date): number => {
     const i = boundaryMs.indexOf(d.getTime());
     if (i < 0) throw new Error(`boundary ${d.toISOString()} is not a slice boundary`);
     return i;
   };
+  // Slice of an order: the number of boundaries at or before it, 0..B.length. Orders at or
+  // after the last boundary (slice B.length) matter to no period.
+  const sliceTree = (lo: number, hi: number): string => {
+    if (lo === hi) return String(lo);
+    const mid = (lo + hi) >> 1;
+    return `CASE WHEN ordered_at < ${ts(B[mid] as Date)} THEN ${sliceTree(lo, mid)} ELSE ${sliceTree(mid + 1, hi)} END`;
+  };
+
   const BITS = 62;
-  const maskCount = Math.ceil(boundaryMs.length / BITS);
+  const maskCount = Math.ceil(B.length / BITS);
   const maskColumns = Array.from({ length: maskCount }, (_, m) => {
     const first = m * BITS;
-    // Orders before this mask's first slice belong to an earlier mask: no bit here.
-    const whens = B.slice(Math.max(0, first - 1), first).map(
-      (b) => `WHEN ordered_at < ${ts(b)} THEN 0`,
-    );
-    B.slice(first, first + BITS).forEach((b, j) => {
-      whens.push(`WHEN ordered_at < ${ts(b)} THEN ${(1n << BigInt(j)).toString()}`);
-    });
-    return `${dialect.bitOrAgg(`CAST(CASE ${whens.join(' ')} ELSE 0 END AS BIGINT)`)} AS m${m}`;
+    const last = Math.min(first + BITS, B.length);
+    const inWord = m === 0 ? `s < ${last}` : `s >= ${first} AND s < ${last}`;
+    const bit = dialect.powerOfTwo(m === 0 ? 's' : `s - ${first}`);
+    // 0, not NULL, for a customer with no order in this word: NOT (NULL <> 0) is NULL.
+    return `coalesce(${dialect.bitOrAgg(`CASE WHEN ${inWord} THEN ${bit} END`)}, 0) AS m${m}`;
   });
   /** SQL that is true when the customer has a valid order in slices lo..hi (inclusive). */
   const anyInSlices = (lo: number, hi: number): string => {
@@ -158,27 +166,50 @@ export function buildReportQuery(input: ReportQueryInput): string {
     }
     return tests.length === 0 ? 'FALSE' : `(${tests.join(' OR ')})`;
   };
-  /** A valid order in [a, b), both boundaries. */
-  const anyIn = (a: Date, b: Date): string => anyInSlices(idx(a) + 1, idx(b));
+  /** Slices of [a, b), both boundaries, as an inclusive range. */
+  const range = (a: Date, b: Date): [number, number] => [idx(a) + 1, idx(b)];
+  /** A valid order in [a, b). */
+  const anyIn = (a: Date, b: Date): string => anyInSlices(...range(a, b));
   /** A valid order before b. */
   const anyBefore = (b: Date): string => anyInSlices(0, idx(b));
+  /** `s` lies in [a, b). */
+  const sIn = (a: Date, b: Date): string => {
+    const [lo, hi] = range(a, b);
+    return lo === hi ? `s = ${lo}` : `s BETWEEN ${lo} AND ${hi}`;
+  };
 
   const statusExpr =
     c.status === null ? 'CAST(NULL AS VARCHAR)' : `CAST(${quoteIdentifier(c.status)} AS VARCHAR)`;
   const excluded = excludedStatuses.map((s) => stringLiteral(s.toLowerCase())).join(', ');
+  // The source with canonical names; inlined where used so that no engine keeps a copy.
+  const src = `(
+    SELECT
+      CAST(${quoteIdentifier(c.order_id)} AS VARCHAR) AS order_id,
+      CAST(${quoteIdentifier(c.customer_id)} AS VARCHAR) AS customer_id,
+      CAST(${quoteIdentifier(c.ordered_at)} AS TIMESTAMP) AS ordered_at,
+      CAST(${quoteIdentifier(c.amount)} AS DECIMAL(18, 2)) AS amount,
+      ${statusExpr} AS status
+    FROM ${relation}
+  )`;
+  // Blank = NULL, empty, or only spaces, tabs and line breaks, spelled out because DuckDB's
+  // trim() removes spaces only and Trino's all whitespace. A blank string sorts before '!'
+  // (those characters are all below it), so the cheap comparison spares the rest on
+  // almost every row.
+  const blank = (col: string): string =>
+    `(${col} IS NULL OR (${col} < '!' AND ${[9, 10, 13].reduce((e, code) => `replace(${e}, chr(${code}), '')`, `replace(${col}, ' ', '')`)} = ''))`;
+  const reasonCode = (r: ExclusionReason): number => EXCLUSION_REASONS.indexOf(r) + 1;
 
   // Contiguous blocks of periods, for the days-between-purchases median.
   const blks = blocks(periods);
   const custColumns = [
     ...maskColumns,
-    `${dialect.secondSmallest('ordered_at')} AS second_at`,
+    `${dialect.secondSmallest('s')} AS s2`,
     ...blks.map(
-      (b, k) =>
-        `max(CASE WHEN ordered_at < ${ts(b.start)} THEN ordered_at END) AS before_block_${k}`,
+      (b, k) => `max(CASE WHEN s <= ${idx(b.start)} THEN ordered_at END) AS before_block_${k}`,
     ),
     ...periods.map(
       (p, i) =>
-        `sum(CASE WHEN ordered_at >= ${ts(p.yearBeforeEnd)} AND ordered_at < ${ts(p.end)} THEN amount END) AS r365_${i}`,
+        `sum(CASE WHEN ${sIn(p.yearBeforeEnd, p.end)} THEN CAST(amount * 100 AS DOUBLE) END) AS r365_${i}`,
     ),
   ];
 
@@ -198,106 +229,95 @@ export function buildReportQuery(input: ReportQueryInput): string {
       count(buyer, `p${i}_buyers`),
       count(`${buyer} AND ${before}`, `p${i}_returning_buyers`),
       count(anyBefore(p.end), `p${i}_customers_to_date`),
-      count(`second_at < ${ts(p.end)}`, `p${i}_repeat_customers_to_date`),
+      count(`s2 <= ${idx(p.end)}`, `p${i}_repeat_customers_to_date`),
       count(active365, `p${i}_active_365`),
       count(
         `${anyIn(p.yearBeforeEnd, p.atRiskBeforeEnd)} AND NOT ${anyIn(p.atRiskBeforeEnd, p.end)}`,
         `p${i}_at_risk`,
       ),
-      `CAST(sum(CASE WHEN ${active365} THEN r365_${i} END) AS DECIMAL(38, 2)) AS p${i}_revenue_365`,
+      `sum(CASE WHEN ${active365} THEN r365_${i} END) / 100.0 AS p${i}_revenue_365`,
     ];
   });
 
-  const totalColumns = periods.flatMap((p, i) => {
-    const inP = `ordered_at >= ${ts(p.start)} AND ordered_at < ${ts(p.end)}`;
-    return [
-      `CAST(count(CASE WHEN ${inP} THEN 1 END) AS BIGINT) AS p${i}_orders`,
-      `CAST(sum(CASE WHEN ${inP} THEN amount ELSE 0 END) AS DECIMAL(38, 2)) AS p${i}_revenue`,
-      `CAST(sum(CASE WHEN ordered_at < ${ts(p.end)} THEN amount ELSE 0 END) AS DECIMAL(38, 2)) AS p${i}_revenue_to_date`,
-    ];
-  });
+  const totalColumns = periods.flatMap((p, i) => [
+    `CAST(coalesce(sum(CASE WHEN reason = 0 AND ${sIn(p.start, p.end)} THEN n END), 0) AS BIGINT) AS p${i}_orders`,
+    `CAST(coalesce(sum(CASE WHEN reason = 0 AND ${sIn(p.start, p.end)} THEN revenue END), 0) AS DECIMAL(38, 2)) AS p${i}_revenue`,
+    `CAST(coalesce(sum(CASE WHEN reason = 0 AND s <= ${idx(p.end)} THEN revenue END), 0) AS DECIMAL(38, 2)) AS p${i}_revenue_to_date`,
+  ]);
+  const qualityColumns = [
+    'CAST(coalesce(sum(n), 0) AS BIGINT) AS rows_read',
+    'CAST(coalesce(sum(CASE WHEN reason = 0 THEN n END), 0) AS BIGINT) AS valid_orders',
+    'CAST(max(latest) AS VARCHAR) AS latest_ordered_at',
+    ...EXCLUSION_REASONS.map(
+      (r) =>
+        `CAST(coalesce(sum(CASE WHEN reason = ${reasonCode(r)} THEN n END), 0) AS BIGINT) AS left_out_${r}`,
+    ),
+  ];
 
-  // Customers active in each period's 365 days, one row per (period, customer).
+  // Customers active in each period's 365 days, one row per (period, customer); the count
+  // of them per period is p<i>_active_365, so the ranks need no second window.
   const ranked = periods
     .map(
       (p, i) => `SELECT ${i} AS p, r365_${i} AS r FROM cust WHERE ${anyIn(p.yearBeforeEnd, p.end)}`,
     )
     .join('\n    UNION ALL ');
-  const topkColumns = periods.flatMap((_, i) => [
-    `CAST(sum(CASE WHEN p = ${i} AND 10 * rn <= n + 9 THEN r END) AS DECIMAL(38, 2)) AS p${i}_top10_revenue`,
-    `CAST(sum(CASE WHEN p = ${i} AND 10 * rn <= n + 9 THEN 1 ELSE 0 END) AS BIGINT) AS p${i}_top10_count`,
-    `CAST(sum(CASE WHEN p = ${i} AND 5 * rn <= n + 4 THEN r END) AS DECIMAL(38, 2)) AS p${i}_top20_revenue`,
-  ]);
+  const topkColumns = periods.flatMap((_, i) => {
+    const n = `flags.p${i}_active_365`;
+    return [
+      `sum(CASE WHEN p = ${i} AND 10 * rn <= ${n} + 9 THEN r END) / 100.0 AS p${i}_top10_revenue`,
+      `CAST(count(CASE WHEN p = ${i} AND 10 * rn <= ${n} + 9 THEN 1 END) AS BIGINT) AS p${i}_top10_count`,
+      `sum(CASE WHEN p = ${i} AND 5 * rn <= ${n} + 4 THEN r END) / 100.0 AS p${i}_top20_revenue`,
+    ];
+  });
 
   // Exact median of days between orders: orders inside contiguous blocks of periods, each
   // with its customer's previous valid order (inside the block, or the last one before it).
-  const inBlock = blks
-    .map((b) => `(ordered_at >= ${ts(b.start)} AND ordered_at < ${ts(b.end)})`)
-    .join(' OR ');
-  const blockOf = `CASE ${blks.map((b, k) => `WHEN ordered_at < ${ts(b.end)} THEN ${k}`).join(' ')} END`;
+  const inBlock = blks.map((b) => `(${sIn(b.start, b.end)})`).join(' OR ');
+  const blockOf = `CASE ${blks.map((b, k) => `WHEN s <= ${idx(b.end)} THEN ${k}`).join(' ')} END`;
   const prevBeforeBlock = `CASE bo.b ${blks.map((_, k) => `WHEN ${k} THEN c.before_block_${k}`).join(' ')} END`;
-  const periodOf = `CASE ${periods
-    .map((p, i) => `WHEN ordered_at >= ${ts(p.start)} AND ordered_at < ${ts(p.end)} THEN ${i}`)
-    .join(' ')} END`;
+  const periodOf = `CASE ${periods.map((p, i) => `WHEN ${sIn(p.start, p.end)} THEN ${i}`).join(' ')} END`;
   const medColumns = periods.map(
     (_, i) => `avg(CASE WHEN p = ${i} THEN d END) AS p${i}_median_days`,
   );
 
-  const qualityColumns = [
-    'CAST(count(*) AS BIGINT) AS rows_read',
-    'CAST(sum(CASE WHEN reason IS NULL THEN 1 ELSE 0 END) AS BIGINT) AS valid_orders',
-    'CAST(max(ordered_at) AS VARCHAR) AS latest_ordered_at',
-    ...EXCLUSION_REASONS.map(
-      (r) => `CAST(sum(CASE WHEN reason = '${r}' THEN 1 ELSE 0 END) AS BIGINT) AS left_out_${r}`,
-    ),
-  ];
-
   return `WITH
-src AS (
-  SELECT
-    CAST(${quoteIdentifier(c.order_id)} AS VARCHAR) AS order_id,
-    CAST(${quoteIdentifier(c.customer_id)} AS VARCHAR) AS customer_id,
-    CAST(${quoteIdentifier(c.ordered_at)} AS TIMESTAMP) AS ordered_at,
-    CAST(${quoteIdentifier(c.amount)} AS DECIMAL(18, 2)) AS amount,
-    ${statusExpr} AS status
-  FROM ${relation}
-),
 dup_ids AS (
-  SELECT order_id FROM src WHERE order_id IS NOT NULL GROUP BY order_id HAVING count(*) > 1
+  SELECT order_id FROM ${src} s WHERE order_id IS NOT NULL GROUP BY order_id HAVING count(*) > 1
 ),
-dup_rows AS (
-  SELECT s.*, row_number() OVER (
-    PARTITION BY s.order_id
-    ORDER BY s.ordered_at DESC NULLS LAST, s.customer_id NULLS LAST, s.amount DESC NULLS LAST, s.status NULLS LAST
-  ) AS rn
-  FROM src s JOIN dup_ids d ON s.order_id = d.order_id
+rows AS (
+  SELECT customer_id, ordered_at, amount,
+    CAST(CASE
+      WHEN ${blank('order_id')} THEN ${reasonCode('missing_order_id')}
+      WHEN rn > 1 THEN ${reasonCode('duplicate')}
+      WHEN ordered_at IS NULL THEN ${reasonCode('missing_ordered_at')}
+      WHEN ${blank('customer_id')} THEN ${reasonCode('missing_customer')}
+      WHEN amount IS NULL THEN ${reasonCode('missing_amount')}
+      WHEN amount < 0 THEN ${reasonCode('negative_amount')}
+      WHEN lower(status) IN (${excluded || "''"}) THEN ${reasonCode('excluded_status')}
+      ELSE 0
+    END AS TINYINT) AS reason,
+    CAST(${sliceTree(0, B.length)} AS SMALLINT) AS s
+  FROM (
+    SELECT s.*, 1 AS rn FROM ${src} s LEFT JOIN dup_ids d ON s.order_id = d.order_id
+    WHERE d.order_id IS NULL
+    UNION ALL
+    SELECT s.*, row_number() OVER (
+      PARTITION BY s.order_id
+      ORDER BY s.ordered_at DESC NULLS LAST, s.customer_id NULLS LAST, s.amount DESC NULLS LAST, s.status NULLS LAST
+    ) AS rn
+    FROM ${src} s JOIN dup_ids d ON s.order_id = d.order_id
+  ) ranked_rows
 ),
-ranked_rows AS (
-  SELECT s.*, 1 AS rn FROM src s LEFT JOIN dup_ids d ON s.order_id = d.order_id
-  WHERE d.order_id IS NULL
-  UNION ALL
-  SELECT * FROM dup_rows
-),
-classified AS (
-  SELECT order_id, customer_id, ordered_at, amount,
-    CASE
-      WHEN order_id IS NULL OR trim(order_id) = '' THEN 'missing_order_id'
-      WHEN rn > 1 THEN 'duplicate'
-      WHEN ordered_at IS NULL THEN 'missing_ordered_at'
-      WHEN customer_id IS NULL OR trim(customer_id) = '' THEN 'missing_customer'
-      WHEN amount IS NULL THEN 'missing_amount'
-      WHEN amount < 0 THEN 'negative_amount'
-      WHEN lower(status) IN (${excluded || "''"}) THEN 'excluded_status'
-    END AS reason
-  FROM ranked_rows
-),
-valid AS (
-  SELECT order_id, customer_id, ordered_at, amount FROM classified WHERE reason IS NULL
+slice_totals AS (
+  SELECT reason, s, count(*) AS n, sum(amount) AS revenue, max(ordered_at) AS latest
+  FROM rows
+  GROUP BY reason, s
 ),
 cust AS (
   SELECT customer_id,
     ${custColumns.join(',\n    ')}
-  FROM valid
+  FROM rows
+  WHERE reason = 0
   GROUP BY customer_id
 ),
 flags AS (
@@ -307,30 +327,31 @@ flags AS (
 ),
 totals AS (
   SELECT
-    ${totalColumns.join(',\n    ')}
-  FROM valid
+    ${totalColumns.join(',\n    ')},
+    ${qualityColumns.join(',\n    ')},
+    (SELECT CAST(count(*) AS BIGINT) FROM dup_ids) AS duplicate_order_ids
+  FROM slice_totals
 ),
 topk AS (
   SELECT
     ${topkColumns.join(',\n    ')}
   FROM (
-    SELECT p, r,
-      row_number() OVER (PARTITION BY p ORDER BY r DESC) AS rn,
-      count(*) OVER (PARTITION BY p) AS n
+    SELECT p, r, row_number() OVER (PARTITION BY p ORDER BY r DESC) AS rn
     FROM (${ranked}) members
   ) t
+  CROSS JOIN flags
 ),
 block_orders AS (
-  SELECT order_id, customer_id, ordered_at, ${blockOf} AS b, ${periodOf} AS p
-  FROM valid
-  WHERE ${inBlock}
+  SELECT customer_id, ordered_at, ${blockOf} AS b, ${periodOf} AS p
+  FROM rows
+  WHERE reason = 0 AND (${inBlock})
 ),
 gaps AS (
   SELECT p, (${dialect.epochSeconds('ordered_at')} - ${dialect.epochSeconds('prev_at')}) / 86400.0 AS d
   FROM (
     SELECT bo.p, bo.ordered_at,
       coalesce(
-        lag(bo.ordered_at) OVER (PARTITION BY bo.customer_id, bo.b ORDER BY bo.ordered_at, bo.order_id),
+        lag(bo.ordered_at) OVER (PARTITION BY bo.customer_id, bo.b ORDER BY bo.ordered_at),
         ${prevBeforeBlock}
       ) AS prev_at
     FROM block_orders bo JOIN cust c ON c.customer_id = bo.customer_id
@@ -347,12 +368,6 @@ med AS (
     FROM gaps
   ) g
   WHERE 2 * rn >= n AND 2 * rn <= n + 2
-),
-quality AS (
-  SELECT
-    ${qualityColumns.join(',\n    ')},
-    (SELECT CAST(count(*) AS BIGINT) FROM dup_ids) AS duplicate_order_ids
-  FROM classified
 )
-SELECT * FROM quality CROSS JOIN flags CROSS JOIN totals CROSS JOIN topk CROSS JOIN med`;
+SELECT * FROM totals CROSS JOIN flags CROSS JOIN topk CROSS JOIN med`;
 }
