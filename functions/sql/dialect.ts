@@ -13,8 +13,6 @@ export interface Dialect {
   bitAnd(a: string, b: string): string;
   /** `2^k` as BIGINT for an integer expression `k` in 0..62. */
   powerOfTwo(k: string): string;
-  /** The second-smallest value of a group (as an aggregate), or NULL with fewer than two. */
-  secondSmallest(expr: string): string;
 }
 
 export const duckdbDialect: Dialect = {
@@ -25,8 +23,6 @@ export const duckdbDialect: Dialect = {
   bitOrAgg: (e) => `bit_or(${e})`,
   bitAnd: (a, b) => `(${a} & ${b})`,
   powerOfTwo: (k) => `(CAST(1 AS BIGINT) << (${k}))`,
-  // element_at is for maps in DuckDB; list_extract is NULL past the end.
-  secondSmallest: (e) => `list_extract(min(${e}, 2), 2)`,
 };
 
 export const trinoDialect: Dialect = {
@@ -37,8 +33,6 @@ export const trinoDialect: Dialect = {
   bitOrAgg: (e) => `bitwise_or_agg(${e})`,
   bitAnd: (a, b) => `bitwise_and(${a}, ${b})`,
   powerOfTwo: (k) => `bitwise_left_shift(BIGINT '1', ${k})`,
-  // element_at, unlike [], is NULL past the end of the array.
-  secondSmallest: (e) => `element_at(min(${e}, 2), 2)`,
 };
 
 /** A UTC instant as a TIMESTAMP literal (both engines read ordered_at as UTC wall time). */

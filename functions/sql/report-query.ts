@@ -31,7 +31,7 @@ export interface ReportQueryInput {
   readonly relation: string;
   readonly columns: OrderColumns;
   readonly excludedStatuses: readonly string[];
-  /** Distinct, non-overlapping periods; the result has columns `p<i>_<measure>` for each. */
+  /** Distinct periods, which may overlap; the result has columns `p<i>_<measure>` for each. */
   readonly periods: readonly MeasuredPeriod[];
 }
 
@@ -81,14 +81,18 @@ export const QUALITY_MEASURES = [
 
 const ts = timestampLiteral;
 
-/** Merges sorted, non-overlapping periods into contiguous blocks `[start, end)`. */
+/**
+ * Merges periods that touch or overlap into disjoint blocks `[start, end)`, in time order.
+ * (A custom period's year-ago period can lie inside its trend.)
+ */
 function blocks(periods: readonly MeasuredPeriod[]): { start: Date; end: Date }[] {
   const sorted = [...periods].sort((a, b) => a.start.getTime() - b.start.getTime());
   const out: { start: Date; end: Date }[] = [];
   for (const p of sorted) {
     const last = out.at(-1);
-    if (last && last.end.getTime() === p.start.getTime()) last.end = p.end;
-    else out.push({ start: p.start, end: p.end });
+    if (last && last.end.getTime() >= p.start.getTime()) {
+      if (p.end.getTime() > last.end.getTime()) last.end = p.end;
+    } else out.push({ start: p.start, end: p.end });
   }
   return out;
 }
@@ -106,12 +110,14 @@ function blocks(periods: readonly MeasuredPeriod[]): { start: Date; end: Date }[
  *  3. `slice_totals` counts rows and sums revenue per (reason, slice): the data-quality
  *     figures and every per-period order and revenue total come from that small table.
  *  4. `cust` is one pass over the valid orders per customer: a bitmask of the slices holding
- *     a valid order (62 slices per BIGINT), the slice of the second order, the last order
- *     before each block of periods, and per period the revenue in the 365 days before its
+ *     a valid order (62 slices per BIGINT), the last order and the number of orders before
+ *     each block of contiguous periods, and per period the revenue in the 365 days before its
  *     end (as DOUBLE cents, which are integers and so summed exactly below 2^53). Every
  *     customer-set KPI is then a bit test on the mask.
  *  5. `flags` counts those tests per period in a single row; `topk` ranks customers by
- *     365-day revenue per period; `gaps`/`med` give the exact median days between orders.
+ *     365-day revenue per period. `block_seq` numbers each customer's orders inside the
+ *     blocks and finds the order before each: `gaps`/`med` give the exact median days
+ *     between orders, and `seconds` the second orders that make repeat customers.
  *
  * Trino notes: every ratio is computed in TypeScript from integer counts and sums; integer
  * comparisons replace `ceil(n / 10)`; the median uses `row_number`, not `median`.
@@ -203,10 +209,10 @@ export function buildReportQuery(input: ReportQueryInput): string {
   const blks = blocks(periods);
   const custColumns = [
     ...maskColumns,
-    `${dialect.secondSmallest('s')} AS s2`,
-    ...blks.map(
-      (b, k) => `max(CASE WHEN s <= ${idx(b.start)} THEN ordered_at END) AS before_block_${k}`,
-    ),
+    ...blks.flatMap((b, k) => [
+      `max(CASE WHEN s <= ${idx(b.start)} THEN ordered_at END) AS before_block_${k}`,
+      `count(CASE WHEN s <= ${idx(b.start)} THEN 1 END) AS orders_before_block_${k}`,
+    ]),
     ...periods.map(
       (p, i) =>
         `sum(CASE WHEN ${sIn(p.yearBeforeEnd, p.end)} THEN CAST(amount * 100 AS DOUBLE) END) AS r365_${i}`,
@@ -229,7 +235,6 @@ export function buildReportQuery(input: ReportQueryInput): string {
       count(buyer, `p${i}_buyers`),
       count(`${buyer} AND ${before}`, `p${i}_returning_buyers`),
       count(anyBefore(p.end), `p${i}_customers_to_date`),
-      count(`s2 <= ${idx(p.end)}`, `p${i}_repeat_customers_to_date`),
       count(active365, `p${i}_active_365`),
       count(
         `${anyIn(p.yearBeforeEnd, p.atRiskBeforeEnd)} AND NOT ${anyIn(p.atRiskBeforeEnd, p.end)}`,
@@ -238,6 +243,22 @@ export function buildReportQuery(input: ReportQueryInput): string {
       `sum(CASE WHEN ${active365} THEN r365_${i} END) / 100.0 AS p${i}_revenue_365`,
     ];
   });
+
+  // Customers with two orders before a period's end: those with two before its block
+  // starts, plus those whose second order falls in the block before the period ends.
+  const blockIndex = (p: MeasuredPeriod): number =>
+    blks.findIndex((b) => b.start <= p.start && p.end <= b.end);
+  const repeatBaseColumns = blks.map((_, k) =>
+    count(`orders_before_block_${k} >= 2`, `repeat_before_block_${k}`),
+  );
+  const secondOrderColumns = periods.map(
+    (p, i) =>
+      `CAST(count(CASE WHEN k = 2 AND b = ${blockIndex(p)} AND s <= ${idx(p.end)} THEN 1 END) AS BIGINT) AS second_orders_${i}`,
+  );
+  const repeatColumns = periods.map(
+    (p, i) =>
+      `CAST(flags.repeat_before_block_${blockIndex(p)} + second_orders_${i} AS BIGINT) AS p${i}_repeat_customers_to_date`,
+  );
 
   const totalColumns = periods.flatMap((p, i) => [
     `CAST(coalesce(sum(CASE WHEN reason = 0 AND ${sIn(p.start, p.end)} THEN n END), 0) AS BIGINT) AS p${i}_orders`,
@@ -255,7 +276,17 @@ export function buildReportQuery(input: ReportQueryInput): string {
   ];
 
   // Customers active in each period's 365 days, one row per (period, customer); the count
-  // of them per period is p<i>_active_365, so the ranks need no second window.
+  // of them per period is p<i>_active_365, so the ranks need no second window. Only the
+  // top fifth needs ranking: a histogram over a fixed ladder of amounts finds, per period,
+  // the highest rung with at least ceil(n / 5) members at or above it, and only those are
+  // sorted. Their ranks are their ranks among all members.
+  const rungs: number[] = [1];
+  while ((rungs.at(-1) ?? 1) < 1e14) rungs.push(Math.ceil((rungs.at(-1) ?? 1) * Math.SQRT2));
+  const rungTree = (lo: number, hi: number): string => {
+    if (lo === hi) return String(lo);
+    const mid = (lo + hi) >> 1;
+    return `CASE WHEN r < ${rungs[mid] ?? 0} THEN ${rungTree(lo, mid)} ELSE ${rungTree(mid + 1, hi)} END`;
+  };
   const ranked = periods
     .map(
       (p, i) => `SELECT ${i} AS p, r365_${i} AS r FROM cust WHERE ${anyIn(p.yearBeforeEnd, p.end)}`,
@@ -274,8 +305,14 @@ export function buildReportQuery(input: ReportQueryInput): string {
   // with its customer's previous valid order (inside the block, or the last one before it).
   const inBlock = blks.map((b) => `(${sIn(b.start, b.end)})`).join(' OR ');
   const blockOf = `CASE ${blks.map((b, k) => `WHEN s <= ${idx(b.end)} THEN ${k}`).join(' ')} END`;
-  const prevBeforeBlock = `CASE bo.b ${blks.map((_, k) => `WHEN ${k} THEN c.before_block_${k}`).join(' ')} END`;
-  const periodOf = `CASE ${periods.map((p, i) => `WHEN ${sIn(p.start, p.end)} THEN ${i}`).join(' ')} END`;
+  // Ties in ordered_at may come in either order: they give the same gaps and slices.
+  const seq = 'PARTITION BY bo.customer_id, bo.b ORDER BY bo.ordered_at';
+  const perBlock = (column: string): string =>
+    `CASE bo.b ${blks.map((_, k) => `WHEN ${k} THEN c.${column}_${k}`).join(' ')} END`;
+  // One row per (period, gap): periods may overlap, so an order can count for two.
+  const periodGaps = periods
+    .map((p, i) => `SELECT ${i} AS p, d FROM block_gaps WHERE ${sIn(p.start, p.end)}`)
+    .join('\n  UNION ALL ');
   const medColumns = periods.map(
     (_, i) => `avg(CASE WHEN p = ${i} THEN d END) AS p${i}_median_days`,
   );
@@ -322,7 +359,7 @@ cust AS (
 ),
 flags AS (
   SELECT
-    ${flagColumns.join(',\n    ')}
+    ${[...flagColumns, ...repeatBaseColumns].join(',\n    ')}
   FROM cust
 ),
 totals AS (
@@ -332,31 +369,61 @@ totals AS (
     (SELECT CAST(count(*) AS BIGINT) FROM dup_ids) AS duplicate_order_ids
   FROM slice_totals
 ),
+members AS (
+  SELECT p, r, ${rungTree(0, rungs.length)} AS rung
+  FROM (${ranked}) u
+),
+cuts AS (
+  SELECT p, max(rung) AS rung
+  FROM (
+    SELECT p, rung,
+      sum(n) OVER (PARTITION BY p ORDER BY rung DESC) AS at_or_above,
+      sum(n) OVER (PARTITION BY p) AS total
+    FROM (SELECT p, rung, count(*) AS n FROM members GROUP BY p, rung) h
+  ) x
+  WHERE 5 * at_or_above >= total + 4
+  GROUP BY p
+),
 topk AS (
   SELECT
     ${topkColumns.join(',\n    ')}
   FROM (
-    SELECT p, r, row_number() OVER (PARTITION BY p ORDER BY r DESC) AS rn
-    FROM (${ranked}) members
+    SELECT m.p, m.r, row_number() OVER (PARTITION BY m.p ORDER BY m.r DESC) AS rn
+    FROM members m JOIN cuts c ON m.p = c.p AND m.rung >= c.rung
   ) t
   CROSS JOIN flags
 ),
 block_orders AS (
-  SELECT customer_id, ordered_at, ${blockOf} AS b, ${periodOf} AS p
+  SELECT customer_id, ordered_at, s, ${blockOf} AS b
   FROM rows
   WHERE reason = 0 AND (${inBlock})
 ),
+block_seq AS (
+  SELECT bo.b, bo.s, bo.ordered_at,
+    coalesce(
+      lag(bo.ordered_at) OVER (${seq}),
+      ${perBlock('before_block')}
+    ) AS prev_at,
+    ${perBlock('orders_before_block')} + row_number() OVER (${seq}) AS k
+  FROM block_orders bo JOIN cust c ON c.customer_id = bo.customer_id
+),
+seconds AS (
+  SELECT
+    ${secondOrderColumns.join(',\n    ')}
+  FROM block_seq
+),
+repeats AS (
+  SELECT
+    ${repeatColumns.join(',\n    ')}
+  FROM flags CROSS JOIN seconds
+),
+block_gaps AS (
+  SELECT s, (${dialect.epochSeconds('ordered_at')} - ${dialect.epochSeconds('prev_at')}) / 86400.0 AS d
+  FROM block_seq
+  WHERE prev_at IS NOT NULL
+),
 gaps AS (
-  SELECT p, (${dialect.epochSeconds('ordered_at')} - ${dialect.epochSeconds('prev_at')}) / 86400.0 AS d
-  FROM (
-    SELECT bo.p, bo.ordered_at,
-      coalesce(
-        lag(bo.ordered_at) OVER (PARTITION BY bo.customer_id, bo.b ORDER BY bo.ordered_at),
-        ${prevBeforeBlock}
-      ) AS prev_at
-    FROM block_orders bo JOIN cust c ON c.customer_id = bo.customer_id
-  ) x
-  WHERE prev_at IS NOT NULL AND p IS NOT NULL
+  ${periodGaps}
 ),
 med AS (
   SELECT
@@ -369,5 +436,5 @@ med AS (
   ) g
   WHERE 2 * rn >= n AND 2 * rn <= n + 2
 )
-SELECT * FROM totals CROSS JOIN flags CROSS JOIN topk CROSS JOIN med`;
+SELECT * FROM totals CROSS JOIN flags CROSS JOIN repeats CROSS JOIN topk CROSS JOIN med`;
 }

@@ -30,6 +30,7 @@ function independent(orders: readonly DayOrder[], label: string, windowDays: num
   const first = new Map<string, string>();
   const before = new Map<string, number>();
   const buyers = new Set<string>();
+  const lastYear = new Map<string, number>();
   let revenue = 0;
   let count = 0;
   for (const o of orders) {
@@ -38,6 +39,8 @@ function independent(orders: readonly DayOrder[], label: string, windowDays: num
     const f = first.get(o.customer);
     if (f === undefined || o.date < f) first.set(o.customer, o.date);
     if (o.date < e) before.set(o.customer, (before.get(o.customer) ?? 0) + 1);
+    if (inRange(o.date, addDays(e, -365), e))
+      lastYear.set(o.customer, (lastYear.get(o.customer) ?? 0) + o.cents);
     if (inRange(o.date, s, e)) {
       revenue += o.cents;
       count++;
@@ -48,6 +51,10 @@ function independent(orders: readonly DayOrder[], label: string, windowDays: num
   const fresh = [...first.values()].filter((d) => inRange(d, s, e)).length;
   const withOne = before.size;
   const withTwo = [...before.values()].filter((n) => n >= 2).length;
+  const spend = [...lastYear.values()].sort((a, b) => b - a);
+  const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
+  const top10 = Math.ceil(spend.length / 10);
+  const top20 = Math.ceil(spend.length / 5);
   return {
     customers_start: S.size,
     customers_end: E.size,
@@ -59,6 +66,9 @@ function independent(orders: readonly DayOrder[], label: string, windowDays: num
     orders: count,
     buyers: buyers.size,
     repeat_purchase_rate: withTwo / withOne,
+    top10_spend_multiple:
+      sum(spend.slice(0, top10)) / top10 / (sum(spend.slice(top10)) / (spend.length - top10)),
+    top20_revenue_share: sum(spend.slice(0, top20)) / sum(spend),
   };
 }
 

@@ -3,7 +3,12 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { DEFAULT_EXCLUDED_STATUSES } from '../../functions/config/schema.ts';
 import { DuckDbEngine } from '../../functions/engines/duckdb.ts';
 import { measure, type MeasureRequest } from '../../functions/kpis/measure.ts';
-import { parsePeriod, periodsEndingWith } from '../../functions/periods/period.ts';
+import {
+  comparisonsOf,
+  parsePeriod,
+  periodsEndingWith,
+  type Period,
+} from '../../functions/periods/period.ts';
 import { stringLiteral } from '../../functions/sql/dialect.ts';
 
 const COLUMNS = {
@@ -90,27 +95,39 @@ describe('the report query', () => {
       }),
     );
 
+  /** Every measure of every period is the same measured together as measured alone. */
+  async function expectTogetherAsAlone(periods: readonly Period[]): Promise<void> {
+    await fc.assert(
+      fc.asyncProperty(shop, async (rows) => {
+        const relation = await table(rows);
+        const together = await measure(request(relation, periods));
+        for (const period of periods) {
+          const alone = await measure(request(relation, [period]));
+          expect({ period: period.label, ...together.byLabel.get(period.label) }).toEqual({
+            period: period.label,
+            ...alone.byLabel.get(period.label),
+          });
+        }
+      }),
+      { numRuns: 4 },
+    );
+  }
+
   test('measures many periods at once (several slice-mask words) exactly as one at a time', async () => {
     // 30 weekly periods with 45- and 100-day windows cut the time line at more than 62
     // boundaries, so the customer masks span several BIGINT words.
     const weeks = periodsEndingWith(parsePeriod('2026-W05'), 30);
     const probe = await measure(request(await table([]), weeks));
     expect(probe.sql).toMatch(/ AS m1\b/);
+    await expectTogetherAsAlone(weeks);
+  }, 60_000);
 
-    await fc.assert(
-      fc.asyncProperty(shop, async (rows) => {
-        const relation = await table(rows);
-        const together = await measure(request(relation, weeks));
-        for (const week of weeks) {
-          const alone = await measure(request(relation, [week]));
-          expect({ week: week.label, ...together.byLabel.get(week.label) }).toEqual({
-            week: week.label,
-            ...alone.byLabel.get(week.label),
-          });
-        }
-      }),
-      { numRuns: 4 },
-    );
+  test('measures overlapping periods (a custom range and its year-ago inside its trend) as one at a time', async () => {
+    const c = comparisonsOf(parsePeriod('2025-10-01..2025-11-15'));
+    const periods = [...new Map([...c.trend, c.yearAgo].map((p) => [p.label, p])).values()];
+    // The year-ago range lies inside the 12 × 46-day trend.
+    expect(c.yearAgo.start > (c.trend[0]?.start ?? '')).toBe(true);
+    await expectTogetherAsAlone(periods);
   }, 60_000);
 
   test('treats ids of only spaces, tabs and line breaks as blank on both engines alike', async () => {
