@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { IANAZone } from 'luxon';
-import { KPI_IDS } from '../kpis/definitions.ts';
+import { DEFAULT_HEADLINE, KPI_IDS } from '../kpis/definitions.ts';
 import { PERIOD_KINDS } from '../periods/period.ts';
 
 /** Defaults of KPI-SPEC.md. */
@@ -105,20 +105,11 @@ const reportSchema = z
     targets: z.partialRecord(kpiId, target).default({}),
     /** Overrides of a KPI's default direction. */
     directions: z.partialRecord(kpiId, z.enum(['up', 'down', 'neutral'])).default({}),
-    /** KPIs shown first in the digest. */
+    /** KPIs shown as cards at the top of the digest. */
     headline: z
       .array(kpiId)
       .min(1)
-      .default([
-        'crr',
-        'churn_rate',
-        'revenue',
-        'orders',
-        'aov',
-        'new_customers',
-        'repeat_purchase_rate',
-        'arpu',
-      ]),
+      .default([...DEFAULT_HEADLINE]),
   })
   .strict()
   .superRefine((r, ctx) => {

@@ -8,7 +8,10 @@ export interface Envelope {
   readonly date?: Date;
 }
 
-/** Builds the raw MIME message (multipart/alternative: text and HTML) with nodemailer. */
+/**
+ * Builds the raw MIME message with nodemailer: multipart/alternative (text and HTML), with
+ * inline parts (a Content-ID each) related to the HTML.
+ */
 export async function toEml(digest: Digest, envelope: Envelope): Promise<Buffer> {
   const mail = new MailComposer({
     from: envelope.from,
@@ -16,6 +19,12 @@ export async function toEml(digest: Digest, envelope: Envelope): Promise<Buffer>
     subject: digest.subject,
     text: digest.text,
     html: digest.html,
+    attachments: digest.attachments.map((a) => ({
+      filename: a.filename,
+      contentType: a.contentType,
+      content: a.content,
+      ...(a.cid ? { cid: a.cid, contentDisposition: 'inline' as const } : {}),
+    })),
     date: envelope.date ?? new Date(),
   });
   return mail.compile().build();

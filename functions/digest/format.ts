@@ -1,16 +1,36 @@
 import type { Unit } from '../kpis/definitions.ts';
 
-/** Number formatting for one locale and currency. */
-export interface Formatter {
-  value(unit: Unit, v: number | null): string;
-  /** A change in the KPI's unit: percentage points for ratios. */
-  change(unit: Unit, absolute: number | null): string;
-  percent(v: number | null): string;
-  count(v: number): string;
+/** Words the numbers need, from the locale's message file. */
+export interface UnitWords {
+  /** Percentage points, e.g. `pt`. */
+  readonly points: string;
+  /** Days, e.g. `d`. */
+  readonly days: string;
+  /** A missing value, e.g. `n/a`. */
+  readonly na: string;
 }
 
-/** Builds `Intl` formatters for a locale and an ISO 4217 currency. */
-export function formatter(locale: string, currency: string): Formatter {
+/** Number and date formatting for one locale and currency, with `Intl`. */
+export interface Formatter {
+  value(unit: Unit, v: number | null): string;
+  /** A change in the KPI's unit, signed: percentage points for ratios. */
+  change(unit: Unit, absolute: number | null): string;
+  /** The size of a change without its sign, as the digest says it: points or percent. */
+  magnitude(unit: Unit, absolute: number | null, relative: number | null): string;
+  /** A signed relative change, e.g. `+25.4%`. */
+  relative(v: number | null): string;
+  percent(v: number | null): string;
+  count(v: number): string;
+  /** Two local calendar dates (YYYY-MM-DD) as a range, e.g. `16–22 Nov 2026`. */
+  dateRange(firstDay: string, lastDay: string): string;
+  /** An instant in a time zone, e.g. `22 Nov 2026, 23:59`. */
+  instant(iso: string, timeZone: string): string;
+}
+
+const MINUS = '−';
+
+/** Builds the formatters for a locale (`en`, `ru`) and an ISO 4217 currency. */
+export function formatter(locale: string, currency: string, words: UnitWords): Formatter {
   const money = new Intl.NumberFormat(locale, { style: 'currency', currency });
   const percent = new Intl.NumberFormat(locale, {
     style: 'percent',
@@ -26,9 +46,18 @@ export function formatter(locale: string, currency: string): Formatter {
     minimumFractionDigits: 1,
     maximumFractionDigits: 1,
   });
-  const na = 'n/a';
+  // Dates are local calendar dates already; format them as UTC so nothing shifts them.
+  const day = new Intl.DateTimeFormat(locale, {
+    day: 'numeric',
+    month: 'short',
+    year: 'numeric',
+    timeZone: 'UTC',
+  });
+  const asDate = (ymd: string): Date => new Date(`${ymd}T00:00:00Z`);
+  const sign = (v: number): string => (v > 0 ? '+' : v < 0 ? MINUS : '±');
+
   const value = (unit: Unit, v: number | null): string => {
-    if (v === null) return na;
+    if (v === null) return words.na;
     switch (unit) {
       case 'count':
         return integer.format(v);
@@ -37,20 +66,39 @@ export function formatter(locale: string, currency: string): Formatter {
       case 'money':
         return money.format(v);
       case 'days':
-        return `${decimal.format(v)} d`;
+        return `${decimal.format(v)} ${words.days}`;
       case 'multiple':
         return `${decimal.format(v)}×`;
     }
   };
+  const pts = (v: number): string => `${points.format(Math.abs(v) * 100)} ${words.points}`;
   return {
     value,
     change(unit, absolute) {
-      if (absolute === null) return na;
-      const sign = absolute > 0 ? '+' : absolute < 0 ? '−' : '±';
-      if (unit === 'ratio') return `${sign}${points.format(Math.abs(absolute) * 100)} pt`;
-      return `${sign}${value(unit, Math.abs(absolute))}`;
+      if (absolute === null) return words.na;
+      if (unit === 'ratio') return `${sign(absolute)}${pts(absolute)}`;
+      return `${sign(absolute)}${value(unit, Math.abs(absolute))}`;
     },
-    percent: (v) => (v === null ? na : percent.format(v)),
+    magnitude(unit, absolute, relative) {
+      if (absolute === null) return words.na;
+      if (unit === 'ratio') return pts(absolute);
+      return relative === null
+        ? value(unit, Math.abs(absolute))
+        : percent.format(Math.abs(relative));
+    },
+    relative: (v) => (v === null ? words.na : `${sign(v)}${percent.format(Math.abs(v))}`),
+    percent: (v) => (v === null ? words.na : percent.format(v)),
     count: (v) => integer.format(v),
+    dateRange: (a, b) => (a === b ? day.format(asDate(a)) : day.formatRange(asDate(a), asDate(b))),
+    instant: (iso, timeZone) =>
+      new Intl.DateTimeFormat(locale, {
+        day: 'numeric',
+        month: 'short',
+        year: 'numeric',
+        hour: '2-digit',
+        minute: '2-digit',
+        hourCycle: 'h23',
+        timeZone,
+      }).format(new Date(iso)),
   };
 }

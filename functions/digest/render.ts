@@ -1,30 +1,66 @@
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import mjml2html from 'mjml';
-import { kpiDefinition, KPI_IDS, type KpiId } from '../kpis/definitions.ts';
+import { DEFAULT_HEADLINE, kpiDefinition, KPI_IDS, type KpiId } from '../kpis/definitions.ts';
 import type { Change } from '../kpis/judge.ts';
-import type { Report } from '../report/report.ts';
+import { EXCLUSION_REASONS } from '../sql/report-query.ts';
+import type { KpiResult, Report } from '../report/report.ts';
 import { formatter, type Formatter } from './format.ts';
+import { fill, messagesFor, type Messages } from './messages.ts';
+import { whatMoved } from './movers.ts';
+
+/** A file that goes with the email; inline ones are referenced as `cid:<cid>`. */
+export interface DigestAttachment {
+  readonly filename: string;
+  readonly contentType: string;
+  readonly content: Buffer;
+  /** Content-ID for an inline part. */
+  readonly cid?: string;
+}
 
 /** The rendered digest: a view of the JSON report. */
 export interface Digest {
   readonly subject: string;
   readonly html: string;
   readonly text: string;
+  /** Inline images and other parts; the trend bars are drawn with tables, so none today. */
+  readonly attachments: readonly DigestAttachment[];
 }
 
 export interface RenderOptions {
-  /** KPIs listed first; @default the report's headline list or the first eight. */
+  /** KPIs shown as cards; @default the eight of the default configuration. */
   readonly headline?: readonly KpiId[];
   /** How to run the report again, shown in the footer. */
   readonly adHocHint?: string;
 }
 
-/** Folder of the MJML partials. */
+/** Folder of the MJML templates, partials and message files. */
 export const TEMPLATES_DIR = fileURLToPath(new URL('../../templates/', import.meta.url));
+const SKELETON = readFileSync(new URL('../../templates/digest.mjml', import.meta.url), 'utf8');
 
-const ARROW = { up: '▲', down: '▼', flat: '•' } as const;
+/**
+ * MJML 5 ignores mj-include unless told otherwise; includes may only come from
+ * `templates/`. No web fonts: nothing in the email may load from the network.
+ */
+const MJML_OPTIONS = {
+  validationLevel: 'strict',
+  filePath: TEMPLATES_DIR,
+  ignoreIncludes: false,
+  includePath: TEMPLATES_DIR,
+  fonts: {},
+  keepComments: false,
+  minify: false,
+} as Parameters<typeof mjml2html>[1];
 
-function escapeHtml(s: string): string {
+const UP = '▲';
+const DOWN = '▼';
+const COLORS = {
+  bar: '#c3cbd6',
+  current: '#2f6feb',
+  none: '#eef1f4',
+} as const;
+
+function esc(s: string): string {
   return s
     .replaceAll('&', '&amp;')
     .replaceAll('<', '&lt;')
@@ -33,117 +69,271 @@ function escapeHtml(s: string): string {
 }
 
 function arrow(c: Change): string {
-  if (c.absolute === null) return '';
-  return c.absolute > 0 ? ARROW.up : c.absolute < 0 ? ARROW.down : ARROW.flat;
+  if (c.absolute === null || c.absolute === 0) return '';
+  return c.absolute > 0 ? UP : DOWN;
+}
+
+/** The colour class of a change: green when good for this KPI, red when bad. */
+function tone(c: Change): string {
+  return c.verdict ?? 'muted';
+}
+
+/** `▲ 25.4%` or `▼ 0.1 pt`: arrow and size, coloured by what the move means. */
+function changeHtml(f: Formatter, id: KpiId, c: Change): string {
+  const size = f.magnitude(kpiDefinition(id).unit, c.absolute, c.relative);
+  const a = arrow(c);
+  return `<span class="${tone(c)}">${a ? `${a}&nbsp;` : ''}${esc(size)}</span>`;
 }
 
 function changeText(f: Formatter, id: KpiId, c: Change): string {
-  const unit = kpiDefinition(id).unit;
-  return c.absolute === null ? 'n/a' : `${arrow(c)} ${f.change(unit, c.absolute)}`;
-}
-
-function periodRange(r: Report): string {
-  const p = r.period;
-  return p.firstDay === p.lastDay ? p.firstDay : `${p.firstDay} – ${p.lastDay}`;
+  const a = arrow(c);
+  return `${a ? `${a} ` : ''}${f.magnitude(kpiDefinition(id).unit, c.absolute, c.relative)}`;
 }
 
 /** The subject: report name, period label and the headline movement. */
-export function subjectOf(r: Report, f: Formatter): string {
+export function subjectOf(r: Report, f: Formatter, msg: Messages): string {
   const crr = r.kpis.crr;
+  const s = msg.m.subject;
+  const move = (c: Change): string => {
+    const a = arrow(c);
+    return c.absolute === null ? '' : ` (${a}${f.magnitude('ratio', c.absolute, c.relative)})`;
+  };
   const headline =
     crr.value === null
-      ? `revenue ${f.value('money', r.kpis.revenue.value)}`
-      : `retention ${f.value('ratio', crr.value)}${crr.change.previous.absolute === null ? '' : ` (${changeText(f, 'crr', crr.change.previous)})`}`;
-  const stale = r.dataQuality.fresh ? '' : '[STALE DATA] ';
+      ? fill(s.revenue, { value: f.value('money', r.kpis.revenue.value) })
+      : `${fill(s.retention, { value: f.value('ratio', crr.value) })}${move(crr.change.previous)}`;
+  const stale = r.dataQuality.fresh ? '' : `${s.stale} `;
   return `${stale}${r.report.name} ${r.period.label} — ${headline}`;
 }
 
-/** Renders the JSON report as an MJML email (strict validation), plus its plain text. */
+/** Twelve bars drawn with table cells (Outlook keeps cell heights and bgcolor). */
+function bars(k: KpiResult): string {
+  const values = k.trend.filter((v): v is number => v !== null);
+  const lo = Math.min(...values);
+  const hi = Math.max(...values);
+  const MAX = 30;
+  const cells = k.trend.map((v, i) => {
+    const h =
+      v === null ? 2 : hi === lo ? MAX / 2 : Math.round(4 + ((v - lo) / (hi - lo)) * (MAX - 4));
+    const color = v === null ? COLORS.none : i === k.trend.length - 1 ? COLORS.current : COLORS.bar;
+    return `<td valign="bottom" style="padding:0 1px"><table role="presentation" cellpadding="0" cellspacing="0" width="100%"><tr><td height="${h}" bgcolor="${color}" style="height:${h}px;font-size:1px;line-height:1px">&nbsp;</td></tr></table></td>`;
+  });
+  return `<tr valign="bottom" style="height:${MAX}px;">${cells.join('')}</tr>`;
+}
+
+function card(r: Report, f: Formatter, msg: Messages, id: KpiId): string {
+  const k = r.kpis[id];
+  const unit = kpiDefinition(id).unit;
+  const c = msg.m.card;
+  const values = k.trend.filter((v): v is number => v !== null);
+  const status =
+    k.target === null || k.status === null
+      ? ''
+      : `<div class="small">${esc(fill(c.target, { value: f.value(unit, k.target) }))} · <span class="badge-${k.status}">${esc(c.status[k.status])}</span></div>`;
+  const range =
+    values.length === 0
+      ? ''
+      : fill(c.trend, {
+          min: f.value(unit, Math.min(...values)),
+          max: f.value(unit, Math.max(...values)),
+        });
+  return `<mj-column css-class="card-col" padding="6px" inner-background-color="#ffffff" inner-border-radius="8px">
+        <mj-text padding="12px 14px 0">
+          <div class="kpi-name"><a href="#g-${id}" style="color:inherit;text-decoration:none;">${esc(msg.kpiName(id))}</a>${k.anomaly ? ` <span class="bad" title="${esc(c.unusual)}">⚠</span>` : ''}</div>
+          <div class="kpi-value">${esc(f.value(unit, k.value))}</div>
+          <div class="small">${changeHtml(f, id, k.change.previous)} <span class="muted">${esc(fill(c.vsPrevious, { label: r.comparisons.previous.label }))}</span> · ${changeHtml(f, id, k.change.yearAgo)} <span class="muted">${esc(fill(c.vsYearAgo, { label: r.comparisons.yearAgo.label }))}</span></div>
+          ${status}
+        </mj-text>
+        <mj-table padding="8px 14px 0" table-layout="fixed">${bars(k)}</mj-table>
+        <mj-text padding="2px 14px 12px" css-class="muted"><div class="small muted">${esc(range)}</div></mj-text>
+      </mj-column>`;
+}
+
+/** Renders the JSON report as the leadership email (MJML, strict validation) and its text. */
 export async function renderDigest(r: Report, options: RenderOptions = {}): Promise<Digest> {
-  const f = formatter(r.report.locale, r.report.currency);
-  const headline = options.headline ?? KPI_IDS.slice(0, 8);
-  const rest = KPI_IDS.filter((id) => !headline.includes(id));
-  const ordered = [...headline, ...rest];
-  const subject = subjectOf(r, f);
+  const msg = messagesFor(r.report.locale);
+  const m = msg.m;
+  const f = formatter(r.report.locale, r.report.currency, m.units);
+  const headline = options.headline ?? DEFAULT_HEADLINE;
+  const subject = subjectOf(r, f, msg);
   const dq = r.dataQuality;
-  const hint = options.adHocHint ?? `npm run kpi -- run --period ${r.period.label}`;
-
-  const cls = (c: Change): string =>
-    c.verdict === 'good' ? 'good' : c.verdict === 'bad' ? 'bad' : 'muted';
-  const rows = ordered
-    .map((id) => {
-      const k = r.kpis[id];
-      const def = kpiDefinition(id);
-      const flag = k.anomaly ? ' ⚠' : '';
-      return `<tr>
-  <td>${escapeHtml(def.name)}${flag}</td>
-  <td class="num">${escapeHtml(f.value(def.unit, k.value))}</td>
-  <td class="num ${cls(k.change.previous)}">${escapeHtml(changeText(f, id, k.change.previous))}</td>
-  <td class="num ${cls(k.change.yearAgo)}">${escapeHtml(changeText(f, id, k.change.yearAgo))}</td>
-</tr>`;
-    })
-    .join('\n');
+  const command = options.adHocHint ?? `npm run kpi -- run --period ${r.period.label}`;
+  const range = f.dateRange(r.period.firstDay, r.period.lastDay);
+  const through =
+    dq.latestOrderedAt === null ? m.units.na : f.instant(dq.latestOrderedAt, r.period.timeZone);
+  const moved = whatMoved(r, f, msg);
   const flow = r.customerFlow;
-  const leftOut = Object.entries(dq.leftOut)
-    .filter(([, n]) => n > 0)
-    .map(([reason, n]) => `${reason.replaceAll('_', ' ')} ${f.count(n)}`)
+  const reasons = EXCLUSION_REASONS.filter((reason) => dq.leftOut[reason] > 0)
+    .map((reason) => `${m.reasons[reason]} ${f.count(dq.leftOut[reason])}`)
     .join(', ');
-
-  const mjml = `<mjml>
-  <mj-include path="head.mjml" />
-  <mj-body width="600px" background-color="#f5f7fa">
-    <mj-section background-color="#ffffff">
-      <mj-column>
-        <mj-text font-size="20px" line-height="26px" font-weight="bold">${escapeHtml(r.report.name)} · ${escapeHtml(r.period.label)}</mj-text>
-        <mj-text css-class="muted">${escapeHtml(periodRange(r))} (${escapeHtml(r.period.timeZone)}) · data through ${escapeHtml(dq.latestOrderedAt ?? 'n/a')}</mj-text>
-        ${dq.fresh ? '' : `<mj-text css-class="bad" font-weight="bold">The data does not reach the end of the period: these numbers are incomplete.</mj-text>`}
-      </mj-column>
-    </mj-section>
-    <mj-section background-color="#ffffff">
-      <mj-column>
-        <mj-text font-weight="bold">Customers</mj-text>
-        <mj-text>${f.count(flow.start)} at start − ${f.count(flow.lost)} lost + ${f.count(flow.new)} new + ${f.count(flow.reactivated)} reactivated = ${f.count(flow.end)} at end</mj-text>
-        <mj-table>
-          <tr class="muted"><th align="left">KPI</th><th class="num">${escapeHtml(r.period.label)}</th><th class="num">vs ${escapeHtml(r.comparisons.previous.label)}</th><th class="num">vs ${escapeHtml(r.comparisons.yearAgo.label)}</th></tr>
-          ${rows}
-        </mj-table>
-      </mj-column>
-    </mj-section>
-    <mj-section>
-      <mj-column>
-        <mj-text css-class="muted" font-size="12px" line-height="16px">Rows read ${f.count(dq.rowsRead)}; left out ${f.count(dq.rowsLeftOut)}${leftOut ? ` (${escapeHtml(leftOut)})` : ''}. Latest order ${escapeHtml(dq.latestOrderedAt ?? 'n/a')}. ⚠ marks a change beyond 3 robust deviations of the 12-period trend. Run it yourself: <code>${escapeHtml(hint)}</code></mj-text>
-      </mj-column>
-    </mj-section>
-  </mj-body>
-</mjml>`;
-  const { html } = await mjml2html(mjml, {
-    validationLevel: 'strict',
-    filePath: TEMPLATES_DIR,
-    minify: false,
+  const footerLines = [
+    fill(m.footer.rows, {
+      read: f.count(dq.rowsRead),
+      valid: f.count(dq.validOrders),
+      leftOut: f.count(dq.rowsLeftOut),
+      reasons: reasons ? ` (${reasons})` : '',
+    }),
+    dq.duplicateOrderIds > 0
+      ? fill(m.footer.duplicates, { count: f.count(dq.duplicateOrderIds) })
+      : '',
+    dq.latestOrderedAt === null
+      ? m.footer.noData
+      : fill(dq.fresh ? m.footer.fresh : m.footer.stale, { instant: through }),
+    m.footer.anomaly,
+  ].filter((line) => line !== '');
+  const generated = fill(m.footer.generated, {
+    instant: f.instant(r.generatedAt, r.period.timeZone),
+    report: r.report.id,
   });
 
-  const pad = (s: string, n: number): string => s.padEnd(n);
-  const text = [
-    subject,
-    `${periodRange(r)} (${r.period.timeZone}), data through ${dq.latestOrderedAt ?? 'n/a'}`,
-    dq.fresh
-      ? ''
-      : 'WARNING: the data does not reach the end of the period; numbers are incomplete.',
-    '',
-    `Customers: ${f.count(flow.start)} at start - ${f.count(flow.lost)} lost + ${f.count(flow.new)} new + ${f.count(flow.reactivated)} reactivated = ${f.count(flow.end)} at end`,
-    '',
-    `${pad('KPI', 40)}${pad(r.period.label, 16)}${pad(`vs ${r.comparisons.previous.label}`, 18)}vs ${r.comparisons.yearAgo.label}`,
-    ...ordered.map((id) => {
-      const k = r.kpis[id];
-      const def = kpiDefinition(id);
-      return `${pad(def.name + (k.anomaly ? ' (!)' : ''), 40)}${pad(f.value(def.unit, k.value), 16)}${pad(changeText(f, id, k.change.previous), 18)}${changeText(f, id, k.change.yearAgo)}`;
-    }),
-    '',
-    `Rows read ${f.count(dq.rowsRead)}; left out ${f.count(dq.rowsLeftOut)}${leftOut ? ` (${leftOut})` : ''}.`,
-    `(!) marks a change beyond 3 robust deviations of the 12-period trend.`,
-    `Run it yourself: ${hint}`,
+  const header = `<mj-section background-color="#ffffff" css-class="card" padding="8px 0 4px">
+      <mj-column>
+        <mj-text font-size="20px" line-height="26px" font-weight="700" padding="12px 16px 2px">${esc(r.report.name)} · ${esc(r.period.label)}</mj-text>
+        <mj-text css-class="muted" padding="0 16px 10px"><div class="muted">${esc(fill(m.header.period, { range, timeZone: r.period.timeZone }))} · ${esc(fill(m.header.dataThrough, { instant: through }))}</div></mj-text>
+        ${dq.fresh ? '' : `<mj-text padding="0 16px 12px"><div class="bad" style="font-weight:700;">${esc(m.header.stale)}</div></mj-text>`}
+      </mj-column>
+    </mj-section>`;
+  const movedSection = `<mj-section background-color="#ffffff" css-class="card" padding="0 0 8px">
+      <mj-column>
+        <mj-text font-weight="700" padding="4px 16px 0">${esc(m.moved.title)}</mj-text>
+        <mj-text padding="2px 16px 8px">${moved.map((s) => `<p style="margin:4px 0;">${esc(s)}</p>`).join('')}</mj-text>
+      </mj-column>
+    </mj-section>`;
+  const cardRows: string[] = [];
+  for (let i = 0; i < headline.length; i += 2) {
+    const pair = headline.slice(i, i + 2);
+    cardRows.push(`<mj-section padding="0 10px">
+      ${pair.map((id) => card(r, f, msg, id)).join('\n      ')}
+      ${pair.length === 1 ? '<mj-column padding="6px"><mj-spacer height="1px" /></mj-column>' : ''}
+    </mj-section>`);
+  }
+  const flowRows = [
+    [m.flow.start, f.count(flow.start), ''],
+    [m.flow.lost, `−${f.count(flow.lost)}`, 'bad'],
+    [m.flow.new, `+${f.count(flow.new)}`, 'good'],
+    [m.flow.reactivated, `+${f.count(flow.reactivated)}`, 'good'],
+    [m.flow.end, f.count(flow.end), ''],
   ]
-    .filter((line, i, all) => !(line === '' && all[i - 1] === ''))
-    .join('\n');
-  return { subject, html, text: `${text}\n` };
+    .map(
+      ([label = '', value = '', cls = ''], i) =>
+        `<tr${i === 4 ? ' style="font-weight:700;"' : ''}><td>${esc(label)}</td><td class="num"><span class="${cls}">${esc(value)}</span></td></tr>`,
+    )
+    .join('');
+  const flowSection = `<mj-section background-color="#ffffff" css-class="card" padding="8px 0">
+      <mj-column>
+        <mj-text font-weight="700" padding="4px 16px 0">${esc(m.flow.title)} · ${esc(range)}</mj-text>
+        <mj-table css-class="kpis" padding="4px 16px 8px">${flowRows}</mj-table>
+      </mj-column>
+    </mj-section>`;
+  const tableRows = KPI_IDS.map((id) => {
+    const k = r.kpis[id];
+    return `<tr><td><a href="#g-${id}">${esc(msg.kpiName(id))}</a>${k.anomaly ? ' <span class="bad">⚠</span>' : ''}</td><td class="num">${esc(f.value(kpiDefinition(id).unit, k.value))}</td><td class="num">${changeHtml(f, id, k.change.previous)}</td><td class="num">${changeHtml(f, id, k.change.yearAgo)}</td></tr>`;
+  }).join('\n');
+  const tableSection = `<mj-section background-color="#ffffff" css-class="card" padding="8px 0">
+      <mj-column>
+        <mj-text font-weight="700" padding="4px 16px 0">${esc(m.table.title)}</mj-text>
+        <mj-table css-class="kpis" font-size="12px" padding="4px 16px 8px">
+          <tr class="muted"><th align="left">${esc(m.table.kpi)}</th><th class="num">${esc(r.period.label)}</th><th class="num">${esc(fill(m.card.vsPrevious, { label: r.comparisons.previous.label }))}</th><th class="num">${esc(fill(m.card.vsYearAgo, { label: r.comparisons.yearAgo.label }))}</th></tr>
+          ${tableRows}
+        </mj-table>
+      </mj-column>
+    </mj-section>`;
+  const glossary = `<mj-section background-color="#ffffff" css-class="card glossary" padding="8px 0">
+      <mj-column>
+        <mj-text font-weight="700" padding="4px 16px 0">${esc(m.table.glossary)}</mj-text>
+        <mj-text font-size="12px" line-height="17px" padding="2px 16px 10px">${KPI_IDS.map((id) => `<p id="g-${id}" style="margin:4px 0;"><a name="g-${id}"></a><b>${esc(msg.kpiName(id))}</b> — ${esc(msg.kpiDefinition(id))}</p>`).join('')}</mj-text>
+      </mj-column>
+    </mj-section>`;
+  const footer = `<mj-section padding="8px 0 16px">
+      <mj-column>
+        <mj-text font-size="12px" line-height="17px" padding="4px 16px"><div class="muted">${footerLines.map((l) => `<p style="margin:3px 0;">${esc(l)}</p>`).join('')}<p style="margin:3px 0;">${esc(fill(m.footer.adHoc, { command: '' }))}<code>${esc(command)}</code></p><p style="margin:3px 0;">${esc(generated)}</p></div></mj-text>
+      </mj-column>
+    </mj-section>`;
+
+  const parts: Record<string, string> = {
+    lang: msg.locale,
+    title: esc(subject),
+    preview: esc(moved[0] ?? subject),
+    header,
+    moved: movedSection,
+    cards: cardRows.join('\n    '),
+    flow: flowSection,
+    table: tableSection,
+    glossary,
+    footer,
+  };
+  const source = SKELETON.replace(/\{\{\s*(\w+)\s*\}\}/g, (_, key: string) => {
+    const part = parts[key];
+    if (part === undefined) throw new Error(`templates/digest.mjml: no part {{${key}}}`);
+    return part;
+  });
+  const compiled = await mjml2html(source, MJML_OPTIONS);
+  // Indentation only: a line break stays, so the page renders the same, a fifth smaller
+  // (Gmail clips messages over about 102 KB).
+  const html = compiled.html.replace(/\n[ \t]+/g, '\n');
+
+  const text = textPart(r, f, msg, {
+    subject,
+    range,
+    through,
+    moved,
+    headline,
+    footerLines,
+    command,
+  });
+  return { subject, html, text, attachments: [] };
+}
+
+/** The plain-text part: the same numbers, in reading order. */
+function textPart(
+  r: Report,
+  f: Formatter,
+  msg: Messages,
+  t: {
+    subject: string;
+    range: string;
+    through: string;
+    moved: readonly string[];
+    headline: readonly KpiId[];
+    footerLines: readonly string[];
+    command: string;
+  },
+): string {
+  const m = msg.m;
+  const flow = r.customerFlow;
+  const pad = (s: string, n: number): string => (s.length >= n ? `${s} ` : s.padEnd(n));
+  const prev = fill(m.card.vsPrevious, { label: r.comparisons.previous.label });
+  const year = fill(m.card.vsYearAgo, { label: r.comparisons.yearAgo.label });
+  const row = (id: KpiId): string => {
+    const k = r.kpis[id];
+    const name = `${msg.kpiName(id)}${k.anomaly ? ' ⚠' : ''}`;
+    return `${pad(name, 40)}${pad(f.value(kpiDefinition(id).unit, k.value), 16)}${pad(changeText(f, id, k.change.previous), 14)}${changeText(f, id, k.change.yearAgo)}`;
+  };
+  const header = `${pad(m.table.kpi, 40)}${pad(r.period.label, 16)}${pad(prev, 14)}${year}`;
+  const lines = [
+    t.subject,
+    `${fill(m.header.period, { range: t.range, timeZone: r.period.timeZone })} · ${fill(m.header.dataThrough, { instant: t.through })}`,
+    r.dataQuality.fresh ? '' : `!! ${m.header.stale}`,
+    '',
+    m.moved.title.toUpperCase(),
+    ...t.moved.map((s) => `- ${s}`),
+    '',
+    header,
+    ...t.headline.map(row),
+    '',
+    `${m.flow.title.toUpperCase()} · ${t.range}`,
+    `${pad(m.flow.start, 40)}${f.count(flow.start)}`,
+    `${pad(m.flow.lost, 40)}−${f.count(flow.lost)}`,
+    `${pad(m.flow.new, 40)}+${f.count(flow.new)}`,
+    `${pad(m.flow.reactivated, 40)}+${f.count(flow.reactivated)}`,
+    `${pad(m.flow.end, 40)}${f.count(flow.end)}`,
+    '',
+    m.table.title.toUpperCase(),
+    header,
+    ...KPI_IDS.filter((id) => !t.headline.includes(id)).map(row),
+    '',
+    ...t.footerLines,
+    fill(m.footer.adHoc, { command: t.command }),
+  ];
+  return `${lines.filter((line, i, all) => !(line === '' && all[i - 1] === '')).join('\n')}\n`;
 }

@@ -42,6 +42,18 @@ export const KPI_IDS = [
 ] as const;
 export type KpiId = (typeof KPI_IDS)[number];
 
+/** The KPIs a digest shows as cards unless a report configures its own list. */
+export const DEFAULT_HEADLINE: readonly KpiId[] = [
+  'crr',
+  'churn_rate',
+  'revenue',
+  'orders',
+  'aov',
+  'new_customers',
+  'repeat_purchase_rate',
+  'arpu',
+];
+
 const defs: Record<KpiId, Omit<KpiDefinition, 'id'>> = {
   customers_start: {
     name: 'Active customers at start',

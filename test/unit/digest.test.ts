@@ -1,0 +1,199 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, test } from 'vitest';
+import { toEml } from '../../functions/digest/eml.ts';
+import { formatter } from '../../functions/digest/format.ts';
+import { LOCALES, messagesFor } from '../../functions/digest/messages.ts';
+import { whatMoved } from '../../functions/digest/movers.ts';
+import { renderDigest, subjectOf } from '../../functions/digest/render.ts';
+import { KPI_IDS, type KpiId } from '../../functions/kpis/definitions.ts';
+import type { KpiResult, Report } from '../../functions/report/report.ts';
+
+const fixture = JSON.parse(
+  readFileSync(new URL('../fixtures/report-2026-W47.json', import.meta.url), 'utf8'),
+) as Report;
+
+function inLocale(locale: string, currency: string, r: Report = fixture): Report {
+  return { ...r, report: { ...r.report, locale, currency } };
+}
+
+/** A KPI result that moved from `previous` to `value`, with a 12-period trend. */
+function moved(
+  k: KpiResult,
+  value: number,
+  previous: number,
+  earlier: number[],
+  anomaly = false,
+): KpiResult {
+  const absolute = value - previous;
+  const good = k.direction === 'neutral' ? 'neutral' : absolute > 0 === (k.direction === 'up');
+  return {
+    ...k,
+    value,
+    previous,
+    trend: [...earlier, previous, value],
+    anomaly,
+    change: {
+      ...k.change,
+      previous: {
+        absolute,
+        relative: absolute / Math.abs(previous),
+        verdict: good === 'neutral' ? 'neutral' : good ? 'good' : 'bad',
+      },
+    },
+  };
+}
+
+/** The fixture with nothing moving at all: every value equals its references. */
+function quiet(): Report {
+  const kpis = Object.fromEntries(
+    KPI_IDS.map((id) => {
+      const k = fixture.kpis[id];
+      const flat = { absolute: 0, relative: 0, verdict: 'flat' as const };
+      return [
+        id,
+        {
+          ...k,
+          previous: k.value,
+          yearAgo: k.value,
+          anomaly: false,
+          change: { previous: flat, yearAgo: flat, trailing: flat },
+        },
+      ];
+    }),
+  ) as Record<KpiId, KpiResult>;
+  return { ...fixture, kpis };
+}
+
+describe('what moved', () => {
+  const en = messagesFor('en');
+  const f = formatter('en', 'USD', en.m.units);
+
+  test('names an unusual rise in churn first, with its place in the 12-week trend', () => {
+    const r: Report = {
+      ...quiet(),
+      kpis: {
+        ...quiet().kpis,
+        churn_rate: moved(
+          fixture.kpis.churn_rate,
+          0.041,
+          0.032,
+          [0.03, 0.031, 0.029, 0.03, 0.033, 0.032, 0.03, 0.031, 0.03, 0.029],
+          true,
+        ),
+        orders: moved(fixture.kpis.orders, 5500, 5000, [4800, 5600, 5100, 5000]),
+      },
+    };
+    expect(whatMoved(r, f, en)).toEqual([
+      'Unusual: Churn rate rose to 4.1% from 3.2%, the highest in 12 weeks.',
+      'Orders rose to 5,500 from 5,000.',
+    ]);
+  });
+
+  test('a fall to the lowest of the trend, and a KPI with a direction before a neutral one', () => {
+    const r: Report = {
+      ...quiet(),
+      kpis: {
+        ...quiet().kpis,
+        // Orders are neutral and moved more (20%) than revenue (10%): revenue comes first.
+        orders: moved(fixture.kpis.orders, 6000, 5000, [6500, 5000, 5000, 5000]),
+        revenue: moved(fixture.kpis.revenue, 90_000, 100_000, [95_000, 97_000, 99_000, 98_000]),
+      },
+    };
+    expect(whatMoved(r, f, en)).toEqual([
+      'Revenue fell to $90,000.00 from $100,000.00, the lowest in 12 weeks.',
+      'Orders rose to 6,000 from 5,000.',
+    ]);
+  });
+
+  test('a quiet week still says two things: what held', () => {
+    expect(whatMoved(quiet(), f, en)).toEqual([
+      'Customer retention rate held at 97.2% (97.2% in 2026-W46).',
+      'Revenue held at $325,988.22 ($325,988.22 in 2026-W46).',
+    ]);
+  });
+
+  test('says two to four sentences for the sample week, in both locales (golden)', async () => {
+    for (const locale of LOCALES) {
+      const msg = messagesFor(locale);
+      const lines = whatMoved(fixture, formatter(locale, 'USD', msg.m.units), msg);
+      expect(lines.length).toBeGreaterThanOrEqual(2);
+      expect(lines.length).toBeLessThanOrEqual(4);
+      await expect(`${lines.join('\n')}\n`).toMatchFileSnapshot(`../golden/moved.${locale}.txt`);
+    }
+  });
+});
+
+describe('the digest', () => {
+  test('subject: report name, period and the retention move, with the period in it', () => {
+    const en = messagesFor('en');
+    const f = formatter('en', 'USD', en.m.units);
+    expect(subjectOf(fixture, f, en)).toBe('Weekly KPIs 2026-W47 — retention 97.2% (▼0.1 pt)');
+    const stale = { ...fixture, dataQuality: { ...fixture.dataQuality, fresh: false } };
+    expect(subjectOf(stale, f, en)).toBe(
+      '[STALE DATA] Weekly KPIs 2026-W47 — retention 97.2% (▼0.1 pt)',
+    );
+  });
+
+  test.each([
+    ['en', 'USD'],
+    ['ru', 'RUB'],
+  ])(
+    '%s: strict MJML, under 90 KB with every KPI, nothing to load, golden text',
+    async (locale, currency) => {
+      const d = await renderDigest(inLocale(locale, currency));
+      expect(Buffer.byteLength(d.html)).toBeLessThan(90 * 1024);
+      // No SVG, no data: or remote images, no web fonts, no script; every image has alt text.
+      expect(d.html).not.toMatch(/<svg|<script|@import|<link|url\(|\b(src|href)="(?!#)/i);
+      for (const img of d.html.match(/<img\b[^>]*>/gi) ?? []) expect(img).toMatch(/\balt="/);
+      // Every KPI is in the table, and its glossary entry is anchored.
+      for (const id of KPI_IDS) {
+        expect(d.html).toContain(`href="#g-${id}"`);
+        expect(d.html).toContain(`id="g-${id}"`);
+      }
+      expect(d.html).toContain(`lang="${locale}"`);
+      expect(d.attachments).toEqual([]);
+      await expect(d.text).toMatchFileSnapshot(`../golden/digest.${locale}.txt`);
+    },
+  );
+
+  test('the text part carries every KPI value shown in the email', async () => {
+    const d = await renderDigest(fixture);
+    const f = formatter('en', 'USD', messagesFor('en').m.units);
+    for (const id of KPI_IDS) {
+      const k = fixture.kpis[id];
+      expect(d.text).toContain(f.value(k.unit, k.value));
+    }
+  });
+
+  test('a stale report says so at the top of both parts', async () => {
+    const stale = { ...fixture, dataQuality: { ...fixture.dataQuality, fresh: false } };
+    const d = await renderDigest(stale);
+    expect(d.text.split('\n')[2]).toMatch(/^!! The data does not reach the end of the period/);
+    expect(d.html).toContain('these numbers are incomplete');
+  });
+
+  test('the .eml is multipart/alternative, with inline images related to the HTML', async () => {
+    const d = await renderDigest(fixture);
+    const png = Buffer.from('89504e470d0a1a0a', 'hex');
+    const eml = (
+      await toEml(
+        {
+          ...d,
+          attachments: [
+            { filename: 'trend.png', contentType: 'image/png', content: png, cid: 'trend@kpi' },
+          ],
+        },
+        {
+          from: 'kpi@example.com',
+          to: ['ceo@example.com'],
+          date: new Date('2026-11-23T07:00:00Z'),
+        },
+      )
+    ).toString('utf8');
+    expect(eml).toMatch(/Content-Type: multipart\/alternative/);
+    expect(eml).toMatch(/Content-Type: multipart\/related/);
+    expect(eml).toMatch(/Content-Type: text\/plain/);
+    expect(eml).toMatch(/Content-ID: <trend@kpi>/);
+    expect(eml).toMatch(/Subject: =\?UTF-8\?/);
+  });
+});
