@@ -121,22 +121,40 @@ function bars(k: KpiResult): string {
   return `<tr valign="bottom" style="height:${MAX}px;">${cells.join('')}</tr>`;
 }
 
+/** A card's notes, in words: the target and its status, and the range of the trend. */
+function cardNotes(
+  f: Formatter,
+  msg: Messages,
+  id: KpiId,
+  k: KpiResult,
+): { target: string | null; status: string | null; range: string | null } {
+  const unit = kpiDefinition(id).unit;
+  const c = msg.m.card;
+  const values = k.trend.filter((v): v is number => v !== null);
+  const hasTarget = k.target !== null && k.status !== null;
+  return {
+    target: hasTarget ? fill(c.target, { value: f.value(unit, k.target) }) : null,
+    status: k.status === null ? null : c.status[k.status],
+    range:
+      values.length === 0
+        ? null
+        : fill(c.trend, {
+            min: f.value(unit, Math.min(...values)),
+            max: f.value(unit, Math.max(...values)),
+          }),
+  };
+}
+
 function card(r: Report, f: Formatter, msg: Messages, id: KpiId): string {
   const k = r.kpis[id];
   const unit = kpiDefinition(id).unit;
   const c = msg.m.card;
-  const values = k.trend.filter((v): v is number => v !== null);
+  const notes = cardNotes(f, msg, id, k);
   const status =
-    k.target === null || k.status === null
+    notes.target === null || notes.status === null
       ? ''
-      : `<div class="small">${esc(fill(c.target, { value: f.value(unit, k.target) }))} · <span class="badge-${k.status}">${esc(c.status[k.status])}</span></div>`;
-  const range =
-    values.length === 0
-      ? ''
-      : fill(c.trend, {
-          min: f.value(unit, Math.min(...values)),
-          max: f.value(unit, Math.max(...values)),
-        });
+      : `<div class="small">${esc(notes.target)} · <span class="badge-${k.status ?? ''}">${esc(notes.status)}</span></div>`;
+  const range = notes.range ?? '';
   return `<mj-column css-class="card-col" padding="6px" inner-background-color="#ffffff" inner-border-radius="8px">
         <mj-text padding="12px 14px 0">
           <div class="kpi-name"><a href="#g-${id}" style="color:inherit;text-decoration:none;">${esc(msg.kpiName(id))}</a>${k.anomaly ? ` <span class="bad" title="${esc(c.unusual)}">⚠</span>` : ''}</div>
@@ -319,7 +337,12 @@ function textPart(
     ...t.moved.map((s) => `- ${s}`),
     '',
     header,
-    ...t.headline.map(row),
+    ...t.headline.flatMap((id) => {
+      const n = cardNotes(f, msg, id, r.kpis[id]);
+      const target = n.target !== null && n.status !== null ? `${n.target} (${n.status})` : null;
+      const notes = [target, n.range].filter((x): x is string => x !== null).join(' · ');
+      return notes ? [row(id), `  ${notes}`] : [row(id)];
+    }),
     '',
     `${m.flow.title.toUpperCase()} · ${t.range}`,
     `${pad(m.flow.start, 40)}${f.count(flow.start)}`,
