@@ -1,0 +1,215 @@
+import {
+  AthenaClient,
+  GetQueryExecutionCommand,
+  GetQueryResultsCommand,
+  StartQueryExecutionCommand,
+  StopQueryExecutionCommand,
+  type GetQueryResultsCommandOutput,
+} from '@aws-sdk/client-athena';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, test } from 'vitest';
+import { AthenaEngine, parseCell } from '../../functions/engines/athena.ts';
+import { QueryError, SourceError } from '../../functions/engines/query-engine.ts';
+
+const athena = mockClient(AthenaClient);
+
+/** A fake clock: sleeping advances it, so bounded waits run instantly. */
+function clock() {
+  let t = 0;
+  const sleeps: number[] = [];
+  return {
+    now: () => t,
+    sleep: (ms: number) => {
+      sleeps.push(ms);
+      t += ms;
+      return Promise.resolve();
+    },
+    sleeps,
+  };
+}
+
+function engine(c = clock(), extra: Partial<ConstructorParameters<typeof AthenaEngine>[0]> = {}) {
+  return new AthenaEngine({
+    client: new AthenaClient({ region: 'eu-west-1' }),
+    workGroup: 'kpi',
+    database: 'sales',
+    sleep: c.sleep,
+    now: c.now,
+    random: () => 0.5,
+    ...extra,
+  });
+}
+
+const COLUMNS = [
+  { Name: 'n', Label: 'n', Type: 'bigint' },
+  { Name: 'amount', Label: 'amount', Type: 'decimal' },
+  { Name: 'd', Label: 'd', Type: 'double' },
+  { Name: 'name', Label: 'name', Type: 'varchar' },
+  { Name: 'ok', Label: 'ok', Type: 'boolean' },
+  { Name: 'at', Label: 'at', Type: 'timestamp' },
+];
+
+function page(
+  rows: (string | undefined)[][],
+  token?: string,
+  header = false,
+): GetQueryResultsCommandOutput {
+  const all = header ? [COLUMNS.map((c) => c.Name), ...rows] : rows;
+  return {
+    $metadata: {},
+    ResultSet: {
+      ResultSetMetadata: { ColumnInfo: COLUMNS },
+      Rows: all.map((r) => ({ Data: r.map((v) => (v === undefined ? {} : { VarCharValue: v })) })),
+    },
+    ...(token ? { NextToken: token } : {}),
+  };
+}
+
+function throttled(name = 'ThrottlingException'): Error {
+  const e = new Error('Rate exceeded');
+  e.name = name;
+  return e;
+}
+
+beforeEach(() => {
+  athena.reset();
+  athena.on(StartQueryExecutionCommand).resolves({ QueryExecutionId: 'q-1' });
+});
+
+describe('the Athena engine', () => {
+  test('waits for success and reads every page, typed, skipping the header row once', async () => {
+    athena
+      .on(GetQueryExecutionCommand)
+      .resolvesOnce({ QueryExecution: { Status: { State: 'QUEUED' } } })
+      .resolvesOnce({ QueryExecution: { Status: { State: 'RUNNING' } } })
+      .resolves({ QueryExecution: { Status: { State: 'SUCCEEDED' } } });
+    athena
+      .on(GetQueryResultsCommand)
+      .resolvesOnce(
+        page([['1', '325988.22', '0.5', 'a', 'true', '2026-11-22 23:59:56.400']], 't1', true),
+      )
+      .resolvesOnce(page([['9007199254740993', '0.10', 'NaN', 'n', 'false', undefined]], 't2'))
+      .resolvesOnce(page([[undefined, undefined, undefined, undefined, undefined, undefined]]));
+    const c = clock();
+    const rows = await engine(c).query('SELECT 1');
+    expect(rows).toEqual([
+      { n: 1, amount: '325988.22', d: 0.5, name: 'a', ok: true, at: '2026-11-22 23:59:56.400' },
+      { n: '9007199254740993', amount: '0.10', d: NaN, name: 'n', ok: false, at: null },
+      { n: null, amount: null, d: null, name: null, ok: null, at: null },
+    ]);
+    // A row equal to the column names after the first page is data, not a header.
+    expect(
+      athena.commandCalls(GetQueryResultsCommand).map((x) => x.args[0].input.NextToken),
+    ).toEqual([undefined, 't1', 't2']);
+    expect(c.sleeps).toEqual([250, 375]);
+    const start = athena.commandCalls(StartQueryExecutionCommand)[0]?.args[0].input;
+    expect(start).toMatchObject({
+      QueryString: 'SELECT 1',
+      WorkGroup: 'kpi',
+      QueryExecutionContext: { Database: 'sales', Catalog: 'AwsDataCatalog' },
+    });
+  });
+
+  test('a FAILED query throws with its state-change reason', async () => {
+    athena.on(GetQueryExecutionCommand).resolves({
+      QueryExecution: {
+        Status: {
+          State: 'FAILED',
+          StateChangeReason: "COLUMN_NOT_FOUND: line 1:8: Column 'x' cannot be resolved",
+          AthenaError: {
+            ErrorCategory: 2,
+            ErrorMessage: "COLUMN_NOT_FOUND: line 1:8: Column 'x' cannot be resolved",
+          },
+        },
+      },
+    });
+    await expect(engine().query('SELECT x')).rejects.toThrow(
+      new QueryError(
+        "Athena query q-1 failed: COLUMN_NOT_FOUND: line 1:8: Column 'x' cannot be resolved",
+      ),
+    );
+  });
+
+  test('a CANCELLED query throws', async () => {
+    athena.on(GetQueryExecutionCommand).resolves({
+      QueryExecution: {
+        Status: { State: 'CANCELLED', StateChangeReason: 'Query was cancelled by user' },
+      },
+    });
+    await expect(engine().query('SELECT 1')).rejects.toThrow(
+      /q-1 was cancelled: Query was cancelled by user/,
+    );
+  });
+
+  test('throttling is retried with backoff and jitter, then succeeds', async () => {
+    athena
+      .on(StartQueryExecutionCommand)
+      .rejectsOnce(throttled())
+      .rejectsOnce(throttled('TooManyRequestsException'))
+      .resolves({ QueryExecutionId: 'q-2' });
+    athena
+      .on(GetQueryExecutionCommand)
+      .rejectsOnce(throttled())
+      .resolves({ QueryExecution: { Status: { State: 'SUCCEEDED' } } });
+    athena
+      .on(GetQueryResultsCommand)
+      .resolves(page([['7', '1.00', '1', 'x', 'true', undefined]], undefined, true));
+    const c = clock();
+    const rows = await engine(c).query('SELECT 1');
+    expect(rows).toHaveLength(1);
+    expect(athena.commandCalls(StartQueryExecutionCommand)).toHaveLength(3);
+    // Full jitter (random 0.5) over 200 ms, 400 ms; then 200 ms for the poll.
+    expect(c.sleeps).toEqual([100, 200, 100]);
+  });
+
+  test('throttling that never stops gives up after the attempts allowed', async () => {
+    athena.on(StartQueryExecutionCommand).rejects(throttled());
+    await expect(engine(clock(), { throttleAttempts: 3 }).query('SELECT 1')).rejects.toThrow(
+      QueryError,
+    );
+    expect(athena.commandCalls(StartQueryExecutionCommand)).toHaveLength(3);
+  });
+
+  test('a query that never finishes is cancelled after the bounded wait', async () => {
+    athena
+      .on(GetQueryExecutionCommand)
+      .resolves({ QueryExecution: { Status: { State: 'RUNNING' } } });
+    athena.on(StopQueryExecutionCommand).resolves({});
+    const c = clock();
+    await expect(engine(c, { maxWaitMs: 10_000 }).query('SELECT 1')).rejects.toThrow(
+      /did not finish within 10 s and was cancelled/,
+    );
+    expect(athena.commandCalls(StopQueryExecutionCommand)[0]?.args[0].input).toEqual({
+      QueryExecutionId: 'q-1',
+    });
+    expect(c.now()).toBeLessThanOrEqual(10_000);
+    expect(athena.commandCalls(GetQueryResultsCommand)).toHaveLength(0);
+  });
+
+  test('an unknown state is an error, not an endless wait', async () => {
+    athena.on(GetQueryExecutionCommand).resolves({
+      QueryExecution: { Status: { State: 'PAUSED' as 'RUNNING' } },
+    });
+    await expect(engine().query('SELECT 1')).rejects.toThrow(/unknown state PAUSED/);
+  });
+
+  test('reads tables only, quoted part by part', async () => {
+    await expect(engine().relation({ kind: 'table', table: 'sales.orders' })).resolves.toBe(
+      '"sales"."orders"',
+    );
+    await expect(engine().relation({ kind: 'file', path: 'orders.parquet' })).rejects.toThrow(
+      SourceError,
+    );
+  });
+
+  test('parses every column type the KPI query returns', () => {
+    expect(parseCell('bigint', '12994')).toBe(12994);
+    expect(parseCell('integer', '-3')).toBe(-3);
+    expect(parseCell('decimal(38,2)'.replace(/\(.*/, ''), '443942723.55')).toBe('443942723.55');
+    expect(parseCell('double', '7.982254999997439')).toBe(7.982254999997439);
+    expect(parseCell('double', 'Infinity')).toBe(Infinity);
+    expect(parseCell('varchar', '2026-11-22 23:59:56.400')).toBe('2026-11-22 23:59:56.400');
+    expect(parseCell('boolean', 'false')).toBe(false);
+    expect(parseCell('bigint', undefined)).toBeNull();
+  });
+});
