@@ -27,6 +27,10 @@ export default defineConfig({
       currency: 'USD',
       activeWindowDays: 90,
       atRiskDays: 180,
+      recipients: ['leadership@example.com'],
+      owners: ['data-team@example.com'],
+      // Mondays at 07:00 London time, for the week that ended at midnight.
+      schedule: { weekDay: 'MON', hour: 7, minute: 0 },
       targets: {
         crr: { value: 0.85, tolerance: 0.02 },
         churn_rate: { value: 0.15, tolerance: 0.02 },
@@ -40,6 +44,25 @@ export default defineConfig({
       timeZone: 'Europe/London',
       locale: 'en',
       currency: 'USD',
+      recipients: ['leadership@example.com'],
+      owners: ['data-team@example.com'],
+      schedule: { day: 1, hour: 7, minute: 0 },
     },
   ],
+  // `npx cdk deploy`: where the reports run in AWS. Replace the example values.
+  aws: {
+    sender: 'kpi-digest@example.com',
+    createSenderIdentity: true,
+    athena: {
+      database: 'sales',
+      table: 'orders',
+      // The stack creates this Glue table over Parquet under s3://<bucket>/<prefix>dt=YYYY-MM-DD/;
+      // drop createTable to read a table that already exists.
+      createTable: { bucket: 'example-orders-data', prefix: 'orders/', since: '2020-01-01' },
+      bytesScannedCutoffPerQuery: 10_000_000_000,
+      queryTimeoutSeconds: 600,
+    },
+    archiveRetentionDays: 400,
+    logRetentionDays: 90,
+  },
 });

@@ -69,6 +69,25 @@ const sourceSchema = z.object({
 
 const kpiId = z.enum(KPI_IDS);
 
+const email = z
+  .string()
+  .regex(/^[^@\s]+@[^@\s]+\.[^@\s]+$/, 'expected an email address such as ceo@example.com');
+const domain = z
+  .string()
+  .regex(/^([a-z0-9-]+\.)+[a-z]{2,}$/i, 'expected a domain such as example.com');
+
+/** When a scheduled run fires, in the report's time zone, after its period has ended. */
+const schedule = z
+  .object({
+    hour: z.number().int().min(0).max(23).default(7),
+    minute: z.number().int().min(0).max(59).default(0),
+    /** Weekly reports: the day of the week. */
+    weekDay: z.enum(['MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT', 'SUN']).default('MON'),
+    /** Monthly, quarterly and yearly reports: the day of the month (1–28). */
+    day: z.number().int().min(1).max(28).default(1),
+  })
+  .strict();
+
 const target = z
   .object({
     /** The value to reach (a fraction for ratios: 0.8 for 80 %). */
@@ -105,6 +124,13 @@ const reportSchema = z
     targets: z.partialRecord(kpiId, target).default({}),
     /** Overrides of a KPI's default direction. */
     directions: z.partialRecord(kpiId, z.enum(['up', 'down', 'neutral'])).default({}),
+    /** Who gets the digest. */
+    recipients: z.array(email).default([]),
+    /** Who is told instead when the data is stale or the run fails. */
+    owners: z.array(email).default([]),
+    /** Ad-hoc runs may send only to these domains; empty: the recipients' and owners' domains. */
+    allowedRecipientDomains: z.array(domain).default([]),
+    schedule: schedule.default({ hour: 7, minute: 0, weekDay: 'MON', day: 1 }),
     /** KPIs shown as cards at the top of the digest. */
     headline: z
       .array(kpiId)
@@ -124,10 +150,73 @@ const reportSchema = z
     }
   });
 
+/** CloudWatch Logs retention periods the log group accepts, in days. */
+export const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
+] as const;
+
+/** Where and how the stack runs in AWS (`cdk deploy`); not needed on a laptop. */
+const awsSchema = z
+  .object({
+    /** The SES sender; the function may send from this identity only. */
+    sender: email,
+    /** Create the SES identity (the sender's domain) in the stack, or use an existing one. */
+    createSenderIdentity: z.boolean().default(false),
+    athena: z
+      .object({
+        workGroup: z
+          .string()
+          .regex(/^[A-Za-z0-9._-]{1,128}$/, 'expected a work-group name')
+          .default('kpi-digest'),
+        /** The Glue database and table the report reads. */
+        database: identifier,
+        table: identifier,
+        /**
+         * Create the database and a table over date-partitioned Parquet (`dt=YYYY-MM-DD/`)
+         * in this bucket and prefix, with partition projection; omit when the table exists.
+         */
+        createTable: z
+          .object({
+            bucket: z
+              .string()
+              .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected an S3 bucket name'),
+            prefix: z
+              .string()
+              .regex(/^([A-Za-z0-9_.-]+\/)*$/, 'expected a prefix ending in /')
+              .default('orders/'),
+            /** First partition date for projection. */
+            since: z
+              .string()
+              .regex(/^\d{4}-\d{2}-\d{2}$/, 'expected YYYY-MM-DD')
+              .default('2020-01-01'),
+          })
+          .strict()
+          .optional(),
+        /** Athena stops any query that would scan more (at least 10 MB). */
+        bytesScannedCutoffPerQuery: z.number().int().min(10_000_000).default(10_000_000_000),
+        /** A query still running after this long is cancelled. */
+        queryTimeoutSeconds: z.number().int().min(10).max(840).default(600),
+        resultsRetentionDays: z.number().int().min(1).default(30),
+      })
+      .strict(),
+    /** Days the report archive (JSON, HTML, exports) is kept. */
+    archiveRetentionDays: z.number().int().min(1).default(400),
+    logRetentionDays: z
+      .number()
+      .refine((d) => (LOG_RETENTION_DAYS as readonly number[]).includes(d), {
+        message: `expected one of ${LOG_RETENTION_DAYS.join(', ')}`,
+      })
+      .default(90),
+    /** Function memory in MB. */
+    memoryMb: z.number().int().min(256).max(10240).default(1024),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     source: sourceSchema,
     reports: z.array(reportSchema).min(1),
+    aws: awsSchema.optional(),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -152,3 +241,20 @@ export type Config = z.output<typeof configSchema>;
 export type ReportConfig = Config['reports'][number];
 export type SourceConfig = Config['source'];
 export type TargetConfig = z.output<typeof target>;
+export type AwsConfig = z.output<typeof awsSchema>;
+
+/** The domains a report may send to: configured, or those of its recipients and owners. */
+export function allowedDomains(r: ReportConfig): string[] {
+  const configured = r.allowedRecipientDomains.map((d) => d.toLowerCase());
+  if (configured.length > 0) return configured;
+  return [
+    ...new Set([...r.recipients, ...r.owners].map((e) => (e.split('@')[1] ?? '').toLowerCase())),
+  ];
+}
+
+/** The orders source as Athena reads it in AWS: the configured Glue table. */
+export function athenaSource(config: Config): SourceConfig {
+  if (!config.aws) throw new Error('aws: expected the AWS settings of kpi.config (aws.athena…)');
+  const { database, table } = config.aws.athena;
+  return { ...config.source, relation: { kind: 'table', table: `${database}.${table}` } };
+}

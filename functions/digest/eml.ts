@@ -5,7 +5,7 @@ export interface Envelope {
   readonly from: string;
   readonly to: readonly string[];
   /** Fixed Date header, for reproducible files. @default now */
-  readonly date?: Date;
+  readonly date?: Date | undefined;
 }
 
 /**

@@ -1,0 +1,85 @@
+import { SendEmailCommand, type SESv2Client } from '@aws-sdk/client-sesv2';
+import type { Digest } from '../digest/render.ts';
+import { toEml } from '../digest/eml.ts';
+
+/** SES accepts at most 50 recipients per message. */
+export const SES_MAX_RECIPIENTS = 50;
+const RETRYABLE = new Set(['TooManyRequestsException', 'ThrottlingException']);
+
+export interface Mail {
+  readonly from: string;
+  readonly to: readonly string[];
+  readonly digest: Digest;
+  readonly date?: Date | undefined;
+}
+
+export interface SentMail {
+  readonly messageIds: string[];
+  readonly recipients: string[];
+}
+
+/** Sends a digest; SES in AWS, the local SES emulator in tests. */
+export interface Mailer {
+  send(mail: Mail): Promise<SentMail>;
+}
+
+export interface SesMailerOptions {
+  /** Recipients per message. @default 50 */
+  readonly batchSize?: number;
+  /** Attempts for a throttled send. @default 6 */
+  readonly attempts?: number;
+  readonly sleep?: (ms: number) => Promise<void>;
+  readonly random?: () => number;
+}
+
+/**
+ * SES v2 `SendEmail` with raw MIME (text, HTML and inline images in one message built by
+ * nodemailer), one message per batch of at most 50 recipients, throttling retried with
+ * capped exponential backoff and full jitter.
+ */
+export class SesMailer implements Mailer {
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly random: () => number;
+
+  constructor(
+    private readonly client: SESv2Client,
+    private readonly options: SesMailerOptions = {},
+  ) {
+    this.sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    this.random = options.random ?? Math.random;
+  }
+
+  async send(mail: Mail): Promise<SentMail> {
+    const size = Math.min(this.options.batchSize ?? SES_MAX_RECIPIENTS, SES_MAX_RECIPIENTS);
+    const recipients = [...new Set(mail.to.map((r) => r.trim()))].filter((r) => r !== '');
+    if (recipients.length === 0) throw new Error('no recipients to send the digest to');
+    const messageIds: string[] = [];
+    for (let i = 0; i < recipients.length; i += size) {
+      const batch = recipients.slice(i, i + size);
+      const raw = await toEml(mail.digest, { from: mail.from, to: batch, date: mail.date });
+      const out = await this.retry(() =>
+        this.client.send(
+          new SendEmailCommand({
+            FromEmailAddress: mail.from,
+            Destination: { ToAddresses: batch },
+            Content: { Raw: { Data: raw } },
+          }),
+        ),
+      );
+      if (out.MessageId) messageIds.push(out.MessageId);
+    }
+    return { messageIds, recipients };
+  }
+
+  private async retry<R>(call: () => Promise<R>): Promise<R> {
+    const attempts = this.options.attempts ?? 6;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await call();
+      } catch (e) {
+        if (!(e instanceof Error) || !RETRYABLE.has(e.name) || attempt >= attempts) throw e;
+        await this.sleep(Math.round(Math.min(10_000, 200 * 2 ** (attempt - 1)) * this.random()));
+      }
+    }
+  }
+}

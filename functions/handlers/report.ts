@@ -1,0 +1,72 @@
+/**
+ * The report Lambda: a scheduled event or an ad-hoc payload in, one run out. Only input
+ * parsing and dependencies live here; the work is in `run.ts`.
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { Tracer } from '@aws-lambda-powertools/tracer';
+import { AthenaClient } from '@aws-sdk/client-athena';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SESv2Client } from '@aws-sdk/client-sesv2';
+import type { Context } from 'aws-lambda';
+import configInput from '../../kpi.config.ts';
+import { parseConfig } from '../config/load.ts';
+import { athenaSource } from '../config/schema.ts';
+import { S3Archive } from '../delivery/archive.ts';
+import { SesMailer } from '../delivery/ses.ts';
+import { AthenaEngine } from '../engines/athena.ts';
+import { PayloadError, runOnce, type RunResult } from './run.ts';
+
+const logger = new Logger({ serviceName: 'kpi-digest' });
+const metrics = new Metrics({ namespace: 'KpiDigest', serviceName: 'kpi-digest' });
+const tracer = new Tracer({ serviceName: 'kpi-digest' });
+
+const config = parseConfig(configInput);
+function awsSettings(): NonNullable<typeof config.aws> {
+  if (!config.aws) throw new Error('kpi.config: the aws section is required in AWS');
+  return config.aws;
+}
+const aws = awsSettings();
+const athena = tracer.captureAWSv3Client(new AthenaClient({}));
+const ses = tracer.captureAWSv3Client(new SESv2Client({}));
+const s3 = tracer.captureAWSv3Client(new S3Client({}));
+const bucket = process.env.ARCHIVE_BUCKET;
+
+export async function handler(event: unknown, context: Context): Promise<RunResult> {
+  logger.addContext(context);
+  const report = (event as { report?: unknown } | null)?.report;
+  metrics.addDimension('report', typeof report === 'string' ? report : 'unknown');
+  try {
+    const result = await runOnce(event, {
+      config: { ...config, source: athenaSource(config) },
+      engine: () =>
+        Promise.resolve(
+          new AthenaEngine({
+            client: athena,
+            workGroup: aws.athena.workGroup,
+            database: aws.athena.database,
+            maxWaitMs: aws.athena.queryTimeoutSeconds * 1000,
+          }),
+        ),
+      mailer: new SesMailer(ses),
+      archive: bucket ? new S3Archive(s3, bucket) : undefined,
+      sender: aws.sender,
+      adHocHint: (r, period) => `npx kpi invoke --report ${r.id} --period ${period}`,
+    });
+    metrics.addMetric('Runs', MetricUnit.Count, 1);
+    metrics.addMetric('StaleRuns', MetricUnit.Count, result.fresh ? 0 : 1);
+    logger.info('run finished', { result });
+    return result;
+  } catch (error) {
+    if (error instanceof PayloadError) {
+      metrics.addMetric('RejectedPayloads', MetricUnit.Count, 1);
+      logger.warn('payload rejected before any query', { error: error.message });
+    } else {
+      metrics.addMetric('FailedRuns', MetricUnit.Count, 1);
+      logger.error('run failed', error as Error);
+    }
+    throw error;
+  } finally {
+    metrics.publishStoredMetrics();
+  }
+}

@@ -1,0 +1,231 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SESv2Client } from '@aws-sdk/client-sesv2';
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
+import { parseConfig } from '../../functions/config/load.ts';
+import { DirArchive } from '../../functions/delivery/archive.ts';
+import { SesMailer } from '../../functions/delivery/ses.ts';
+import { renderDigest } from '../../functions/digest/render.ts';
+import { DuckDbEngine } from '../../functions/engines/duckdb.ts';
+import { PayloadError, runOnce, type RunnerDeps } from '../../functions/handlers/run.ts';
+import type { Report } from '../../functions/report/report.ts';
+import { generateSample } from '../../functions/sample/generate.ts';
+
+/** The real local SES v2 emulator from npm, started and stopped by this test. */
+const EMULATOR = fileURLToPath(
+  new URL('../../node_modules/aws-ses-v2-local/dist/cli.js', import.meta.url),
+);
+
+interface StoredEmail {
+  messageId: string;
+  from: string;
+  destination: { to: string[] };
+  subject: string;
+  body: { text?: string; html?: string };
+  attachments: { filename?: string; contentType: string; contentId?: string; related?: boolean }[];
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => {
+        if (address && typeof address === 'object') resolve(address.port);
+        else reject(new Error('no port'));
+      });
+    });
+  });
+}
+
+let emulator: ChildProcess;
+let base = '';
+let sample = '';
+const END = new Date('2026-11-23T00:00:00Z');
+
+async function store(): Promise<StoredEmail[]> {
+  const res = await fetch(`${base}/store`);
+  return ((await res.json()) as { emails: StoredEmail[] }).emails;
+}
+
+/** The emulator keeps a raw message's To header as one string: one address per item. */
+function toOf(mail: StoredEmail | undefined): string[] {
+  return (mail?.destination.to ?? []).flatMap((t) => t.split(/,\s*/));
+}
+
+beforeAll(async () => {
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  emulator = spawn(process.execPath, [EMULATOR, '--host', '127.0.0.1', '--port', String(port)], {
+    stdio: 'ignore',
+  });
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    try {
+      if ((await fetch(`${base}/store`)).ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error('the SES emulator did not start');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  sample = join(mkdtempSync(join(tmpdir(), 'kpi-ses-')), 'orders.parquet');
+  await generateSample(sample, { customers: 2000, years: 2, end: END, seed: 3 });
+}, 60_000);
+
+afterAll(() => {
+  emulator.kill();
+});
+
+beforeEach(async () => {
+  await fetch(`${base}/clear-store`, { method: 'POST' });
+});
+
+function deps(overrides: Partial<RunnerDeps> = {}): RunnerDeps & { engines: number } {
+  const config = parseConfig({
+    source: { relation: { kind: 'file', path: sample } },
+    reports: [
+      {
+        id: 'weekly',
+        name: 'Weekly KPIs',
+        period: 'week',
+        timeZone: 'Europe/London',
+        recipients: ['ceo@example.com', 'cfo@example.com'],
+        owners: ['data@example.org'],
+      },
+    ],
+  });
+  const state = { engines: 0 };
+  return Object.assign(state, {
+    config,
+    engine: () => {
+      state.engines++;
+      return DuckDbEngine.create();
+    },
+    mailer: new SesMailer(
+      new SESv2Client({
+        endpoint: base,
+        region: 'eu-west-1',
+        credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+      }),
+    ),
+    archive: new DirArchive(mkdtempSync(join(tmpdir(), 'kpi-archive-'))),
+    sender: 'KPI digest <kpi@example.com>',
+    clock: () => new Date('2026-11-23T07:00:00Z'),
+    ...overrides,
+  });
+}
+
+describe('a run delivered through the local SES v2 emulator', () => {
+  test('a scheduled run mails the last complete week to the leadership list', async () => {
+    const d = deps();
+    const result = await runOnce({ report: 'weekly', scheduled: true }, d);
+    expect(result).toMatchObject({
+      report: 'weekly',
+      period: '2026-W47',
+      fresh: true,
+      audience: 'leaders',
+      sentTo: ['ceo@example.com', 'cfo@example.com'],
+    });
+    expect(result.archived.map((p) => p.split('/').pop())).toEqual([
+      'report.json',
+      'digest.html',
+      'digest.txt',
+      'digest.eml',
+    ]);
+    const [mail, ...more] = await store();
+    expect(more).toEqual([]);
+    expect(mail?.messageId).toBe(result.messageIds[0]);
+    expect(mail?.from).toBe('"KPI digest" <kpi@example.com>');
+    expect(toOf(mail)).toEqual(['ceo@example.com', 'cfo@example.com']);
+    expect(mail?.subject).toMatch(/^Weekly KPIs 2026-W47 — retention \d+\.\d%/);
+    expect(mail?.body.html).toContain('What moved');
+    expect(mail?.body.text).toContain('WHAT MOVED');
+    expect(mail?.body.text).toContain('Customer retention rate');
+  }, 60_000);
+
+  test('stale data goes to the owners, never to the leadership list', async () => {
+    // A week after the data ends: 2026-W48 has no data at all.
+    const d = deps({ clock: () => new Date('2026-11-30T07:00:00Z') });
+    const result = await runOnce({ report: 'weekly', scheduled: true }, d);
+    expect(result).toMatchObject({ period: '2026-W48', fresh: false, audience: 'owners' });
+    const mails = await store();
+    expect(mails.map(toOf)).toEqual([['data@example.org']]);
+    expect(mails[0]?.subject).toMatch(/^\[STALE DATA\] /);
+  }, 60_000);
+
+  test('an ad-hoc run sends any period to allowed recipients; a dry run only archives', async () => {
+    const d = deps();
+    const sent = await runOnce(
+      { report: 'weekly', period: '2026-W40', recipients: ['analyst@example.com'] },
+      d,
+    );
+    expect(sent).toMatchObject({
+      period: '2026-W40',
+      audience: 'requested',
+      sentTo: ['analyst@example.com'],
+    });
+    const dry = await runOnce(
+      { report: 'weekly', period: '2026-W41', dryRun: true, format: 'json' },
+      d,
+    );
+    expect(dry).toMatchObject({ audience: 'none', sentTo: [] });
+    expect(dry.archived).toHaveLength(1);
+    expect((await store()).map((m) => m.subject)).toEqual([expect.stringContaining('2026-W40')]);
+  }, 60_000);
+
+  test.each([
+    [{ report: 'daily' }, /report: expected one of weekly; received "daily"/],
+    [{ report: 'weekly', period: '2026-W99' }, /^period: /],
+    [
+      { report: 'weekly', recipients: ['someone@gmail.com'] },
+      /recipients: someone@gmail.com is outside the allowed domains \(example.com, example.org\)/,
+    ],
+    [{ report: 'weekly', dryRun: 'yes' }, /dryRun: /],
+    [{ report: 'weekly', extra: 1 }, /Unrecognized key/],
+  ])('a bad payload %j is rejected before any query', async (payload, message) => {
+    const d = deps();
+    await expect(runOnce(payload, d)).rejects.toThrow(PayloadError);
+    await expect(runOnce(payload, d)).rejects.toThrow(message);
+    expect(d.engines).toBe(0);
+    expect(await store()).toEqual([]);
+  });
+
+  test('recipients go in batches of at most 50, and inline images arrive as related parts', async () => {
+    const d = deps();
+    const report = (await import('../fixtures/report-2026-W47.json', { with: { type: 'json' } }))
+      .default as Report;
+    const digest = await renderDigest(report);
+    const png = Buffer.from(
+      '89504e470d0a1a0a0000000d4948445200000001000000010806000000' +
+        '1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082',
+      'hex',
+    );
+    const to = Array.from({ length: 120 }, (_, i) => `reader${i}@example.com`);
+    const sent = await d.mailer.send({
+      from: 'kpi@example.com',
+      to,
+      digest: {
+        ...digest,
+        html: digest.html.replace(
+          '</body>',
+          '<img src="cid:logo@kpi" alt="logo" width="1" height="1"></body>',
+        ),
+        attachments: [
+          { filename: 'logo.png', contentType: 'image/png', content: png, cid: 'logo@kpi' },
+        ],
+      },
+    });
+    expect(sent.messageIds).toHaveLength(3);
+    const mails = await store();
+    expect(mails.map((m) => toOf(m).length)).toEqual([50, 50, 20]);
+    expect(new Set(mails.flatMap(toOf)).size).toBe(120);
+    expect(mails[0]?.attachments).toEqual([
+      expect.objectContaining({ contentType: 'image/png', contentId: '<logo@kpi>', related: true }),
+    ]);
+  }, 60_000);
+});
