@@ -192,6 +192,11 @@ const awsSchema = z
           })
           .strict()
           .optional(),
+        /** The bucket the existing table's Parquet lives in (read access for the function). */
+        dataBucket: z
+          .string()
+          .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected an S3 bucket name')
+          .optional(),
         /** Athena stops any query that would scan more (at least 10 MB). */
         bytesScannedCutoffPerQuery: z.number().int().min(10_000_000).default(10_000_000_000),
         /** A query still running after this long is cancelled. */
@@ -210,7 +215,17 @@ const awsSchema = z
     /** Function memory in MB. */
     memoryMb: z.number().int().min(256).max(10240).default(1024),
   })
-  .strict();
+  .strict()
+  .superRefine((a, ctx) => {
+    if (!a.athena.createTable && !a.athena.dataBucket) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['athena', 'dataBucket'],
+        input: undefined,
+        message: 'expected the bucket of the existing table (or athena.createTable)',
+      });
+    }
+  });
 
 export const configSchema = z
   .object({

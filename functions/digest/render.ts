@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mjml2html from 'mjml';
 import { DEFAULT_HEADLINE, kpiDefinition, KPI_IDS, type KpiId } from '../kpis/definitions.ts';
@@ -34,9 +35,10 @@ export interface RenderOptions {
   readonly adHocHint?: string;
 }
 
-/** Folder of the MJML templates, partials and message files. */
-export const TEMPLATES_DIR = fileURLToPath(new URL('../../templates/', import.meta.url));
-const SKELETON = readFileSync(new URL('../../templates/digest.mjml', import.meta.url), 'utf8');
+/** Folder of the MJML templates and partials; the Lambda bundle sets KPI_TEMPLATES_DIR. */
+export const TEMPLATES_DIR =
+  process.env.KPI_TEMPLATES_DIR ?? fileURLToPath(new URL('../../templates/', import.meta.url));
+const SKELETON = readFileSync(join(TEMPLATES_DIR, 'digest.mjml'), 'utf8');
 
 /**
  * MJML 5 ignores mj-include unless told otherwise; includes may only come from

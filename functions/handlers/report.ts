@@ -35,7 +35,8 @@ const bucket = process.env.ARCHIVE_BUCKET;
 export async function handler(event: unknown, context: Context): Promise<RunResult> {
   logger.addContext(context);
   const report = (event as { report?: unknown } | null)?.report;
-  metrics.addDimension('report', typeof report === 'string' ? report : 'unknown');
+  // Metadata, not a dimension: the alarms watch the service-wide metrics.
+  metrics.addMetadata('report', typeof report === 'string' ? report : 'unknown');
   try {
     const result = await runOnce(event, {
       config: { ...config, source: athenaSource(config) },

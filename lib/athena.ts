@@ -1,0 +1,104 @@
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { CfnWorkGroup } from 'aws-cdk-lib/aws-athena';
+import { CfnDatabase, CfnTable } from 'aws-cdk-lib/aws-glue';
+import { BlockPublicAccess, Bucket, BucketEncryption, type IBucket } from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import type { AwsConfig, SourceConfig } from '../functions/config/schema.ts';
+
+export interface AthenaProps {
+  readonly athena: AwsConfig['athena'];
+  readonly columns: SourceConfig['columns'];
+  readonly accessLogs: IBucket;
+}
+
+/**
+ * The Athena side: a work group whose settings callers cannot override (result location,
+ * encryption, scan cutoff), an encrypted results bucket that forgets old results, and,
+ * when asked, the Glue database and table over date-partitioned Parquet with partition
+ * projection (no MSCK REPAIR).
+ */
+export class AthenaResources extends Construct {
+  readonly workGroup: CfnWorkGroup;
+  readonly results: Bucket;
+  /** The bucket holding the orders, when the stack defines the table. */
+  readonly data: IBucket | undefined;
+  readonly dataPrefix: string | undefined;
+
+  constructor(scope: Construct, id: string, props: AthenaProps) {
+    super(scope, id);
+    const a = props.athena;
+    this.results = new Bucket(this, 'Results', {
+      encryption: BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      serverAccessLogsBucket: props.accessLogs,
+      serverAccessLogsPrefix: 'athena-results/',
+      lifecycleRules: [{ expiration: Duration.days(a.resultsRetentionDays) }],
+      removalPolicy: RemovalPolicy.DESTROY,
+      autoDeleteObjects: false,
+    });
+    this.workGroup = new CfnWorkGroup(this, 'WorkGroup', {
+      name: a.workGroup,
+      description: 'kpi-digest report queries',
+      state: 'ENABLED',
+      recursiveDeleteOption: true,
+      workGroupConfiguration: {
+        enforceWorkGroupConfiguration: true,
+        publishCloudWatchMetricsEnabled: true,
+        bytesScannedCutoffPerQuery: a.bytesScannedCutoffPerQuery,
+        engineVersion: { selectedEngineVersion: 'Athena engine version 3' },
+        resultConfiguration: {
+          outputLocation: `s3://${this.results.bucketName}/results/`,
+          encryptionConfiguration: { encryptionOption: 'SSE_S3' },
+        },
+      },
+    });
+
+    if (a.createTable) {
+      const t = a.createTable;
+      this.data = Bucket.fromBucketName(this, 'Data', t.bucket);
+      this.dataPrefix = t.prefix;
+      const account = Stack.of(this).account;
+      const database = new CfnDatabase(this, 'Database', {
+        catalogId: account,
+        databaseInput: { name: a.database, description: 'kpi-digest orders' },
+      });
+      const c = props.columns;
+      const table = new CfnTable(this, 'Orders', {
+        catalogId: account,
+        databaseName: a.database,
+        tableInput: {
+          name: a.table,
+          tableType: 'EXTERNAL_TABLE',
+          parameters: {
+            classification: 'parquet',
+            'projection.enabled': 'true',
+            'projection.dt.type': 'date',
+            'projection.dt.format': 'yyyy-MM-dd',
+            'projection.dt.range': `${t.since},NOW`,
+            'projection.dt.interval': '1',
+            'projection.dt.interval.unit': 'DAYS',
+            'storage.location.template': `s3://${t.bucket}/${t.prefix}dt=\${dt}/`,
+          },
+          partitionKeys: [{ name: 'dt', type: 'string' }],
+          storageDescriptor: {
+            location: `s3://${t.bucket}/${t.prefix}`,
+            inputFormat: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat',
+            outputFormat: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat',
+            serdeInfo: {
+              serializationLibrary: 'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe',
+            },
+            columns: [
+              { name: c.order_id, type: 'string' },
+              { name: c.customer_id, type: 'string' },
+              { name: c.ordered_at, type: 'timestamp' },
+              { name: c.amount, type: 'decimal(18,2)' },
+              ...(c.status ? [{ name: c.status, type: 'string' }] : []),
+            ],
+          },
+        },
+      });
+      table.addResourceDependency(database);
+    }
+  }
+}

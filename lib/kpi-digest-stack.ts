@@ -1,0 +1,274 @@
+import {
+  CfnOutput,
+  Duration,
+  RemovalPolicy,
+  Stack,
+  Validations,
+  type StackProps,
+} from 'aws-cdk-lib';
+import { Alarm, ComparisonOperator, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import { Effect, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { CfnFunction } from 'aws-cdk-lib/aws-lambda';
+import { Alias } from 'aws-cdk-lib/aws-kms';
+import {
+  BlockPublicAccess,
+  Bucket,
+  BucketEncryption,
+  CfnBucket,
+  ObjectOwnership,
+} from 'aws-cdk-lib/aws-s3';
+import { Schedule, ScheduleExpression, ScheduleTargetInput } from 'aws-cdk-lib/aws-scheduler';
+import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
+import { EmailIdentity, Identity } from 'aws-cdk-lib/aws-ses';
+import { Topic } from 'aws-cdk-lib/aws-sns';
+import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { TimeZone } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import type { Config } from '../functions/config/schema.ts';
+import { AthenaResources } from './athena.ts';
+import { ReportFunction } from './report-function.ts';
+
+export interface KpiDigestStackProps extends StackProps {
+  readonly config: Config;
+}
+
+/** Attempts and age limits for a scheduled run (Scheduler would retry 185 times otherwise). */
+export const SCHEDULE_RETRY_ATTEMPTS = 2;
+export const SCHEDULE_MAX_EVENT_AGE = Duration.hours(6);
+
+/**
+ * One stack: EventBridge Scheduler → report Lambda → Athena → SES, the archive in S3,
+ * alarms to the report owners. Permissions come from grants scoped to these resources.
+ */
+export class KpiDigestStack extends Stack {
+  constructor(scope: Construct, id: string, props: KpiDigestStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+    const aws = config.aws;
+    if (!aws)
+      throw new Error('aws: expected the AWS settings in kpi.config (aws.sender, aws.athena…)');
+
+    const accessLogs = new Bucket(this, 'AccessLogs', {
+      encryption: BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: ObjectOwnership.BUCKET_OWNER_PREFERRED,
+      lifecycleRules: [{ expiration: Duration.days(aws.archiveRetentionDays) }],
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    Validations.of(accessLogs).acknowledge({
+      id: 'AwsSolutions-S1',
+      reason:
+        "This bucket receives the other buckets' access logs; logging it to itself would loop.",
+    });
+
+    const archive = new Bucket(this, 'Archive', {
+      encryption: BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      serverAccessLogsBucket: accessLogs,
+      serverAccessLogsPrefix: 'archive/',
+      versioned: false,
+      lifecycleRules: [{ expiration: Duration.days(aws.archiveRetentionDays) }],
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    const athena = new AthenaResources(this, 'Athena', {
+      athena: aws.athena,
+      columns: config.source.columns,
+      accessLogs,
+    });
+
+    const fn = new ReportFunction(this, 'Report', {
+      memoryMb: aws.memoryMb,
+      logRetentionDays: aws.logRetentionDays,
+      timeout: Duration.seconds(Math.min(900, aws.athena.queryTimeoutSeconds + 60)),
+      environment: { ARCHIVE_BUCKET: archive.bucketName },
+    }).fn;
+
+    // Athena: this work group only; Glue: this database and table only.
+    const region = this.region;
+    const account = this.account;
+    fn.addToRolePolicy(
+      new PolicyStatement({
+        effect: Effect.ALLOW,
+        actions: [
+          'athena:StartQueryExecution',
+          'athena:GetQueryExecution',
+          'athena:GetQueryResults',
+          'athena:StopQueryExecution',
+        ],
+        resources: [
+          `arn:${this.partition}:athena:${region}:${account}:workgroup/${aws.athena.workGroup}`,
+        ],
+      }),
+    );
+    fn.addToRolePolicy(
+      new PolicyStatement({
+        effect: Effect.ALLOW,
+        actions: ['glue:GetDatabase', 'glue:GetTable', 'glue:GetPartition', 'glue:GetPartitions'],
+        resources: [
+          `arn:${this.partition}:glue:${region}:${account}:catalog`,
+          `arn:${this.partition}:glue:${region}:${account}:database/${aws.athena.database}`,
+          `arn:${this.partition}:glue:${region}:${account}:table/${aws.athena.database}/${aws.athena.table}`,
+        ],
+      }),
+    );
+    athena.results.grantReadWrite(fn);
+    const dataBucket =
+      athena.data ??
+      (aws.athena.dataBucket
+        ? Bucket.fromBucketName(this, 'Data', aws.athena.dataBucket)
+        : undefined);
+    dataBucket?.grantRead(fn, athena.dataPrefix ? `${athena.dataPrefix}*` : '*');
+    archive.grantReadWrite(fn);
+    const grants = 'grants of aws-cdk-lib scoped to one bucket (and prefix) of this stack';
+    for (const [id, reason] of [
+      [
+        'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+        'The managed basic execution role only lets the function write its own logs.',
+      ],
+      [
+        'AwsSolutions-IAM5[Resource::*]',
+        'X-Ray PutTraceSegments/PutTelemetryRecords accept no resource narrower than *.',
+      ],
+      ['AwsSolutions-IAM5[Action::s3:GetObject*]', `Object reads through ${grants}.`],
+      ['AwsSolutions-IAM5[Action::s3:GetBucket*]', `Bucket metadata reads through ${grants}.`],
+      [
+        'AwsSolutions-IAM5[Action::s3:List*]',
+        `Listing through ${grants}; Athena lists its result prefix.`,
+      ],
+      [
+        'AwsSolutions-IAM5[Action::s3:DeleteObject*]',
+        `Athena manages its own result objects through ${grants}.`,
+      ],
+      ['AwsSolutions-IAM5[Action::s3:Abort*]', `Aborting multipart uploads through ${grants}.`],
+      [
+        `AwsSolutions-IAM5[Resource::<${this.getLogicalId(archive.node.defaultChild as CfnBucket)}.Arn>/*]`,
+        'Objects of the archive bucket only.',
+      ],
+      [
+        `AwsSolutions-IAM5[Resource::<${this.getLogicalId(athena.results.node.defaultChild as CfnBucket)}.Arn>/*]`,
+        'Objects of the Athena results bucket only.',
+      ],
+      ...(dataBucket
+        ? [
+            [
+              `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${dataBucket.bucketName}/${athena.dataPrefix ?? ''}*]`,
+              'Objects under the orders prefix of the data bucket only.',
+            ],
+          ]
+        : []),
+    ] as const) {
+      Validations.of(fn).acknowledge({ id, reason });
+    }
+    Validations.of(fn).acknowledge({
+      id: 'AwsSolutions-L1',
+      reason:
+        'Node.js 22 is the target runtime chosen for the AWS SDK and Powertools support window.',
+    });
+
+    // SES: send from the configured sender's identity only.
+    const senderDomain = aws.sender.split('@')[1] ?? aws.sender;
+    if (aws.createSenderIdentity) {
+      new EmailIdentity(this, 'SenderIdentity', { identity: Identity.domain(senderDomain) });
+    }
+    fn.addToRolePolicy(
+      new PolicyStatement({
+        effect: Effect.ALLOW,
+        actions: ['ses:SendEmail', 'ses:SendRawEmail'],
+        resources: [`arn:${this.partition}:ses:${region}:${account}:identity/${senderDomain}`],
+        conditions: { StringEquals: { 'ses:FromAddress': aws.sender } },
+      }),
+    );
+
+    // Schedules: one per report, in its own time zone, with bounded retries and a DLQ.
+    const dlq = new Queue(this, 'ScheduleDeadLetters', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(dlq).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This queue is the dead-letter queue of the schedules.',
+    });
+    for (const report of config.reports) {
+      const s = report.schedule;
+      const when =
+        report.period === 'week'
+          ? { minute: String(s.minute), hour: String(s.hour), weekDay: s.weekDay }
+          : report.period === 'month'
+            ? { minute: String(s.minute), hour: String(s.hour), day: String(s.day) }
+            : report.period === 'quarter'
+              ? {
+                  minute: String(s.minute),
+                  hour: String(s.hour),
+                  day: String(s.day),
+                  month: '1,4,7,10',
+                }
+              : { minute: String(s.minute), hour: String(s.hour), day: String(s.day), month: '1' };
+      new Schedule(this, `Schedule-${report.id}`, {
+        description: `${report.name}: the last complete ${report.period}`,
+        schedule: ScheduleExpression.cron({ ...when, timeZone: TimeZone.of(report.timeZone) }),
+        target: new LambdaInvoke(fn, {
+          input: ScheduleTargetInput.fromObject({ report: report.id, scheduled: true }),
+          retryAttempts: SCHEDULE_RETRY_ATTEMPTS,
+          maxEventAge: SCHEDULE_MAX_EVENT_AGE,
+          deadLetterQueue: dlq,
+        }),
+      });
+    }
+    const schedulerRole = this.node.children.find((c) =>
+      c.node.id.startsWith('SchedulerRoleForTarget'),
+    );
+    if (schedulerRole) {
+      Validations.of(schedulerRole).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::<${this.getLogicalId(fn.node.defaultChild as CfnFunction)}.Arn>:*]`,
+        reason: 'The scheduler may invoke the report function and its versions, nothing else.',
+      });
+    }
+
+    // Alarms to the report owners: failures, dead letters, stale data.
+    const topic = new Topic(this, 'Alarms', {
+      displayName: 'kpi-digest alarms',
+      masterKey: Alias.fromAliasName(this, 'SnsKey', 'alias/aws/sns'),
+      enforceSSL: true,
+    });
+    for (const owner of new Set(config.reports.flatMap((r) => r.owners))) {
+      topic.addSubscription(new EmailSubscription(owner));
+    }
+    const alarm = (id: string, metric: Metric, description: string): void => {
+      new Alarm(this, id, {
+        metric,
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+        alarmDescription: description,
+      }).addAlarmAction(new SnsAction(topic));
+    };
+    alarm('Errors', fn.metricErrors({ period: Duration.hours(1) }), 'A report run failed.');
+    alarm(
+      'DeadLetters',
+      dlq.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }),
+      'A scheduled run could not be delivered to the function.',
+    );
+    alarm(
+      'StaleRuns',
+      new Metric({
+        namespace: 'KpiDigest',
+        metricName: 'StaleRuns',
+        statistic: 'Sum',
+        period: Duration.hours(1),
+        dimensionsMap: { service: 'kpi-digest' },
+      }),
+      'A run found data that does not reach the end of its period; the owners were told instead of the leadership list.',
+    );
+
+    new CfnOutput(this, 'FunctionName', { value: fn.functionName });
+    new CfnOutput(this, 'ArchiveBucket', { value: archive.bucketName });
+    new CfnOutput(this, 'WorkGroup', { value: aws.athena.workGroup });
+  }
+}

@@ -1,0 +1,207 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { App, Validations } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { parseConfig } from '../../functions/config/load.ts';
+import type { ConfigInput } from '../../functions/config/schema.ts';
+import { KpiDigestStack } from '../../lib/kpi-digest-stack.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+const INPUT: ConfigInput = {
+  source: { relation: { kind: 'file', path: 'orders.parquet' } },
+  reports: [
+    {
+      id: 'weekly',
+      name: 'Weekly KPIs',
+      period: 'week',
+      timeZone: 'Europe/London',
+      recipients: ['ceo@example.com'],
+      owners: ['data@example.com'],
+      schedule: { weekDay: 'MON', hour: 7, minute: 30 },
+    },
+    { id: 'monthly', name: 'Monthly KPIs', period: 'month', timeZone: 'America/New_York' },
+  ],
+  aws: {
+    sender: 'kpi@example.com',
+    createSenderIdentity: true,
+    athena: {
+      database: 'sales',
+      table: 'orders',
+      createTable: { bucket: 'acme-orders', prefix: 'orders/' },
+      bytesScannedCutoffPerQuery: 5_000_000_000,
+    },
+  },
+};
+
+let template: Template;
+beforeAll(() => {
+  const app = new App();
+  const stack = new KpiDigestStack(app, 'Test', {
+    config: parseConfig(INPUT),
+    env: { account: '123456789012', region: 'eu-west-1' },
+  });
+  // cdk-nag's AWS Solutions pack: synth throws on any finding not acknowledged with a reason.
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  app.synth();
+  template = Template.fromStack(stack);
+}, 120_000);
+
+describe('the stack', () => {
+  test('the report function: Node.js 22 on ARM64, traced, with its own log group', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs22.x',
+      Architectures: ['arm64'],
+      TracingConfig: { Mode: 'Active' },
+      Handler: 'index.handler',
+      Environment: { Variables: Match.objectLike({ KPI_TEMPLATES_DIR: '/var/task/templates/' }) },
+    });
+    template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 90 });
+  });
+
+  test('one schedule per report, in its time zone, with bounded retries and a dead-letter queue', () => {
+    const schedules = template.findResources('AWS::Scheduler::Schedule');
+    expect(Object.keys(schedules)).toHaveLength(2);
+    template.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'cron(30 7 ? * MON *)',
+      ScheduleExpressionTimezone: 'Europe/London',
+      Target: Match.objectLike({
+        Input: JSON.stringify({ report: 'weekly', scheduled: true }),
+        RetryPolicy: { MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 21600 },
+        DeadLetterConfig: { Arn: Match.anyValue() },
+      }),
+    });
+    template.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'cron(0 7 1 * ? *)',
+      ScheduleExpressionTimezone: 'America/New_York',
+    });
+  });
+
+  test('the Athena work group enforces its settings, encryption and the scan cutoff', () => {
+    template.hasResourceProperties('AWS::Athena::WorkGroup', {
+      Name: 'kpi-digest',
+      WorkGroupConfiguration: Match.objectLike({
+        EnforceWorkGroupConfiguration: true,
+        BytesScannedCutoffPerQuery: 5_000_000_000,
+        EngineVersion: { SelectedEngineVersion: 'Athena engine version 3' },
+        ResultConfiguration: Match.objectLike({
+          EncryptionConfiguration: { EncryptionOption: 'SSE_S3' },
+        }),
+      }),
+    });
+  });
+
+  test('the orders table: Parquet by date with partition projection', () => {
+    template.hasResourceProperties('AWS::Glue::Table', {
+      DatabaseName: 'sales',
+      TableInput: Match.objectLike({
+        Name: 'orders',
+        PartitionKeys: [{ Name: 'dt', Type: 'string' }],
+        Parameters: Match.objectLike({
+          'projection.enabled': 'true',
+          'projection.dt.type': 'date',
+          'storage.location.template': 's3://acme-orders/orders/dt=${dt}/',
+        }),
+      }),
+    });
+  });
+
+  test('every bucket is encrypted, private, TLS-only and forgets old objects', () => {
+    const buckets = template.findResources('AWS::S3::Bucket');
+    expect(Object.keys(buckets).length).toBe(3);
+    for (const b of Object.values(buckets)) {
+      const p = (b as { Properties: Record<string, unknown> }).Properties;
+      expect(p.BucketEncryption).toBeDefined();
+      expect(p.PublicAccessBlockConfiguration).toEqual({
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      });
+      expect(p.LifecycleConfiguration).toBeDefined();
+    }
+    expect(Object.keys(template.findResources('AWS::S3::BucketPolicy')).length).toBe(3);
+  });
+
+  test('permissions are scoped: SES to the sender identity, Athena to the work group, S3 to buckets', () => {
+    const policies = Object.values(template.findResources('AWS::IAM::Policy'));
+    const statements = policies.flatMap(
+      (p) =>
+        (
+          p as {
+            Properties: {
+              PolicyDocument: {
+                Statement: { Action: string | string[]; Resource: unknown; Condition?: unknown }[];
+              };
+            };
+          }
+        ).Properties.PolicyDocument.Statement,
+    );
+    const actions = (s: { Action: string | string[] }): string[] => [s.Action].flat();
+    const ses = statements.filter((s) => actions(s).some((a) => a.startsWith('ses:')));
+    expect(ses).toHaveLength(1);
+    expect(JSON.stringify(ses[0]?.Resource)).toContain(':identity/example.com');
+    expect(ses[0]?.Condition).toEqual({ StringEquals: { 'ses:FromAddress': 'kpi@example.com' } });
+    const athena = statements.filter((s) => actions(s).some((a) => a.startsWith('athena:')));
+    expect(JSON.stringify(athena.map((s) => s.Resource))).toContain(':workgroup/kpi-digest');
+    for (const s of statements.filter((x) => actions(x).some((a) => a.startsWith('s3:')))) {
+      expect(s.Resource).not.toBe('*');
+      expect(JSON.stringify(s.Resource)).not.toMatch(/"\*"/);
+    }
+  });
+
+  test('alarms on failures, dead letters and stale data notify the owners', () => {
+    expect(Object.keys(template.findResources('AWS::CloudWatch::Alarm'))).toHaveLength(3);
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'StaleRuns',
+      Namespace: 'KpiDigest',
+      AlarmActions: [Match.anyValue()],
+    });
+    template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'data@example.com',
+    });
+    template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+  });
+});
+
+describe('cdk synth', () => {
+  test('the project config synthesizes offline with the pinned CDK CLI', () => {
+    const out = mkdtempSync(join(tmpdir(), 'kpi-cdk-'));
+    const r = spawnSync('npx', ['cdk', 'synth', '--quiet', '--output', out], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, CDK_DISABLE_VERSION_CHECK: '1' },
+    });
+    expect(r.stderr).not.toMatch(/error/i);
+    expect(r.status).toBe(0);
+  }, 120_000);
+
+  test('a bad config fails synth with a message naming the field', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kpi-cdk-bad-'));
+    const file = join(dir, 'kpi.config.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        ...INPUT,
+        aws: {
+          ...INPUT.aws,
+          athena: { database: 'sales', table: 'orders', bytesScannedCutoffPerQuery: 5 },
+        },
+      }),
+    );
+    const r = spawnSync('npx', ['tsx', 'bin/app.ts'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, KPI_CONFIG: file },
+    });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/aws\.athena\.bytesScannedCutoffPerQuery: /);
+    expect(r.stderr).toMatch(/aws\.athena\.dataBucket: expected the bucket of the existing table/);
+  }, 60_000);
+});
