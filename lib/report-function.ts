@@ -4,6 +4,7 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { fileURLToPath } from 'node:url';
+import { REPORT_FUNCTION_NAME } from '../functions/handlers/run.ts';
 
 export interface ReportFunctionProps {
   readonly memoryMb: number;
@@ -40,6 +41,7 @@ export class ReportFunction extends Construct {
       removalPolicy: RemovalPolicy.DESTROY,
     });
     this.fn = new NodejsFunction(this, 'Function', {
+      functionName: REPORT_FUNCTION_NAME,
       entry: `${ROOT}functions/handlers/report.ts`,
       handler: 'handler',
       projectRoot: ROOT,

@@ -6,10 +6,20 @@ import { ConfigError, loadConfig, parseConfig } from '../config/load.ts';
 import {
   DEFAULT_ACTIVE_WINDOW_DAYS,
   MAX_PERIOD_DAYS,
+  athenaSource,
   type Config,
   type ReportConfig,
 } from '../config/schema.ts';
+import { AthenaClient } from '@aws-sdk/client-athena';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { AthenaEngine } from '../engines/athena.ts';
 import { DuckDbEngine } from '../engines/duckdb.ts';
+import {
+  PayloadError,
+  REPORT_FUNCTION_NAME,
+  validatePayload,
+  type RunResult,
+} from '../handlers/run.ts';
 import { QueryError, SourceError, type QueryEngine } from '../engines/query-engine.ts';
 import {
   OUTPUT_FORMATS,
@@ -55,6 +65,9 @@ Commands:
              [--config F] [--report ID] [--source PATH] [--period LABEL] [--timezone TZ]
              [--format json|html|text|eml|all] [--out DIR] [--now ISO] [--active-window-days N]
   backfill   One report per period: --from LABEL --to LABEL [run options] (--out DIR, default out/backfill)
+             [--engine duckdb|athena] [--workgroup W] [--database D] [--table DB.T] [--region R]
+  invoke     Run the deployed report function: [--config F] [--report ID] [--period LABEL]
+             [--recipients a@x,b@x] [--dry-run] [--format F] [--function NAME] [--region R]
   demo       Generate the sample shop (if missing) and write out/ for its last complete week
   help       This text
 
@@ -75,6 +88,14 @@ const options = {
   'active-window-days': { type: 'string' },
   'mail-from': { type: 'string' },
   'mail-to': { type: 'string' },
+  engine: { type: 'string' },
+  workgroup: { type: 'string' },
+  database: { type: 'string' },
+  table: { type: 'string' },
+  region: { type: 'string' },
+  recipients: { type: 'string' },
+  'dry-run': { type: 'boolean' },
+  function: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -190,11 +211,110 @@ function periodFlag(label: string | undefined, flag: string): Period | undefined
 
 interface RunContext {
   readonly io: CliIo;
-  readonly engine: QueryEngine;
+  /** DuckDB, created on first use and closed by `main`. */
+  readonly engine: () => Promise<QueryEngine>;
   readonly cwd: string;
 }
 
+/** The project's config for the AWS commands: --config, or kpi.config.ts here. */
+async function projectConfig(flags: Flags, cwd: string): Promise<Config> {
+  const file = resolve(cwd, flags.config ?? 'kpi.config.ts');
+  if (!existsSync(file)) throw new UsageError(`no configuration at ${file} (give --config)`);
+  return loadConfig(file);
+}
+
+/** Athena with the analyst's own AWS credentials, on the configured or given work group. */
+async function athenaRun(flags: Flags, ctx: RunContext): Promise<void> {
+  const period = periodFlag(flags.period, 'period');
+  const format = parseFormat(flags.format);
+  const config = await projectConfig(flags, ctx.cwd);
+  const report = flags.report
+    ? config.reports.find((r) => r.id === flags.report)
+    : config.reports[0];
+  if (!report) throw new UsageError(`--report "${flags.report ?? ''}" is not in the configuration`);
+  const workGroup = flags.workgroup ?? config.aws?.athena.workGroup;
+  if (!workGroup) throw new UsageError('--workgroup is required (or aws.athena in the config)');
+  const table = flags.table ?? (config.aws ? athenaSource(config).relation : undefined);
+  if (!table)
+    throw new UsageError('--table DATABASE.TABLE is required (or aws.athena in the config)');
+  const relation = typeof table === 'string' ? { kind: 'table' as const, table } : table;
+  const engine = new AthenaEngine({
+    client: new AthenaClient(flags.region ? { region: flags.region } : {}),
+    workGroup,
+    database: flags.database ?? config.aws?.athena.database,
+    maxWaitMs: (config.aws?.athena.queryTimeoutSeconds ?? 600) * 1000,
+  });
+  ctx.io.stderr(
+    `kpi: running ${report.id} ${period?.label ?? '(last complete period)'} on Athena work group ${workGroup}\n`,
+  );
+  const result = await runReport(
+    {
+      report,
+      source: { ...config.source, relation },
+      period: period?.label,
+      now: parseNow(flags.now),
+    },
+    { engine },
+  );
+  if (format === 'json' && !flags.out) {
+    ctx.io.stdout(reportJson(result));
+    return;
+  }
+  const files = await renderOutputs(result, format, envelope(flags), { headline: report.headline });
+  const written = await writeOutputs(resolve(ctx.cwd, flags.out ?? 'out'), files);
+  for (const path of written) ctx.io.stderr(`kpi: wrote ${path}\n`);
+}
+
+/** Invokes the deployed function; the payload is checked here first, as the function would. */
+async function commandInvoke(flags: Flags, ctx: RunContext): Promise<void> {
+  const config = await projectConfig(flags, ctx.cwd);
+  const payload = {
+    report: flags.report ?? config.reports[0]?.id ?? '',
+    ...(flags.period ? { period: flags.period } : {}),
+    ...(flags.recipients
+      ? {
+          recipients: flags.recipients
+            .split(',')
+            .map((r) => r.trim())
+            .filter((r) => r !== ''),
+        }
+      : {}),
+    ...(flags['dry-run'] ? { dryRun: true } : {}),
+    ...(flags.format ? { format: parseFormat(flags.format) } : {}),
+  };
+  try {
+    validatePayload(payload, config, new Date());
+  } catch (err) {
+    if (err instanceof PayloadError) throw new UsageError(err.message);
+    throw err;
+  }
+  const fn = flags.function ?? REPORT_FUNCTION_NAME;
+  ctx.io.stderr(`kpi: invoking ${fn} with ${JSON.stringify(payload)}\n`);
+  const client = new LambdaClient(flags.region ? { region: flags.region } : {});
+  const out = await client.send(
+    new InvokeCommand({
+      FunctionName: fn,
+      Payload: new TextEncoder().encode(JSON.stringify(payload)),
+    }),
+  );
+  const text = out.Payload ? new TextDecoder().decode(out.Payload) : '';
+  if (out.FunctionError) {
+    const error = (JSON.parse(text || '{}') as { errorMessage?: string }).errorMessage;
+    throw new QueryError(`${fn} failed: ${error ?? out.FunctionError}`);
+  }
+  const result = JSON.parse(text) as RunResult;
+  ctx.io.stdout(`${JSON.stringify(result, null, 2)}\n`);
+  ctx.io.stderr(
+    `kpi: ${result.report} ${result.period}: ${result.sentTo.length > 0 ? `sent to ${result.sentTo.join(', ')}` : 'not sent'}${result.fresh ? '' : ' (stale data)'}\n`,
+  );
+  for (const where of result.archived) ctx.io.stderr(`kpi: archived ${where}\n`);
+}
+
 async function commandRun(flags: Flags, ctx: RunContext): Promise<void> {
+  const engineName = flags.engine ?? 'duckdb';
+  if (engineName === 'athena') return athenaRun(flags, ctx);
+  if (engineName !== 'duckdb')
+    throw new UsageError(`--engine "${engineName}" is not duckdb or athena`);
   const period = periodFlag(flags.period, 'period');
   const format = parseFormat(flags.format);
   const { config, report } = await resolveConfig(flags, ctx.cwd, period?.kind);
@@ -205,7 +325,7 @@ async function commandRun(flags: Flags, ctx: RunContext): Promise<void> {
     now: parseNow(flags.now),
   };
   ctx.io.stderr(`kpi: running ${report.id} ${period?.label ?? '(last complete period)'}\n`);
-  const result = await runReport(request, { engine: ctx.engine });
+  const result = await runReport(request, { engine: await ctx.engine() });
   if (format === 'json' && !flags.out) {
     ctx.io.stdout(reportJson(result));
     return;
@@ -259,7 +379,7 @@ async function commandBackfill(flags: Flags, ctx: RunContext): Promise<void> {
   for (const [i, p] of periods.entries()) {
     const result = await runReport(
       { report, source: config.source, period: p.label },
-      { engine: ctx.engine },
+      { engine: await ctx.engine() },
     );
     const files = await renderOutputs(result, format, envelope(flags), {
       headline: report.headline,
@@ -285,7 +405,7 @@ async function commandDemo(flags: Flags, ctx: RunContext): Promise<void> {
   if (!report) throw new UsageError('the configuration has no report');
   const result = await runReport(
     { report, source: config.source, now: parseNow(flags.now) ?? SAMPLE_END },
-    { engine: ctx.engine },
+    { engine: await ctx.engine() },
   );
   const files = await renderOutputs(result, 'all', envelope(flags), { headline: report.headline });
   const written = await writeOutputs(resolve(ctx.cwd, flags.out ?? 'out'), files);
@@ -318,10 +438,20 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       (command === undefined && !flags.help ? io.stderr : io.stdout)(`${USAGE}\n`);
       return command === undefined && !flags.help ? 2 : 0;
     }
-    const handler = { run: commandRun, backfill: commandBackfill, demo: commandDemo }[command];
-    if (!handler) throw new UsageError(`unknown command "${command}" (run, backfill, demo, help)`);
-    engine = await DuckDbEngine.create();
-    await handler(flags, { io, engine, cwd: io.cwd ?? process.cwd() });
+    const handler = {
+      run: commandRun,
+      backfill: commandBackfill,
+      invoke: commandInvoke,
+      demo: commandDemo,
+    }[command];
+    if (!handler) {
+      throw new UsageError(`unknown command "${command}" (run, backfill, invoke, demo, help)`);
+    }
+    await handler(flags, {
+      io,
+      engine: async () => (engine ??= await DuckDbEngine.create()),
+      cwd: io.cwd ?? process.cwd(),
+    });
     return 0;
   } catch (err) {
     const code = exitCodeOf(err);

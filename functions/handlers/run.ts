@@ -8,6 +8,9 @@ import { renderDigest } from '../digest/render.ts';
 import { parsePeriod, PeriodError } from '../periods/period.ts';
 import { resolvePeriod, runReport } from '../pipeline.ts';
 
+/** The deployed function's name: `kpi invoke` calls it. */
+export const REPORT_FUNCTION_NAME = 'kpi-digest-report';
+
 /**
  * What a run is asked to do. A schedule sends `{ report, scheduled: true }`; an analyst
  * may send any period, to other recipients (within the report's allowed domains), or
