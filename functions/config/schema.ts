@@ -131,6 +131,8 @@ const reportSchema = z
     /** Ad-hoc runs may send only to these domains; empty: the recipients' and owners' domains. */
     allowedRecipientDomains: z.array(domain).default([]),
     schedule: schedule.default({ hour: 7, minute: 0, weekDay: 'MON', day: 1 }),
+    /** A period without a single valid order: mail the digest anyway, or skip it. */
+    emptyPeriod: z.enum(['send', 'skip']).default('send'),
     /** KPIs shown as cards at the top of the digest. */
     headline: z
       .array(kpiId)

@@ -20,6 +20,9 @@ export interface SentMail {
 
 /** Sends a digest; SES in AWS, the local SES emulator in tests. */
 export interface Mailer {
+  /** One message to at most 50 recipients; returns its message id. */
+  sendMessage(mail: Mail): Promise<string>;
+  /** Any number of recipients, in batches. */
   send(mail: Mail): Promise<SentMail>;
 }
 
@@ -55,20 +58,26 @@ export class SesMailer implements Mailer {
     if (recipients.length === 0) throw new Error('no recipients to send the digest to');
     const messageIds: string[] = [];
     for (let i = 0; i < recipients.length; i += size) {
-      const batch = recipients.slice(i, i + size);
-      const raw = await toEml(mail.digest, { from: mail.from, to: batch, date: mail.date });
-      const out = await this.retry(() =>
-        this.client.send(
-          new SendEmailCommand({
-            FromEmailAddress: mail.from,
-            Destination: { ToAddresses: batch },
-            Content: { Raw: { Data: raw } },
-          }),
-        ),
-      );
-      if (out.MessageId) messageIds.push(out.MessageId);
+      messageIds.push(await this.sendMessage({ ...mail, to: recipients.slice(i, i + size) }));
     }
     return { messageIds, recipients };
+  }
+
+  async sendMessage(mail: Mail): Promise<string> {
+    if (mail.to.length > SES_MAX_RECIPIENTS) {
+      throw new Error(`one message takes at most ${SES_MAX_RECIPIENTS} recipients`);
+    }
+    const raw = await toEml(mail.digest, { from: mail.from, to: [...mail.to], date: mail.date });
+    const out = await this.retry(() =>
+      this.client.send(
+        new SendEmailCommand({
+          FromEmailAddress: mail.from,
+          Destination: { ToAddresses: [...mail.to] },
+          Content: { Raw: { Data: raw } },
+        }),
+      ),
+    );
+    return out.MessageId ?? '';
   }
 
   private async retry<R>(call: () => Promise<R>): Promise<R> {

@@ -179,8 +179,8 @@ export async function renderDigest(r: Report, options: RenderOptions = {}): Prom
   const dq = r.dataQuality;
   const command = options.adHocHint ?? `npm run kpi -- run --period ${r.period.label}`;
   const range = f.dateRange(r.period.firstDay, r.period.lastDay);
-  const through =
-    dq.latestOrderedAt === null ? m.units.na : f.instant(dq.latestOrderedAt, r.period.timeZone);
+  const latest = dq.latestValidOrderedAt;
+  const through = latest === null ? m.units.na : f.instant(latest, r.period.timeZone);
   const moved = whatMoved(r, f, msg);
   const flow = r.customerFlow;
   const reasons = EXCLUSION_REASONS.filter((reason) => dq.leftOut[reason] > 0)
@@ -196,7 +196,7 @@ export async function renderDigest(r: Report, options: RenderOptions = {}): Prom
     dq.duplicateOrderIds > 0
       ? fill(m.footer.duplicates, { count: f.count(dq.duplicateOrderIds) })
       : '',
-    dq.latestOrderedAt === null
+    latest === null
       ? m.footer.noData
       : fill(dq.fresh ? m.footer.fresh : m.footer.stale, { instant: through }),
     m.footer.anomaly,

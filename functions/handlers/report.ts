@@ -13,9 +13,10 @@ import configInput from '../../kpi.config.ts';
 import { parseConfig } from '../config/load.ts';
 import { athenaSource } from '../config/schema.ts';
 import { S3Archive } from '../delivery/archive.ts';
+import { S3LedgerStore } from '../delivery/ledger.ts';
 import { SesMailer } from '../delivery/ses.ts';
 import { AthenaEngine } from '../engines/athena.ts';
-import { PayloadError, runOnce, type RunResult } from './run.ts';
+import { PayloadError, runOnce, StaleDataError, type RunResult } from './run.ts';
 
 const logger = new Logger({ serviceName: 'kpi-digest' });
 const metrics = new Metrics({ namespace: 'KpiDigest', serviceName: 'kpi-digest' });
@@ -30,7 +31,22 @@ const aws = awsSettings();
 const athena = tracer.captureAWSv3Client(new AthenaClient({}));
 const ses = tracer.captureAWSv3Client(new SESv2Client({}));
 const s3 = tracer.captureAWSv3Client(new S3Client({}));
-const bucket = process.env.ARCHIVE_BUCKET;
+const bucket = process.env.ARCHIVE_BUCKET ?? '';
+
+/** What a log line may say about a run: counts, never addresses or customer ids. */
+function loggable(r: RunResult): Record<string, unknown> {
+  return {
+    report: r.report,
+    period: r.period,
+    fresh: r.fresh,
+    audience: r.audience,
+    sent: r.sentTo.length,
+    failed: r.failed.length,
+    uncertain: r.uncertain.length,
+    archived: r.archived.length,
+    skipped: r.skipped,
+  };
+}
 
 export async function handler(event: unknown, context: Context): Promise<RunResult> {
   logger.addContext(context);
@@ -50,16 +66,29 @@ export async function handler(event: unknown, context: Context): Promise<RunResu
           }),
         ),
       mailer: new SesMailer(ses),
-      archive: bucket ? new S3Archive(s3, bucket) : undefined,
+      ledger: new S3LedgerStore(s3, bucket),
+      archive: new S3Archive(s3, bucket),
       sender: aws.sender,
+      // Longer than the function's own timeout: a live run is never taken over.
+      leaseMs: (aws.athena.queryTimeoutSeconds + 120) * 1000,
+      log: (event, fields) => {
+        logger.info(event, fields);
+      },
       adHocHint: (r, period) => `npx kpi invoke --report ${r.id} --period ${period}`,
     });
     metrics.addMetric('Runs', MetricUnit.Count, 1);
-    metrics.addMetric('StaleRuns', MetricUnit.Count, result.fresh ? 0 : 1);
-    logger.info('run finished', { result });
+    metrics.addMetric('StaleRuns', MetricUnit.Count, 0);
+    metrics.addMetric('RejectedRecipients', MetricUnit.Count, result.failed.length);
+    metrics.addMetric('UncertainDeliveries', MetricUnit.Count, result.uncertain.length);
+    logger.info('run finished', loggable(result));
     return result;
   } catch (error) {
-    if (error instanceof PayloadError) {
+    if (error instanceof StaleDataError) {
+      metrics.addMetric('StaleRuns', MetricUnit.Count, 1);
+      logger.warn('stale data; the run fails so that the schedule retries it', {
+        error: error.message,
+      });
+    } else if (error instanceof PayloadError) {
       metrics.addMetric('RejectedPayloads', MetricUnit.Count, 1);
       logger.warn('payload rejected before any query', { error: error.message });
     } else {

@@ -4,8 +4,14 @@ import type { QueryEngine } from '../engines/query-engine.ts';
 import type { Archive } from '../delivery/archive.ts';
 import { OUTPUT_FORMATS, renderOutputs } from '../delivery/files.ts';
 import type { Mailer } from '../delivery/ses.ts';
-import { renderDigest } from '../digest/render.ts';
-import { parsePeriod, PeriodError } from '../periods/period.ts';
+import { renderDigest, type Digest } from '../digest/render.ts';
+import { formatter } from '../digest/format.ts';
+import { fill, messagesFor } from '../digest/messages.ts';
+import { Delivery, summarize } from '../delivery/deliver.ts';
+import type { LedgerStore } from '../delivery/ledger.ts';
+import type { Report } from '../report/report.ts';
+import { createHash } from 'node:crypto';
+import { periodInstants, PeriodError, type Period } from '../periods/period.ts';
 import { resolvePeriod, runReport } from '../pipeline.ts';
 
 /** The deployed function's name: `kpi invoke` calls it. */
@@ -27,6 +33,8 @@ export const runPayload = z
     dryRun: z.boolean().default(false),
     format: z.enum(OUTPUT_FORMATS).default('all'),
     scheduled: z.boolean().default(false),
+    /** Operators only: send again even if this audience already has this period. Logged. */
+    force: z.boolean().default(false),
   })
   .strict();
 export type RunPayload = z.input<typeof runPayload>;
@@ -40,35 +48,56 @@ export interface RunnerDeps {
   readonly config: Config;
   readonly engine: () => Promise<QueryEngine>;
   readonly mailer: Mailer;
+  /** The delivery ledger that makes each send happen once. */
+  readonly ledger: LedgerStore;
   readonly archive?: Archive | undefined;
   readonly sender: string;
   readonly clock?: () => Date;
+  /** How long one run may hold a delivery before another may take it over. @default 15 min */
+  readonly leaseMs?: number;
   /** How an analyst reruns this report, shown in the footer. */
   readonly adHocHint?: (report: ReportConfig, period: string) => string;
+  /** Operational events, with counts only: never addresses or customer ids. */
+  readonly log?: (event: string, fields: Record<string, unknown>) => void;
 }
 
 export interface RunResult {
   readonly report: string;
   readonly period: string;
   readonly fresh: boolean;
-  /** Who the digest went to; empty for a dry run. */
-  readonly sentTo: string[];
-  readonly messageIds: string[];
-  /** Where the report and digest were archived. */
-  readonly archived: string[];
   /**
-   * `leaders` (the report's recipients), `owners` (the data was stale), `requested` (an
-   * ad-hoc run's recipients), or `none` (a dry run, or nobody to tell).
+   * `leaders` (the report's recipients), `requested` (an ad-hoc run's recipients), `owners`
+   * (a "data not ready" notice), or `none` (a dry run, or a run that sent nothing).
    */
   readonly audience: 'leaders' | 'owners' | 'requested' | 'none';
+  /** Who has the digest from this run or an earlier attempt of it. */
+  readonly sentTo: string[];
+  readonly messageIds: string[];
+  /** Addresses SES refused; the others still got theirs. */
+  readonly failed: { recipient: string; error: string }[];
+  /** A crashed attempt may or may not have reached these; they are not sent again. */
+  readonly uncertain: string[];
+  /** Where the report and digest were archived. */
+  readonly archived: string[];
+  /** Why nothing was sent by this invocation, when so. */
+  readonly skipped?: 'already-sent' | 'in-progress' | 'empty-period';
 }
+
+/** The data does not reach the period end: the owners were told, the run fails to retry. */
+export class StaleDataError extends Error {
+  override name = 'StaleDataError';
+}
+
+/** Most addresses an ad-hoc run may name. */
+export const MAX_ADHOC_RECIPIENTS = 50;
+const DEFAULT_LEASE_MS = 15 * 60_000;
 
 /** Checks a payload completely, before any query; every problem is named. */
 export function validatePayload(
   input: unknown,
   config: Config,
   now: Date,
-): { payload: z.output<typeof runPayload>; report: ReportConfig } {
+): { payload: z.output<typeof runPayload>; report: ReportConfig; period: Period } {
   const parsed = runPayload.safeParse(input);
   if (!parsed.success) {
     throw new PayloadError(
@@ -82,14 +111,22 @@ export function validatePayload(
       `report: expected one of ${config.reports.map((r) => r.id).join(', ')}; received "${payload.report}"`,
     );
   }
+  let period: Period;
   try {
-    if (payload.period) parsePeriod(payload.period);
-    resolvePeriod({ report, source: config.source, period: payload.period, now }, now);
+    period = resolvePeriod({ report, source: config.source, period: payload.period, now }, now);
   } catch (e) {
     if (e instanceof PeriodError) throw new PayloadError(`period: ${e.message}`);
     throw e;
   }
+  if (periodInstants(period, report.timeZone).end.getTime() > now.getTime()) {
+    throw new PayloadError(`period: ${period.label} has not ended yet in ${report.timeZone}`);
+  }
   if (payload.recipients) {
+    if (payload.recipients.length > MAX_ADHOC_RECIPIENTS) {
+      throw new PayloadError(
+        `recipients: at most ${MAX_ADHOC_RECIPIENTS} for an ad-hoc run; received ${payload.recipients.length}`,
+      );
+    }
     const allowed = allowedDomains(report);
     const outside = payload.recipients.filter(
       (r) => !allowed.includes((r.split('@')[1] ?? '').toLowerCase()),
@@ -105,65 +142,210 @@ export function validatePayload(
       `recipients: report "${report.id}" has no recipients; give some or set dryRun`,
     );
   }
-  return { payload, report };
+  return { payload, report, period };
+}
+
+/** The ledger key of one audience of one period of one report. */
+export function deliveryKey(report: string, period: string, audience: string): string {
+  return `${report}/${period}/${audience}`;
+}
+
+function audienceOf(recipients: readonly string[] | undefined): string {
+  if (!recipients) return 'leaders';
+  const sorted = [...new Set(recipients.map((r) => r.toLowerCase()))].sort().join(',');
+  return `adhoc-${createHash('sha256').update(sorted).digest('hex').slice(0, 16)}`;
+}
+
+/** The short notice the owners get instead of a digest built on stale data. */
+function staleNotice(result: Report): Digest {
+  const msg = messagesFor(result.report.locale);
+  const f = formatter(result.report.locale, result.report.currency, msg.m.units);
+  const dq = result.dataQuality;
+  const values = {
+    name: result.report.name,
+    label: result.period.label,
+    latest: dq.latestValidOrderedAt
+      ? f.instant(dq.latestValidOrderedAt, result.period.timeZone)
+      : msg.m.notice.noData,
+    required: f.instant(dq.requiredThrough, result.period.timeZone),
+  };
+  const body = fill(msg.m.notice.body, values);
+  const esc = (t: string): string => t.replaceAll('&', '&amp;').replaceAll('<', '&lt;');
+  return {
+    subject: fill(msg.m.notice.subject, values),
+    text: `${body}\n`,
+    html: `<!doctype html><html lang="${msg.locale}"><body><p>${esc(body)}</p></body></html>`,
+    attachments: [],
+  };
 }
 
 /**
- * One run: validate, measure, render, archive, send. Stale data never reaches the
- * leadership list: a scheduled run then tells the report's owners instead.
+ * One run: validate, claim the delivery, measure, gate on freshness, render, send each
+ * batch once, archive. The leadership list never gets numbers built on stale data: the
+ * owners get a notice once per period, and the run fails so that the scheduler retries.
  */
 export async function runOnce(input: unknown, deps: RunnerDeps): Promise<RunResult> {
-  const now = (deps.clock ?? (() => new Date()))();
-  const { payload, report } = validatePayload(input, deps.config, now);
-  const engine = await deps.engine();
-  let result;
-  try {
-    result = await runReport(
-      { report, source: deps.config.source, period: payload.period, now },
-      { engine },
-    );
-  } finally {
-    await engine.close();
-  }
-  const label = result.period.label;
+  const clock = deps.clock ?? (() => new Date());
+  const now = clock();
+  const log = deps.log ?? (() => undefined);
+  const { payload, report, period } = validatePayload(input, deps.config, now);
+  const label = period.label;
   const hint = deps.adHocHint?.(report, label);
   const options = { headline: report.headline, ...(hint ? { adHocHint: hint } : {}) };
   const envelope = { from: deps.sender, to: report.recipients, date: now };
-  const archived = deps.archive
-    ? await deps.archive.put(
-        `reports/${report.id}/${label}/${now.toISOString().replace(/[:.]/g, '-')}/`,
-        await renderOutputs(result, payload.format, envelope, options),
-      )
-    : [];
+  const archivePrefix = `reports/${report.id}/${label}/${now.toISOString().replace(/[:.]/g, '-')}/`;
+  const measure = async (): Promise<Report> => {
+    const engine = await deps.engine();
+    try {
+      return await runReport(
+        { report, source: deps.config.source, period: label, now },
+        { engine },
+      );
+    } finally {
+      await engine.close();
+    }
+  };
+  const archiveOf = async (result: Report): Promise<string[]> =>
+    deps.archive
+      ? deps.archive.put(
+          archivePrefix,
+          await renderOutputs(result, payload.format, envelope, options),
+        )
+      : [];
+  const nothing = { sentTo: [], messageIds: [], failed: [], uncertain: [] };
 
+  if (payload.dryRun) {
+    const result = await measure();
+    const archived = await archiveOf(result);
+    return {
+      report: report.id,
+      period: label,
+      fresh: result.dataQuality.fresh,
+      audience: 'none',
+      ...nothing,
+      archived,
+    };
+  }
+
+  const delivery = new Delivery({
+    store: deps.ledger,
+    leaseMs: deps.leaseMs ?? DEFAULT_LEASE_MS,
+    now: clock,
+  });
+  const audience = payload.recipients ? 'requested' : 'leaders';
+  const key = deliveryKey(report.id, label, audienceOf(payload.recipients));
+  const recipients = payload.recipients ?? report.recipients;
+  if (payload.force)
+    log('forced resend', { report: report.id, period: label, recipients: recipients.length });
+  const claim = await delivery.claim(key, recipients, payload.force);
+
+  if (claim.kind === 'busy') {
+    log('skipped: another run is sending', { key });
+    return {
+      report: report.id,
+      period: label,
+      fresh: true,
+      audience: 'none',
+      ...nothing,
+      archived: [],
+      skipped: 'in-progress',
+    };
+  }
+  if (claim.kind === 'done' && claim.record.state === 'completed') {
+    log('skipped: already sent', { key });
+    return {
+      report: report.id,
+      period: label,
+      fresh: true,
+      audience,
+      ...summarize(claim.record),
+      sentTo: summarize(claim.record).sent,
+      archived: claim.record.archived ?? [],
+      skipped: 'already-sent',
+    };
+  }
+
+  let result: Report;
+  try {
+    result = await measure();
+  } catch (e) {
+    if (claim.kind === 'acquired') await delivery.release(claim);
+    throw e;
+  }
   const fresh = result.dataQuality.fresh;
-  const [audience, to]: [RunResult['audience'], readonly string[]] = payload.dryRun
-    ? ['none', []]
-    : payload.recipients
-      ? ['requested', payload.recipients]
-      : fresh
-        ? ['leaders', report.recipients]
-        : ['owners', report.owners];
-  if (to.length === 0) {
+
+  if (claim.kind === 'done') {
+    // Sent by an earlier attempt that failed to archive: archive now, never resend.
+    const archived = await archiveOf(result);
+    await delivery.complete(claim.record, claim.version, archived);
+    const s = summarize(claim.record);
     return {
       report: report.id,
       period: label,
       fresh,
-      sentTo: [],
-      messageIds: [],
+      audience,
+      ...s,
+      sentTo: s.sent,
       archived,
-      audience: 'none',
+      skipped: 'already-sent',
     };
   }
+
+  if (!fresh && audience === 'leaders' && !claim.takenOver) {
+    await delivery.release(claim);
+    const noticeKey = deliveryKey(report.id, label, 'owners-notice');
+    const notice = await delivery.claim(noticeKey, report.owners);
+    let sentTo: string[] = [];
+    if (notice.kind === 'acquired' && report.owners.length > 0) {
+      const digest = staleNotice(result);
+      const out = await delivery.send(notice, (to) =>
+        deps.mailer.sendMessage({ from: deps.sender, to, digest, date: now }),
+      );
+      await delivery.complete(out.record, out.version, []);
+      sentTo = out.sent;
+    }
+    log('stale data: owners told, leadership digest held back', {
+      report: report.id,
+      period: label,
+      owners: sentTo.length,
+    });
+    throw new StaleDataError(
+      `${report.id} ${label}: the data ends at ${result.dataQuality.latestValidOrderedAt ?? 'no order'}, before ${result.dataQuality.requiredThrough}; the owners were told (${sentTo.length}) and nothing went to the leadership list`,
+    );
+  }
+
+  if (report.emptyPeriod === 'skip' && (result.kpis.orders.value ?? 0) === 0 && !payload.force) {
+    await delivery.release(claim);
+    log('skipped: no order in the period', { report: report.id, period: label });
+    return {
+      report: report.id,
+      period: label,
+      fresh,
+      audience: 'none',
+      ...nothing,
+      archived: [],
+      skipped: 'empty-period',
+    };
+  }
+
   const digest = await renderDigest(result, options);
-  const sent = await deps.mailer.send({ from: deps.sender, to, digest, date: now });
+  const out = await delivery.send(claim, (to) =>
+    deps.mailer.sendMessage({ from: deps.sender, to, digest, date: now }),
+  );
+  if (out.failed.length > 0 || out.uncertain.length > 0) {
+    log('delivery incomplete', { key, failed: out.failed.length, uncertain: out.uncertain.length });
+  }
+  const archived = await archiveOf(result);
+  await delivery.complete(out.record, out.version, archived);
   return {
     report: report.id,
     period: label,
     fresh,
-    sentTo: sent.recipients,
-    messageIds: sent.messageIds,
-    archived,
     audience,
+    sentTo: out.sent,
+    messageIds: out.messageIds,
+    failed: out.failed,
+    uncertain: out.uncertain,
+    archived,
   };
 }

@@ -20,6 +20,8 @@ export interface QualityMeasures {
   readonly duplicateOrderIds: number;
   /** Latest `ordered_at` of any row, ISO-8601 UTC, or null for an empty source. */
   readonly latestOrderedAt: string | null;
+  /** Latest `ordered_at` of a valid order: what freshness is judged by. */
+  readonly latestValidOrderedAt: string | null;
   readonly leftOut: Record<ExclusionReason, number>;
 }
 
@@ -108,6 +110,7 @@ export async function measure(req: MeasureRequest): Promise<MeasureResult> {
       validOrders: num(row, 'valid_orders') ?? 0,
       duplicateOrderIds: num(row, 'duplicate_order_ids') ?? 0,
       latestOrderedAt: isoUtc(row.latest_ordered_at),
+      latestValidOrderedAt: isoUtc(row.latest_valid_ordered_at),
       leftOut,
     },
   };

@@ -49,6 +49,8 @@ export interface DataQuality {
   readonly leftOut: Record<ExclusionReason, number>;
   readonly duplicateOrderIds: number;
   readonly latestOrderedAt: string | null;
+  /** Latest `ordered_at` of a valid order; freshness is judged by it. */
+  readonly latestValidOrderedAt: string | null;
   /** Data must reach this instant (period end less the tolerance) to be fresh. */
   readonly requiredThrough: string;
   readonly fresh: boolean;
@@ -153,7 +155,7 @@ export function assembleReport(input: AssembleInput): Report {
   if (!periodMeasures) throw new Error(`no measures for period ${cmp.period.label}`);
   const end = localMidnight(cmp.period.end, tz);
   const requiredThrough = new Date(end.getTime() - config.freshnessToleranceHours * 3_600_000);
-  const latest = quality.latestOrderedAt;
+  const latest = quality.latestValidOrderedAt;
   return {
     schemaVersion: REPORT_SCHEMA_VERSION,
     report: {
@@ -183,7 +185,8 @@ export function assembleReport(input: AssembleInput): Report {
       rowsLeftOut: quality.rowsRead - quality.validOrders,
       leftOut: quality.leftOut,
       duplicateOrderIds: quality.duplicateOrderIds,
-      latestOrderedAt: latest,
+      latestOrderedAt: quality.latestOrderedAt,
+      latestValidOrderedAt: latest,
       requiredThrough: requiredThrough.toISOString(),
       fresh: latest !== null && new Date(latest).getTime() >= requiredThrough.getTime(),
     },

@@ -76,6 +76,7 @@ export const QUALITY_MEASURES = [
   'valid_orders',
   'duplicate_order_ids',
   'latest_ordered_at',
+  'latest_valid_ordered_at',
   ...EXCLUSION_REASONS.map((r) => `left_out_${r}` as const),
 ] as const;
 
@@ -269,6 +270,7 @@ export function buildReportQuery(input: ReportQueryInput): string {
     'CAST(coalesce(sum(n), 0) AS BIGINT) AS rows_read',
     'CAST(coalesce(sum(CASE WHEN reason = 0 THEN n END), 0) AS BIGINT) AS valid_orders',
     'CAST(max(latest) AS VARCHAR) AS latest_ordered_at',
+    'CAST(max(CASE WHEN reason = 0 THEN latest END) AS VARCHAR) AS latest_valid_ordered_at',
     ...EXCLUSION_REASONS.map(
       (r) =>
         `CAST(coalesce(sum(CASE WHEN reason = ${reasonCode(r)} THEN n END), 0) AS BIGINT) AS left_out_${r}`,

@@ -1,88 +1,41 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { SESv2Client } from '@aws-sdk/client-sesv2';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { parseConfig } from '../../functions/config/load.ts';
 import { DirArchive } from '../../functions/delivery/archive.ts';
+import { DirLedgerStore } from '../../functions/delivery/ledger.ts';
 import { SesMailer } from '../../functions/delivery/ses.ts';
 import { renderDigest } from '../../functions/digest/render.ts';
 import { DuckDbEngine } from '../../functions/engines/duckdb.ts';
-import { PayloadError, runOnce, type RunnerDeps } from '../../functions/handlers/run.ts';
+import {
+  PayloadError,
+  runOnce,
+  StaleDataError,
+  type RunnerDeps,
+} from '../../functions/handlers/run.ts';
 import type { Report } from '../../functions/report/report.ts';
 import { generateSample } from '../../functions/sample/generate.ts';
+import { recipientsOf, SesEmulator, type StoredEmail } from '../ses-emulator.ts';
 
-/** The real local SES v2 emulator from npm, started and stopped by this test. */
-const EMULATOR = fileURLToPath(
-  new URL('../../node_modules/aws-ses-v2-local/dist/cli.js', import.meta.url),
-);
-
-interface StoredEmail {
-  messageId: string;
-  from: string;
-  destination: { to: string[] };
-  subject: string;
-  body: { text?: string; html?: string };
-  attachments: { filename?: string; contentType: string; contentId?: string; related?: boolean }[];
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => {
-        if (address && typeof address === 'object') resolve(address.port);
-        else reject(new Error('no port'));
-      });
-    });
-  });
-}
-
-let emulator: ChildProcess;
-let base = '';
+let ses: SesEmulator;
 let sample = '';
 const END = new Date('2026-11-23T00:00:00Z');
-
-async function store(): Promise<StoredEmail[]> {
-  const res = await fetch(`${base}/store`);
-  return ((await res.json()) as { emails: StoredEmail[] }).emails;
-}
-
-/** The emulator keeps a raw message's To header as one string: one address per item. */
-function toOf(mail: StoredEmail | undefined): string[] {
-  return (mail?.destination.to ?? []).flatMap((t) => t.split(/,\s*/));
-}
+const store = (): Promise<StoredEmail[]> => ses.emails();
+const toOf = recipientsOf;
 
 beforeAll(async () => {
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  emulator = spawn(process.execPath, [EMULATOR, '--host', '127.0.0.1', '--port', String(port)], {
-    stdio: 'ignore',
-  });
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    try {
-      if ((await fetch(`${base}/store`)).ok) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error('the SES emulator did not start');
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  ses = await SesEmulator.start();
   sample = join(mkdtempSync(join(tmpdir(), 'kpi-ses-')), 'orders.parquet');
   await generateSample(sample, { customers: 2000, years: 2, end: END, seed: 3 });
 }, 60_000);
 
 afterAll(() => {
-  emulator.kill();
+  ses.stop();
 });
 
 beforeEach(async () => {
-  await fetch(`${base}/clear-store`, { method: 'POST' });
+  await ses.clear();
 });
 
 function deps(overrides: Partial<RunnerDeps> = {}): RunnerDeps & { engines: number } {
@@ -106,14 +59,9 @@ function deps(overrides: Partial<RunnerDeps> = {}): RunnerDeps & { engines: numb
       state.engines++;
       return DuckDbEngine.create();
     },
-    mailer: new SesMailer(
-      new SESv2Client({
-        endpoint: base,
-        region: 'eu-west-1',
-        credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-      }),
-    ),
+    mailer: new SesMailer(ses.client()),
     archive: new DirArchive(mkdtempSync(join(tmpdir(), 'kpi-archive-'))),
+    ledger: new DirLedgerStore(mkdtempSync(join(tmpdir(), 'kpi-ledger-'))),
     sender: 'KPI digest <kpi@example.com>',
     clock: () => new Date('2026-11-23T07:00:00Z'),
     ...overrides,
@@ -148,14 +96,22 @@ describe('a run delivered through the local SES v2 emulator', () => {
     expect(mail?.body.text).toContain('Customer retention rate');
   }, 60_000);
 
-  test('stale data goes to the owners, never to the leadership list', async () => {
+  test('data that ends before the period end: no leadership message, one owner notice, the run fails', async () => {
     // A week after the data ends: 2026-W48 has no data at all.
     const d = deps({ clock: () => new Date('2026-11-30T07:00:00Z') });
-    const result = await runOnce({ report: 'weekly', scheduled: true }, d);
-    expect(result).toMatchObject({ period: '2026-W48', fresh: false, audience: 'owners' });
+    await expect(runOnce({ report: 'weekly', scheduled: true }, d)).rejects.toThrow(
+      new StaleDataError(
+        'weekly 2026-W48: the data ends at 2026-11-22T23:37:13.145Z, before 2026-11-29T00:00:00.000Z; the owners were told (1) and nothing went to the leadership list',
+      ),
+    );
+    // The schedule retries; the owners are not told twice.
+    await expect(runOnce({ report: 'weekly', scheduled: true }, d)).rejects.toThrow(StaleDataError);
     const mails = await store();
     expect(mails.map(toOf)).toEqual([['data@example.org']]);
-    expect(mails[0]?.subject).toMatch(/^\[STALE DATA\] /);
+    expect(mails[0]?.subject).toBe('[DATA NOT READY] Weekly KPIs 2026-W48');
+    expect(mails[0]?.body.text).toBe(
+      'The orders data ends at Nov 22, 2026, 23:37, but 2026-W48 needs data through Nov 29, 2026, 00:00. The digest was not sent to the leadership list; the scheduled run will try again.\n',
+    );
   }, 60_000);
 
   test('an ad-hoc run sends any period to allowed recipients; a dry run only archives', async () => {
@@ -198,7 +154,7 @@ describe('a run delivered through the local SES v2 emulator', () => {
   test('recipients go in batches of at most 50, and inline images arrive as related parts', async () => {
     const d = deps();
     const report = (await import('../fixtures/report-2026-W47.json', { with: { type: 'json' } }))
-      .default as Report;
+      .default as unknown as Report;
     const digest = await renderDigest(report);
     const png = Buffer.from(
       '89504e470d0a1a0a0000000d4948445200000001000000010806000000' +

@@ -1,0 +1,177 @@
+import { randomUUID } from 'node:crypto';
+import type { BatchRecord, DeliveryRecord, LedgerStore } from './ledger.ts';
+import { SES_MAX_RECIPIENTS } from './ses.ts';
+
+/** Sends one message to at most 50 recipients; returns the SES message id. */
+export type SendMessage = (recipients: string[]) => Promise<string>;
+
+/** SES refused this message for its recipients: split the batch, or give up on one address. */
+const REJECTED = new Set(['MessageRejected', 'BadRequestException']);
+
+export type Claim =
+  | { readonly kind: 'acquired'; record: DeliveryRecord; version: string; takenOver: boolean }
+  | { readonly kind: 'done'; record: DeliveryRecord; version: string }
+  | { readonly kind: 'busy'; record: DeliveryRecord };
+
+export interface DeliveryOutcome {
+  readonly record: DeliveryRecord;
+  readonly version: string;
+  readonly sent: string[];
+  readonly messageIds: string[];
+  /** SES refused these addresses; the others still got theirs. */
+  readonly failed: { recipient: string; error: string }[];
+  /** A run died between asking SES and recording the answer: not sent again, reported. */
+  readonly uncertain: string[];
+}
+
+/** Another run took the record over while this one was sending: it stops at once. */
+export class LostLeaseError extends Error {
+  override name = 'LostLeaseError';
+}
+
+export interface DeliveryOptions {
+  readonly store: LedgerStore;
+  /** How long a run may hold a record before another may take it over. */
+  readonly leaseMs: number;
+  readonly now: () => Date;
+  readonly runId?: string;
+}
+
+function chunk(recipients: readonly string[]): BatchRecord[] {
+  const out: BatchRecord[] = [];
+  for (let i = 0; i < recipients.length; i += SES_MAX_RECIPIENTS) {
+    out.push({ recipients: recipients.slice(i, i + SES_MAX_RECIPIENTS), state: 'pending' });
+  }
+  return out;
+}
+
+/**
+ * Exactly-once delivery per ledger key. `claim` takes the record (or learns it is done, or
+ * busy with a live lease elsewhere); `send` works through the pending batches, recording
+ * each step with compare-and-swap; `complete` marks the run archived.
+ */
+export class Delivery {
+  readonly runId: string;
+
+  constructor(private readonly o: DeliveryOptions) {
+    this.runId = o.runId ?? randomUUID();
+  }
+
+  private lease(): string {
+    return new Date(this.o.now().getTime() + this.o.leaseMs).toISOString();
+  }
+
+  async claim(key: string, recipients: readonly string[], force = false): Promise<Claim> {
+    const fresh: DeliveryRecord = {
+      key,
+      runId: this.runId,
+      leaseUntil: this.lease(),
+      state: 'in-progress',
+      batches: chunk([...new Set(recipients)]),
+      ...(force ? { forced: true } : {}),
+    };
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const created = await this.o.store.create(fresh);
+      if (created !== null)
+        return { kind: 'acquired', record: fresh, version: created, takenOver: false };
+      const current = await this.o.store.read(key);
+      if (!current) continue; // removed meanwhile: try to create again
+      const { record, version } = current;
+      if (force) {
+        const v = await this.o.store.replace(fresh, version);
+        if (v !== null) return { kind: 'acquired', record: fresh, version: v, takenOver: true };
+        continue;
+      }
+      if (record.state !== 'in-progress') return { kind: 'done', record, version };
+      if (new Date(record.leaseUntil).getTime() > this.o.now().getTime()) {
+        return { kind: 'busy', record };
+      }
+      // The holder died. Take over; whatever it was sending when it died is never resent.
+      const takeover: DeliveryRecord = {
+        ...record,
+        runId: this.runId,
+        leaseUntil: this.lease(),
+        batches: record.batches.map((b) =>
+          b.state === 'sending' ? { ...b, state: 'uncertain' } : b,
+        ),
+      };
+      const v = await this.o.store.replace(takeover, version);
+      if (v !== null) return { kind: 'acquired', record: takeover, version: v, takenOver: true };
+    }
+    throw new Error(`ledger ${key}: could not settle who sends after 5 attempts`);
+  }
+
+  private async save(record: DeliveryRecord, version: string): Promise<string> {
+    const next = { ...record, leaseUntil: this.lease() };
+    const v = await this.o.store.replace(next, version);
+    if (v === null) throw new LostLeaseError(`ledger ${record.key}: another run took over`);
+    Object.assign(record, next);
+    return v;
+  }
+
+  async send(
+    claim: Extract<Claim, { kind: 'acquired' }>,
+    sendMessage: SendMessage,
+  ): Promise<DeliveryOutcome> {
+    const record = claim.record;
+    let version = claim.version;
+    for (let i = 0; i < record.batches.length; i++) {
+      const batch = record.batches[i];
+      if (!batch || batch.state !== 'pending') continue;
+      batch.state = 'sending';
+      version = await this.save(record, version);
+      try {
+        batch.messageId = await sendMessage(batch.recipients);
+        batch.state = 'sent';
+      } catch (e) {
+        const err = e as Error & { $metadata?: { httpStatusCode?: number } };
+        if (REJECTED.has(err.name) && batch.recipients.length > 1) {
+          // One bad address must not cost the others their copy: send them one by one.
+          record.batches.splice(
+            i,
+            1,
+            ...batch.recipients.map((r): BatchRecord => ({ recipients: [r], state: 'pending' })),
+          );
+          i--;
+        } else if (REJECTED.has(err.name)) {
+          batch.state = 'failed';
+          batch.error = `${err.name}: ${err.message}`;
+        } else {
+          // An answer from SES means nothing went out: a retry may send it. No answer
+          // (a dropped connection) may mean it did: never resend that one.
+          batch.state = err.$metadata?.httpStatusCode ? 'pending' : 'uncertain';
+          await this.save(record, version);
+          throw e;
+        }
+      }
+      version = await this.save(record, version);
+    }
+    record.state = record.state === 'in-progress' ? 'sent' : record.state;
+    version = await this.save(record, version);
+    return { ...summarize(record), record, version };
+  }
+
+  async complete(record: DeliveryRecord, version: string, archived: string[]): Promise<void> {
+    await this.save({ ...record, state: 'completed', archived }, version);
+  }
+
+  /** Gives back a record before anything was sent (the run failed early). */
+  async release(claim: Extract<Claim, { kind: 'acquired' }>): Promise<void> {
+    if (claim.takenOver || claim.record.batches.some((b) => b.state !== 'pending')) return;
+    await this.o.store.remove(claim.record.key);
+  }
+}
+
+/** What a record says was delivered. */
+export function summarize(record: DeliveryRecord): Omit<DeliveryOutcome, 'record' | 'version'> {
+  const of = (s: BatchRecord['state']): BatchRecord[] =>
+    record.batches.filter((b) => b.state === s);
+  return {
+    sent: of('sent').flatMap((b) => b.recipients),
+    messageIds: of('sent').flatMap((b) => (b.messageId ? [b.messageId] : [])),
+    failed: of('failed').flatMap((b) =>
+      b.recipients.map((recipient) => ({ recipient, error: b.error ?? '' })),
+    ),
+    uncertain: of('uncertain').flatMap((b) => b.recipients),
+  };
+}

@@ -1,0 +1,201 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+
+/**
+ * The delivery ledger: one record per (report, period, audience) that makes a send happen
+ * once. We keep it in S3 with conditional writes (`If-None-Match: *` to take a run,
+ * `If-Match: <ETag>` for every later step) rather than Powertools idempotency on DynamoDB:
+ * the stack already has an encrypted bucket, S3 conditional writes are strongly consistent,
+ * and a run needs more than "done or not" — it needs per-batch progress so that a retry
+ * after a crash resumes where it stopped.
+ */
+export interface BatchRecord {
+  readonly recipients: string[];
+  /**
+   * `pending` → `sending` → `sent`, or `failed` (SES refused it), or `uncertain` (a run
+   * died between asking SES and recording the answer: it is never sent again).
+   */
+  state: 'pending' | 'sending' | 'sent' | 'failed' | 'uncertain';
+  messageId?: string;
+  error?: string;
+}
+
+export interface DeliveryRecord {
+  readonly key: string;
+  runId: string;
+  leaseUntil: string;
+  /** `in-progress` while sending; `sent` when every batch is settled; `completed` once archived. */
+  state: 'in-progress' | 'sent' | 'completed';
+  batches: BatchRecord[];
+  archived?: string[];
+  forced?: boolean;
+}
+
+/** Compare-and-swap storage for delivery records. */
+export interface LedgerStore {
+  /** Creates the record when none exists; returns its version, or null when one exists. */
+  create(record: DeliveryRecord): Promise<string | null>;
+  read(key: string): Promise<{ record: DeliveryRecord; version: string } | null>;
+  /** Replaces the record if it is still at `version`; returns the new version or null. */
+  replace(record: DeliveryRecord, version: string): Promise<string | null>;
+  /** Drops a record nobody sent anything for, so that a retry can run. */
+  remove(key: string): Promise<void>;
+}
+
+function isPreconditionFailed(e: unknown): boolean {
+  if (!(e instanceof Error)) return false;
+  const status = (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  return (
+    e.name === 'PreconditionFailed' ||
+    e.name === 'ConditionalRequestConflict' ||
+    status === 412 ||
+    status === 409
+  );
+}
+
+/** The ledger in the archive bucket, under `ledger/`. */
+export class S3LedgerStore implements LedgerStore {
+  constructor(
+    private readonly client: S3Client,
+    private readonly bucket: string,
+    private readonly prefix = 'ledger/',
+  ) {}
+
+  private objectKey(key: string): string {
+    return `${this.prefix}${key}.json`;
+  }
+
+  async create(record: DeliveryRecord): Promise<string | null> {
+    try {
+      const out = await this.client.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: this.objectKey(record.key),
+          Body: JSON.stringify(record),
+          ContentType: 'application/json',
+          IfNoneMatch: '*',
+        }),
+      );
+      return out.ETag ?? '';
+    } catch (e) {
+      if (isPreconditionFailed(e)) return null;
+      throw e;
+    }
+  }
+
+  async read(key: string): Promise<{ record: DeliveryRecord; version: string } | null> {
+    try {
+      const out = await this.client.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }),
+      );
+      const text = (await out.Body?.transformToString('utf8')) ?? '';
+      return { record: JSON.parse(text) as DeliveryRecord, version: out.ETag ?? '' };
+    } catch (e) {
+      if (e instanceof Error && (e.name === 'NoSuchKey' || e.name === 'NotFound')) return null;
+      throw e;
+    }
+  }
+
+  async replace(record: DeliveryRecord, version: string): Promise<string | null> {
+    try {
+      const out = await this.client.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: this.objectKey(record.key),
+          Body: JSON.stringify(record),
+          ContentType: 'application/json',
+          IfMatch: version,
+        }),
+      );
+      return out.ETag ?? '';
+    } catch (e) {
+      if (isPreconditionFailed(e)) return null;
+      throw e;
+    }
+  }
+
+  async remove(key: string): Promise<void> {
+    await this.client.send(
+      new DeleteObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }),
+    );
+  }
+}
+
+/**
+ * The ledger in a folder, for the laptop and the tests: exclusive create (`wx`) takes a
+ * run, and a lock file (also `wx`) makes each compare-and-swap atomic across processes.
+ */
+export class DirLedgerStore implements LedgerStore {
+  constructor(private readonly dir: string) {}
+
+  private path(key: string): string {
+    return join(this.dir, `${key}.json`);
+  }
+
+  async create(record: DeliveryRecord): Promise<string | null> {
+    const path = this.path(record.key);
+    await mkdir(dirname(path), { recursive: true });
+    const version = randomUUID();
+    try {
+      const handle = await open(path, 'wx');
+      await handle.writeFile(JSON.stringify({ version, record }));
+      await handle.close();
+      return version;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') return null;
+      throw e;
+    }
+  }
+
+  async read(key: string): Promise<{ record: DeliveryRecord; version: string } | null> {
+    try {
+      const text = await readFile(this.path(key), 'utf8');
+      if (text === '') return null; // created but not written yet
+      const { version, record } = JSON.parse(text) as { version: string; record: DeliveryRecord };
+      return { record, version };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw e;
+    }
+  }
+
+  async replace(record: DeliveryRecord, version: string): Promise<string | null> {
+    const path = this.path(record.key);
+    const lock = `${path}.lock`;
+    for (let i = 0; ; i++) {
+      try {
+        await (await open(lock, 'wx')).close();
+        break;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        // A lock older than a few seconds belongs to a process that died holding it.
+        const age = Date.now() - (await stat(lock).catch(() => ({ mtimeMs: Date.now() }))).mtimeMs;
+        if (age > 5000) await rm(lock, { force: true });
+        if (i > 500) throw new Error(`ledger lock ${lock} stays taken`, { cause: e });
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    }
+    try {
+      const current = await this.read(record.key);
+      if (!current || current.version !== version) return null;
+      const next = randomUUID();
+      const tmp = `${path}.${next}.tmp`;
+      await writeFile(tmp, JSON.stringify({ version: next, record }));
+      await rename(tmp, path);
+      return next;
+    } finally {
+      await rm(lock, { force: true });
+    }
+  }
+
+  async remove(key: string): Promise<void> {
+    await rm(this.path(key), { force: true });
+  }
+}
