@@ -1,0 +1,301 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  AthenaClient,
+  GetQueryExecutionCommand,
+  StartQueryExecutionCommand,
+  StopQueryExecutionCommand,
+} from '@aws-sdk/client-athena';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
+import { parseConfig } from '../../functions/config/load.ts';
+import { DirArchive, type Archive } from '../../functions/delivery/archive.ts';
+import { DirLedgerStore, type LedgerStore } from '../../functions/delivery/ledger.ts';
+import { SesMailer, type Mailer } from '../../functions/delivery/ses.ts';
+import { AthenaEngine } from '../../functions/engines/athena.ts';
+import { DuckDbEngine } from '../../functions/engines/duckdb.ts';
+import { QueryError } from '../../functions/engines/query-engine.ts';
+import { deliveryKey, runOnce, type RunnerDeps } from '../../functions/handlers/run.ts';
+import { generateSample } from '../../functions/sample/generate.ts';
+import { recipientsOf, SesEmulator, type StoredEmail } from '../ses-emulator.ts';
+
+/**
+ * Exactly one email per recipient, or a loud failure: concurrent and crashed runs, and
+ * the faults of each part, against the real local SES emulator and DuckDB.
+ */
+let ses: SesEmulator;
+let sample = '';
+const LEADERS = ['ceo@example.com', 'cfo@example.com', 'coo@example.com'];
+const RUN_AT = new Date('2026-11-23T07:00:00Z');
+const LEASE_MS = 15 * 60_000;
+
+beforeAll(async () => {
+  ses = await SesEmulator.start();
+  sample = join(mkdtempSync(join(tmpdir(), 'kpi-once-')), 'orders.parquet');
+  await generateSample(sample, {
+    customers: 1500,
+    years: 2,
+    end: new Date('2026-11-23T00:00:00Z'),
+    seed: 11,
+  });
+}, 60_000);
+afterAll(() => {
+  ses.stop();
+});
+beforeEach(async () => {
+  await ses.clear();
+});
+
+function config() {
+  return parseConfig({
+    source: { relation: { kind: 'file', path: sample } },
+    reports: [
+      {
+        id: 'weekly',
+        name: 'Weekly KPIs',
+        period: 'week',
+        timeZone: 'Europe/London',
+        recipients: LEADERS,
+        owners: ['data@example.com'],
+      },
+    ],
+  });
+}
+
+interface Harness extends RunnerDeps {
+  readonly queries: { count: number };
+}
+
+function harness(overrides: Partial<RunnerDeps> & { ledgerDir?: string } = {}): Harness {
+  const queries = { count: 0 };
+  return {
+    config: config(),
+    engine: () => {
+      queries.count++;
+      return DuckDbEngine.create();
+    },
+    mailer: new SesMailer(ses.client()),
+    ledger: new DirLedgerStore(overrides.ledgerDir ?? mkdtempSync(join(tmpdir(), 'kpi-ledger-'))),
+    archive: new DirArchive(mkdtempSync(join(tmpdir(), 'kpi-archive-'))),
+    sender: 'kpi@example.com',
+    clock: () => RUN_AT,
+    leaseMs: LEASE_MS,
+    ...overrides,
+    queries,
+  };
+}
+
+/** Messages each recipient received. */
+function perRecipient(mails: StoredEmail[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const r of mails.flatMap(recipientsOf)) counts[r] = (counts[r] ?? 0) + 1;
+  return counts;
+}
+
+/** A ledger that dies the first time a run records a finished send: a crash right after SES. */
+function crashAfterSend(inner: LedgerStore): LedgerStore & { crashed: boolean } {
+  const store = {
+    crashed: false,
+    create: (r: Parameters<LedgerStore['create']>[0]) => inner.create(r),
+    read: (k: string) => inner.read(k),
+    remove: (k: string) => inner.remove(k),
+    replace: async (record: Parameters<LedgerStore['replace']>[0], version: string) => {
+      if (!store.crashed && record.batches.some((b) => b.state === 'sent')) {
+        store.crashed = true;
+        throw new Error('simulated crash: the process died after SES accepted the message');
+      }
+      return inner.replace(record, version);
+    },
+  };
+  return store;
+}
+
+describe('exactly once', () => {
+  test('three concurrent runs and a retry after a crash between send and completion: one message per recipient', async () => {
+    const ledgerDir = mkdtempSync(join(tmpdir(), 'kpi-ledger-'));
+    const crashing = crashAfterSend(new DirLedgerStore(ledgerDir));
+    const first = harness({ ledgerDir, ledger: crashing });
+    const others = [harness({ ledgerDir }), harness({ ledgerDir })];
+    const payload = { report: 'weekly', scheduled: true };
+    // All three overlap; the crashing one asks first so that it is the one that sends.
+    const late = (h: Harness) =>
+      new Promise<void>((r) => setTimeout(r, 10)).then(() => runOnce(payload, h));
+    const outcomes = await Promise.allSettled([runOnce(payload, first), ...others.map(late)]);
+    // One run sent and then crashed; the two others found the delivery taken and stood down.
+    expect(crashing.crashed).toBe(true);
+    expect(outcomes.filter((o) => o.status === 'rejected')).toHaveLength(1);
+    const skipped = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value.skipped] : []));
+    expect(skipped).toEqual(['in-progress', 'in-progress']);
+    expect(perRecipient(await ses.emails())).toEqual({
+      'ceo@example.com': 1,
+      'cfo@example.com': 1,
+      'coo@example.com': 1,
+    });
+
+    // The schedule retries after the crashed run's lease ran out: it completes, sends nothing.
+    const later = harness({ ledgerDir, clock: () => new Date(RUN_AT.getTime() + LEASE_MS + 1000) });
+    const retry = await runOnce(payload, later);
+    expect(retry).toMatchObject({ period: '2026-W47', sentTo: [], uncertain: LEADERS });
+    expect(retry.archived).toHaveLength(4);
+    expect(perRecipient(await ses.emails())).toEqual({
+      'ceo@example.com': 1,
+      'cfo@example.com': 1,
+      'coo@example.com': 1,
+    });
+    // And once it is complete, any further run skips without querying.
+    const again = harness({ ledgerDir });
+    expect(await runOnce(payload, again)).toMatchObject({ skipped: 'already-sent' });
+    expect(again.queries.count).toBe(0);
+    expect((await ses.emails()).length).toBe(1);
+  }, 60_000);
+
+  test('an ad-hoc send to oneself does not block the scheduled send, and --force resends once', async () => {
+    const ledgerDir = mkdtempSync(join(tmpdir(), 'kpi-ledger-'));
+    const logged: string[] = [];
+    const h = harness({ ledgerDir, log: (event) => logged.push(event) });
+    await runOnce({ report: 'weekly', recipients: ['analyst@example.com'] }, h);
+    await runOnce({ report: 'weekly', scheduled: true }, h);
+    await runOnce({ report: 'weekly', scheduled: true }, h);
+    expect(perRecipient(await ses.emails())).toEqual({
+      'analyst@example.com': 1,
+      'ceo@example.com': 1,
+      'cfo@example.com': 1,
+      'coo@example.com': 1,
+    });
+    await runOnce({ report: 'weekly', scheduled: true, force: true }, h);
+    expect(perRecipient(await ses.emails())['ceo@example.com']).toBe(2);
+    expect(logged).toContain('forced resend');
+    expect(JSON.stringify(logged)).not.toContain('@');
+  }, 60_000);
+});
+
+describe('faults', () => {
+  const athena = mockClient(AthenaClient);
+  afterAll(() => {
+    athena.restore();
+  });
+
+  function athenaHarness(ledgerDir: string): Harness {
+    return harness({
+      ledgerDir,
+      config: {
+        ...config(),
+        source: { ...config().source, relation: { kind: 'table', table: 'sales.orders' } },
+      },
+      engine: () =>
+        Promise.resolve(
+          new AthenaEngine({
+            client: new AthenaClient({ region: 'eu-west-1' }),
+            workGroup: 'kpi',
+            maxWaitMs: 30_000,
+            sleep: () => Promise.resolve(),
+            now: (() => {
+              let t = 0;
+              return () => (t += 5000);
+            })(),
+          }),
+        ),
+    });
+  }
+
+  test.each([
+    [
+      'FAILED',
+      { State: 'FAILED' as const, StateChangeReason: 'HIVE_BAD_DATA: malformed Parquet' },
+      /failed: HIVE_BAD_DATA: malformed Parquet/,
+    ],
+    [
+      'slow past its budget',
+      { State: 'RUNNING' as const },
+      /did not finish within 30 s and was cancelled/,
+    ],
+  ])(
+    'Athena %s: the run fails, nothing is sent, and the next attempt may send',
+    async (_, status, message) => {
+      athena.reset();
+      athena.on(StartQueryExecutionCommand).resolves({ QueryExecutionId: 'q-1' });
+      athena.on(GetQueryExecutionCommand).resolves({ QueryExecution: { Status: status } });
+      athena.on(StopQueryExecutionCommand).resolves({});
+      const ledgerDir = mkdtempSync(join(tmpdir(), 'kpi-ledger-'));
+      await expect(
+        runOnce({ report: 'weekly', scheduled: true }, athenaHarness(ledgerDir)),
+      ).rejects.toThrow(QueryError);
+      await expect(
+        runOnce({ report: 'weekly', scheduled: true }, athenaHarness(ledgerDir)),
+      ).rejects.toThrow(message);
+      expect(await ses.emails()).toEqual([]);
+      // The claim was given back: a healthy retry sends.
+      expect(
+        await new DirLedgerStore(ledgerDir).read(deliveryKey('weekly', '2026-W47', 'leaders')),
+      ).toBeNull();
+      const healthy = await runOnce({ report: 'weekly', scheduled: true }, harness({ ledgerDir }));
+      expect(healthy.sentTo).toEqual(LEADERS);
+    },
+    60_000,
+  );
+
+  test('SES refuses one recipient: the others get theirs and the refusal is reported', async () => {
+    const real = new SesMailer(ses.client());
+    const mailer: Mailer = {
+      send: (m) => real.send(m),
+      sendMessage: (m) => {
+        if (m.to.includes('cfo@example.com')) {
+          const e = new Error('Email address is on the suppression list: cfo@example.com');
+          e.name = 'MessageRejected';
+          return Promise.reject(e);
+        }
+        return real.sendMessage(m);
+      },
+    };
+    const result = await runOnce({ report: 'weekly', scheduled: true }, harness({ mailer }));
+    expect(result.sentTo).toEqual(['ceo@example.com', 'coo@example.com']);
+    expect(result.failed).toEqual([
+      {
+        recipient: 'cfo@example.com',
+        error: 'MessageRejected: Email address is on the suppression list: cfo@example.com',
+      },
+    ]);
+    expect(perRecipient(await ses.emails())).toEqual({
+      'ceo@example.com': 1,
+      'coo@example.com': 1,
+    });
+  }, 60_000);
+
+  test('SES throttling is retried and the message goes once', async () => {
+    let throttled = 0;
+    const client = ses.client();
+    const send = client.send.bind(client);
+    client.send = ((command: never) => {
+      if (throttled < 2) {
+        throttled++;
+        const e = new Error('Maximum sending rate exceeded.');
+        e.name = 'TooManyRequestsException';
+        return Promise.reject(e);
+      }
+      return send(command);
+    }) as typeof client.send;
+    const mailer = new SesMailer(client, { sleep: () => Promise.resolve() });
+    const result = await runOnce({ report: 'weekly', scheduled: true }, harness({ mailer }));
+    expect(throttled).toBe(2);
+    expect(result.sentTo).toEqual(LEADERS);
+    expect((await ses.emails()).length).toBe(1);
+  }, 60_000);
+
+  test('the archive fails after the send: the run fails, the retry archives without sending again', async () => {
+    const ledgerDir = mkdtempSync(join(tmpdir(), 'kpi-ledger-'));
+    const broken: Archive = { put: () => Promise.reject(new Error('S3 is unavailable')) };
+    await expect(
+      runOnce({ report: 'weekly', scheduled: true }, harness({ ledgerDir, archive: broken })),
+    ).rejects.toThrow('S3 is unavailable');
+    expect(perRecipient(await ses.emails())).toEqual({
+      'ceo@example.com': 1,
+      'cfo@example.com': 1,
+      'coo@example.com': 1,
+    });
+    const retry = await runOnce({ report: 'weekly', scheduled: true }, harness({ ledgerDir }));
+    expect(retry).toMatchObject({ skipped: 'already-sent', sentTo: LEADERS });
+    expect(retry.archived).toHaveLength(4);
+    expect((await ses.emails()).length).toBe(1);
+  }, 60_000);
+});
