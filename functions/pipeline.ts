@@ -51,6 +51,7 @@ export async function runReport(req: RunRequest, deps: RunDeps): Promise<Report>
   const period = resolvePeriod(req, now);
   const comparisons = comparisonsOf(period);
   const relation = await deps.engine.relation(req.source.relation);
+  await deps.engine.checkSource?.(relation, req.source.columns);
   const { byLabel, quality } = await measure({
     engine: deps.engine,
     relation,

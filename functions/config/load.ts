@@ -33,6 +33,8 @@ function fieldPath(path: readonly PropertyKey[]): string {
 
 function received(issue: z.core.$ZodIssue): string {
   if (!('input' in issue) || issue.code === 'unrecognized_keys') return '';
+  // zod's own type messages already say what they received.
+  if (issue.code === 'invalid_type') return '';
   const input = issue.input;
   if (input === undefined) return '; received nothing';
   const shown = JSON.stringify(input);

@@ -1,7 +1,8 @@
-import { stat, readdir } from 'node:fs/promises';
+import { open, stat, readdir } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { duckdbDialect, stringLiteral } from '../sql/dialect.ts';
+import type { OrderColumns } from '../sql/report-query.ts';
 import {
   QueryError,
   SourceError,
@@ -26,9 +27,47 @@ function formatOf(path: string): 'parquet' | 'csv' | undefined {
   return undefined;
 }
 
+/**
+ * The first line (1-based) whose number of fields differs from the header's, counting
+ * commas outside double quotes; null when every line agrees. Reads the first 16 MB.
+ */
+async function firstRaggedLine(
+  path: string,
+): Promise<{ line: number; fields: number; header: number } | null> {
+  const handle = await open(path, 'r');
+  try {
+    const buffer = Buffer.alloc(Math.min((await handle.stat()).size, 16 * 1024 * 1024));
+    await handle.read(buffer, 0, buffer.length, 0);
+    let header = -1;
+    let line = 1;
+    let fields = 1;
+    let quoted = false;
+    const text = buffer.toString('utf8');
+    for (let i = 0; i <= text.length; i++) {
+      const ch = text[i];
+      if (ch === '"') quoted = !quoted;
+      else if (ch === ',' && !quoted) fields++;
+      else if ((ch === '\n' || ch === undefined) && !quoted) {
+        const blank = ch === undefined && fields === 1 && text.endsWith('\n');
+        if (!blank) {
+          if (header < 0) header = fields;
+          else if (fields !== header) return { line, fields, header };
+        }
+        line++;
+        fields = 1;
+      }
+    }
+    return null;
+  } finally {
+    await handle.close();
+  }
+}
+
 /** DuckDB, embedded: the laptop and test engine. Reads Parquet or CSV files as the source. */
 export class DuckDbEngine implements QueryEngine {
   readonly dialect = duckdbDialect;
+  /** CSV files behind relations, to point at a broken row when DuckDB cannot read one. */
+  private readonly csvFiles = new Map<string, string>();
 
   private constructor(
     private readonly instance: DuckDBInstance,
@@ -72,9 +111,15 @@ export class DuckDbEngine implements QueryEngine {
         `source "${source.path}" is neither .parquet nor .csv (set its format)`,
       );
     }
+    if (format === 'csv' && !info.isDirectory()) {
+      const rel = `read_csv(${stringLiteral(pattern)}, header = true, delim = ',', quote = '"')`;
+      this.csvFiles.set(rel, pattern);
+    }
     return format === 'parquet'
       ? `read_parquet(${stringLiteral(pattern)})`
-      : `read_csv(${stringLiteral(pattern)}, header = true)`;
+      : // Canonical CSV: comma-separated with a header; a row with the wrong number of
+        // fields is an error with its line number, not a silently re-guessed layout.
+        `read_csv(${stringLiteral(pattern)}, header = true, delim = ',', quote = '"')`;
   }
 
   async query<T extends Row = Row>(
@@ -89,6 +134,50 @@ export class DuckDbEngine implements QueryEngine {
       return reader.getRowObjectsJson() as T[];
     } catch (err) {
       throw new QueryError((err as Error).message, { cause: err });
+    }
+  }
+
+  async checkSource(relation: string, columns: OrderColumns): Promise<void> {
+    let described: Row[];
+    try {
+      described = await this.query(`DESCRIBE SELECT * FROM ${relation}`);
+    } catch (err) {
+      const csv = this.csvFiles.get(relation);
+      const ragged = csv ? await firstRaggedLine(csv) : null;
+      if (ragged) {
+        throw new SourceError(
+          `the source cannot be read: line ${ragged.line} has ${ragged.fields} fields; the header has ${ragged.header}`,
+          { cause: err },
+        );
+      }
+      const lines = (err as Error).message.split('\n').map((l) => l.trim());
+      const why = lines.find((l) =>
+        /invalid unicode|not utf-8|expected number of columns/i.test(l),
+      );
+      const where = lines.find((l) => /^.*Error on Line: \d+/i.test(l))?.match(/Line: (\d+)/)?.[1];
+      throw new SourceError(
+        `the source cannot be read: ${why ?? lines[0] ?? 'unknown error'}${where ? ` (line ${where})` : ''}`,
+        { cause: err },
+      );
+    }
+    const types = new Map(described.map((r) => [String(r.column_name), String(r.column_type)]));
+    const wanted = [columns.order_id, columns.customer_id, columns.ordered_at, columns.amount];
+    if (columns.status) wanted.push(columns.status);
+    const missing = wanted.filter((c) => !types.has(c));
+    if (missing.length > 0) {
+      throw new SourceError(
+        `the source has no column ${missing.join(', ')}; it has ${[...types.keys()].join(', ') || 'none'}`,
+      );
+    }
+    const amountType = types.get(columns.amount) ?? '';
+    if (!/^(DECIMAL|DOUBLE|FLOAT|REAL|(U)?(TINY|SMALL|BIG|HUGE)?INT(EGER)?)/.test(amountType)) {
+      throw new SourceError(`column ${columns.amount} holds ${amountType}, not numbers`);
+    }
+    const atType = types.get(columns.ordered_at) ?? '';
+    if (!/^(TIMESTAMP|DATE)/.test(atType)) {
+      throw new SourceError(
+        `column ${columns.ordered_at} holds ${atType}, not timestamps (write ISO-8601 instants such as 2026-11-23T07:00:00Z)`,
+      );
     }
   }
 

@@ -1,4 +1,5 @@
 import type { Dialect } from '../sql/dialect.ts';
+import type { OrderColumns } from '../sql/report-query.ts';
 
 /** A result row: column name → value, as plain JSON scalars (engines differ in types). */
 export type Row = Record<string, string | number | boolean | null>;
@@ -17,6 +18,12 @@ export interface QueryEngine {
   readonly dialect: Dialect;
   /** The SQL relation (table name or table function) for an orders source. */
   relation(source: OrdersRelation): Promise<string>;
+  /**
+   * Checks, before the report query, that the source has the configured columns with
+   * usable types; throws a SourceError naming what is wrong. Optional: Athena leaves it to
+   * the Glue schema and the query's own error.
+   */
+  checkSource?(relation: string, columns: OrderColumns): Promise<void>;
   /** Runs one statement; `params` bind to `?` placeholders. */
   query<T extends Row = Row>(sql: string, params?: readonly (string | number)[]): Promise<T[]>;
   close(): Promise<void>;

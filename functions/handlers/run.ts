@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { formatIssues } from '../config/load.ts';
 import { allowedDomains, type Config, type ReportConfig } from '../config/schema.ts';
 import type { QueryEngine } from '../engines/query-engine.ts';
 import type { Archive } from '../delivery/archive.ts';
@@ -98,10 +99,12 @@ export function validatePayload(
   config: Config,
   now: Date,
 ): { payload: z.output<typeof runPayload>; report: ReportConfig; period: Period } {
-  const parsed = runPayload.safeParse(input);
+  const parsed = runPayload.safeParse(input, { reportInput: true });
   if (!parsed.success) {
     throw new PayloadError(
-      parsed.error.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; '),
+      formatIssues(parsed.error)
+        .map((line) => line.replace(/^\(root\)/, 'payload'))
+        .join('; '),
     );
   }
   const payload = parsed.data;

@@ -100,13 +100,15 @@ describe('kpi run', () => {
     expect(lines.filter((l) => !l.startsWith('kpi: running'))).toHaveLength(1);
   });
 
-  test('a failing query exits 1 with the engine message', async () => {
+  test('a source whose column holds the wrong type exits 2 naming it, before the report query', async () => {
     const bad = writeOrdersCsv([
       { order_id: '1', customer_id: 'a', ordered_at: 'not a time', amount: 1 },
     ]);
     const r = await kpi(['run', '--source', bad, '--period', '2026-W47']);
-    expect(r.code).toBe(1);
-    expect(r.err.trim().split('\n').at(-1)).toMatch(/^kpi: query failed: Conversion Error/);
+    expect(r.code).toBe(2);
+    expect(r.err.trim().split('\n').at(-1)).toBe(
+      'kpi: column ordered_at holds VARCHAR, not timestamps (write ISO-8601 instants such as 2026-11-23T07:00:00Z)',
+    );
   });
 
   test('a bad config file lists every problem and exits 2', async () => {
