@@ -92,6 +92,30 @@ function changeText(f: Formatter, id: KpiId, c: Change): string {
   return `${a ? `${a} ` : ''}${f.magnitude(kpiDefinition(id).unit, c.absolute, c.relative)}`;
 }
 
+/** Why a KPI has no value: its denominator is zero (KPI-SPEC: null, shown as n/a). */
+const NA_REASON: Partial<Record<KpiId, keyof Messages['m']['na']>> = {
+  crr: 'noCustomersStart',
+  churn_rate: 'noCustomersStart',
+  aov: 'noOrders',
+  arpu: 'noCustomersEnd',
+  arppu: 'noBuyers',
+  purchase_frequency: 'noBuyers',
+  returning_buyer_rate: 'noBuyers',
+  repeat_purchase_rate: 'noHistory',
+  revenue_per_customer_to_date: 'noHistory',
+  median_days_between_purchases: 'noRepeat',
+  top10_spend_multiple: 'fewCustomers',
+  top20_revenue_share: 'noActiveYear',
+  at_risk_rate: 'noActiveYear',
+};
+
+/** `n/a (no orders in the period)` for a missing value, else the formatted value. */
+function valueText(f: Formatter, msg: Messages, id: KpiId, v: number | null): string {
+  if (v !== null) return f.value(kpiDefinition(id).unit, v);
+  const reason = NA_REASON[id];
+  return reason ? `${msg.m.units.na} (${msg.m.na[reason]})` : msg.m.units.na;
+}
+
 /** The subject: report name, period label and the headline movement. */
 export function subjectOf(r: Report, f: Formatter, msg: Messages): string {
   const crr = r.kpis.crr;
@@ -160,7 +184,7 @@ function card(r: Report, f: Formatter, msg: Messages, id: KpiId): string {
   return `<mj-column css-class="card-col" padding="6px" inner-background-color="#ffffff" inner-border-radius="8px">
         <mj-text padding="12px 14px 0">
           <div class="kpi-name"><a href="#g-${id}" style="color:inherit;text-decoration:none;">${esc(msg.kpiName(id))}</a>${k.anomaly ? ` <span class="bad" title="${esc(c.unusual)}">⚠</span>` : ''}</div>
-          <div class="kpi-value">${esc(f.value(unit, k.value))}</div>
+          <div class="kpi-value">${esc(f.value(unit, k.value))}</div>${k.value === null ? `<div class="small muted">${esc(valueText(f, msg, id, null))}</div>` : ''}
           <div class="small">${changeHtml(f, id, k.change.previous)} <span class="muted">${esc(fill(c.vsPrevious, { label: r.comparisons.previous.label }))}</span> · ${changeHtml(f, id, k.change.yearAgo)} <span class="muted">${esc(fill(c.vsYearAgo, { label: r.comparisons.yearAgo.label }))}</span></div>
           ${status}
         </mj-text>
@@ -247,7 +271,9 @@ export async function renderDigest(r: Report, options: RenderOptions = {}): Prom
     </mj-section>`;
   const tableRows = KPI_IDS.map((id) => {
     const k = r.kpis[id];
-    return `<tr><td><a href="#g-${id}">${esc(msg.kpiName(id))}</a>${k.anomaly ? ' <span class="bad">⚠</span>' : ''}</td><td class="num">${esc(f.value(kpiDefinition(id).unit, k.value))}</td><td class="num">${changeHtml(f, id, k.change.previous)}</td><td class="num">${changeHtml(f, id, k.change.yearAgo)}</td></tr>`;
+    const why =
+      k.value === null ? `<div class="small muted">${esc(valueText(f, msg, id, null))}</div>` : '';
+    return `<tr><td><a href="#g-${id}">${esc(msg.kpiName(id))}</a>${k.anomaly ? ' <span class="bad">⚠</span>' : ''}${why}</td><td class="num">${esc(f.value(kpiDefinition(id).unit, k.value))}</td><td class="num">${changeHtml(f, id, k.change.previous)}</td><td class="num">${changeHtml(f, id, k.change.yearAgo)}</td></tr>`;
   }).join('\n');
   const tableSection = `<mj-section background-color="#ffffff" css-class="card" padding="8px 0">
       <mj-column>
@@ -327,7 +353,8 @@ function textPart(
   const row = (id: KpiId): string => {
     const k = r.kpis[id];
     const name = `${msg.kpiName(id)}${k.anomaly ? ' ⚠' : ''}`;
-    return `${pad(name, 40)}${pad(f.value(kpiDefinition(id).unit, k.value), 16)}${pad(changeText(f, id, k.change.previous), 14)}${changeText(f, id, k.change.yearAgo)}`;
+    const line = `${pad(name, 40)}${pad(f.value(kpiDefinition(id).unit, k.value), 16)}${pad(changeText(f, id, k.change.previous), 14)}${changeText(f, id, k.change.yearAgo)}`;
+    return k.value === null ? `${line}\n  ${valueText(f, msg, id, null)}` : line;
   };
   const header = `${pad(m.table.kpi, 40)}${pad(r.period.label, 16)}${pad(prev, 14)}${year}`;
   const lines = [

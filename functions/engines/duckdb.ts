@@ -169,12 +169,18 @@ export class DuckDbEngine implements QueryEngine {
         `the source has no column ${missing.join(', ')}; it has ${[...types.keys()].join(', ') || 'none'}`,
       );
     }
+    // A CSV with a header and no rows has untyped (VARCHAR) columns: nothing to check.
+    const empty = async (): Promise<boolean> =>
+      (await this.query(`SELECT 1 AS one FROM ${relation} LIMIT 1`)).length === 0;
     const amountType = types.get(columns.amount) ?? '';
-    if (!/^(DECIMAL|DOUBLE|FLOAT|REAL|(U)?(TINY|SMALL|BIG|HUGE)?INT(EGER)?)/.test(amountType)) {
+    if (
+      !/^(DECIMAL|DOUBLE|FLOAT|REAL|(U)?(TINY|SMALL|BIG|HUGE)?INT(EGER)?)/.test(amountType) &&
+      !(await empty())
+    ) {
       throw new SourceError(`column ${columns.amount} holds ${amountType}, not numbers`);
     }
     const atType = types.get(columns.ordered_at) ?? '';
-    if (!/^(TIMESTAMP|DATE)/.test(atType)) {
+    if (!/^(TIMESTAMP|DATE)/.test(atType) && !(await empty())) {
       throw new SourceError(
         `column ${columns.ordered_at} holds ${atType}, not timestamps (write ISO-8601 instants such as 2026-11-23T07:00:00Z)`,
       );
