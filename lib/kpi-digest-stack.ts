@@ -267,6 +267,25 @@ export class KpiDigestStack extends Stack {
       'A run found data that does not reach the end of its period; the owners were told instead of the leadership list.',
     );
 
+    const deliveryProblems = (name: string): Metric =>
+      new Metric({
+        namespace: 'KpiDigest',
+        metricName: name,
+        statistic: 'Sum',
+        period: Duration.hours(1),
+        dimensionsMap: { service: 'kpi-digest' },
+      });
+    alarm(
+      'UncertainDeliveries',
+      deliveryProblems('UncertainDeliveries'),
+      'A run died between asking SES to send and recording the answer; those recipients may lack the digest and are not sent it again.',
+    );
+    alarm(
+      'RejectedRecipients',
+      deliveryProblems('RejectedRecipients'),
+      'SES refused some recipients of a digest; the others got theirs.',
+    );
+
     new CfnOutput(this, 'FunctionName', { value: fn.functionName });
     new CfnOutput(this, 'ArchiveBucket', { value: archive.bucketName });
     new CfnOutput(this, 'WorkGroup', { value: aws.athena.workGroup });

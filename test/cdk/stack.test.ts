@@ -155,8 +155,11 @@ describe('the stack', () => {
     }
   });
 
-  test('alarms on failures, dead letters and stale data notify the owners', () => {
-    expect(Object.keys(template.findResources('AWS::CloudWatch::Alarm'))).toHaveLength(3);
+  test('alarms on failures, dead letters, stale data and incomplete deliveries notify the owners', () => {
+    expect(Object.keys(template.findResources('AWS::CloudWatch::Alarm'))).toHaveLength(5);
+    for (const name of ['UncertainDeliveries', 'RejectedRecipients']) {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: name, Threshold: 1 });
+    }
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       MetricName: 'StaleRuns',
       Namespace: 'KpiDigest',
