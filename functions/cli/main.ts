@@ -68,6 +68,7 @@ Commands:
              [--engine duckdb|athena] [--workgroup W] [--database D] [--table DB.T] [--region R]
   invoke     Run the deployed report function: [--config F] [--report ID] [--period LABEL]
              [--recipients a@x,b@x] [--dry-run] [--format F] [--function NAME] [--region R]
+             [--force: operators only, send again although this audience has the period]
   demo       Generate the sample shop (if missing) and write out/ for its last complete week
   help       This text
 
@@ -95,6 +96,7 @@ const options = {
   region: { type: 'string' },
   recipients: { type: 'string' },
   'dry-run': { type: 'boolean' },
+  force: { type: 'boolean' },
   function: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -280,6 +282,7 @@ async function commandInvoke(flags: Flags, ctx: RunContext): Promise<void> {
         }
       : {}),
     ...(flags['dry-run'] ? { dryRun: true } : {}),
+    ...(flags.force ? { force: true } : {}),
     ...(flags.format ? { format: parseFormat(flags.format) } : {}),
   };
   try {
@@ -289,6 +292,7 @@ async function commandInvoke(flags: Flags, ctx: RunContext): Promise<void> {
     throw err;
   }
   const fn = flags.function ?? REPORT_FUNCTION_NAME;
+  if (flags.force) ctx.io.stderr(`kpi: --force: sending again even if already sent\n`);
   ctx.io.stderr(`kpi: invoking ${fn} with ${JSON.stringify(payload)}\n`);
   const client = new LambdaClient(flags.region ? { region: flags.region } : {});
   const out = await client.send(

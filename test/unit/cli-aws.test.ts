@@ -127,3 +127,31 @@ describe('kpi invoke', () => {
     expect(r.err).toContain('kpi-digest-report failed: Athena query q-1 failed: no table');
   });
 });
+
+test('kpi invoke --force asks the function to send again, and says so', async () => {
+  lambda.on(InvokeCommand).resolves({
+    StatusCode: 200,
+    Payload: new TextEncoder().encode(
+      JSON.stringify({
+        report: 'weekly',
+        period: '2026-W40',
+        fresh: true,
+        sentTo: ['ceo@example.com'],
+        messageIds: ['m'],
+        failed: [],
+        uncertain: [],
+        archived: [],
+        audience: 'leaders',
+      }),
+    ) as never,
+  });
+  const r = await kpi(['invoke', '--report', 'weekly', '--period', '2026-W40', '--force']);
+  expect(r.code).toBe(0);
+  expect(r.err).toContain('kpi: --force: sending again even if already sent');
+  const call = lambda.commandCalls(InvokeCommand)[0]?.args[0].input;
+  expect(JSON.parse(new TextDecoder().decode(call?.Payload as Uint8Array))).toEqual({
+    report: 'weekly',
+    period: '2026-W40',
+    force: true,
+  });
+});
