@@ -1,15 +1,11 @@
 import type { Dialect } from './dialect.ts';
-import { quoteIdentifier, stringLiteral, timestampLiteral } from './dialect.ts';
-
-/** Column names of the orders source (validated identifiers). */
-export interface OrderColumns {
-  readonly order_id: string;
-  readonly customer_id: string;
-  readonly ordered_at: string;
-  readonly amount: string;
-  /** `null` when the source has no status column. */
-  readonly status: string | null;
-}
+import { timestampLiteral } from './dialect.ts';
+import {
+  classifiedOrders,
+  EXCLUSION_REASONS,
+  type ExclusionReason,
+  type OrderColumns,
+} from './orders.ts';
 
 /** One period the query measures, with every boundary it needs as a UTC instant. */
 export interface MeasuredPeriod {
@@ -35,17 +31,7 @@ export interface ReportQueryInput {
   readonly periods: readonly MeasuredPeriod[];
 }
 
-/** Reasons a source row is left out, in the order they are tested. */
-export const EXCLUSION_REASONS = [
-  'missing_order_id',
-  'duplicate',
-  'missing_ordered_at',
-  'missing_customer',
-  'missing_amount',
-  'negative_amount',
-  'excluded_status',
-] as const;
-export type ExclusionReason = (typeof EXCLUSION_REASONS)[number];
+export { EXCLUSION_REASONS, type ExclusionReason, type OrderColumns } from './orders.ts';
 
 /** Per-period measures the query returns as `p<i>_<name>`. */
 export const PERIOD_MEASURES = [
@@ -185,25 +171,7 @@ export function buildReportQuery(input: ReportQueryInput): string {
     return lo === hi ? `s = ${lo}` : `s BETWEEN ${lo} AND ${hi}`;
   };
 
-  const statusExpr =
-    c.status === null ? 'CAST(NULL AS VARCHAR)' : `CAST(${quoteIdentifier(c.status)} AS VARCHAR)`;
-  const excluded = excludedStatuses.map((s) => stringLiteral(s.toLowerCase())).join(', ');
-  // The source with canonical names; inlined where used so that no engine keeps a copy.
-  const src = `(
-    SELECT
-      CAST(${quoteIdentifier(c.order_id)} AS VARCHAR) AS order_id,
-      CAST(${quoteIdentifier(c.customer_id)} AS VARCHAR) AS customer_id,
-      CAST(${quoteIdentifier(c.ordered_at)} AS TIMESTAMP) AS ordered_at,
-      CAST(${quoteIdentifier(c.amount)} AS DECIMAL(18, 2)) AS amount,
-      ${statusExpr} AS status
-    FROM ${relation}
-  )`;
-  // Blank = NULL, empty, or only spaces, tabs and line breaks, spelled out because DuckDB's
-  // trim() removes spaces only and Trino's all whitespace. A blank string sorts before '!'
-  // (those characters are all below it), so the cheap comparison spares the rest on
-  // almost every row.
-  const blank = (col: string): string =>
-    `(${col} IS NULL OR (${col} < '!' AND ${[9, 10, 13].reduce((e, code) => `replace(${e}, chr(${code}), '')`, `replace(${col}, ' ', '')`)} = ''))`;
+  const orders = classifiedOrders({ relation, columns: c, excludedStatuses });
   const reasonCode = (r: ExclusionReason): number => EXCLUSION_REASONS.indexOf(r) + 1;
 
   // Contiguous blocks of periods, for the days-between-purchases median.
@@ -321,31 +289,10 @@ export function buildReportQuery(input: ReportQueryInput): string {
 
   return `WITH
 dup_ids AS (
-  SELECT order_id FROM ${src} s WHERE order_id IS NOT NULL GROUP BY order_id HAVING count(*) > 1
+  ${orders.dupIds}
 ),
 rows AS (
-  SELECT customer_id, ordered_at, amount,
-    CAST(CASE
-      WHEN ${blank('order_id')} THEN ${reasonCode('missing_order_id')}
-      WHEN rn > 1 THEN ${reasonCode('duplicate')}
-      WHEN ordered_at IS NULL THEN ${reasonCode('missing_ordered_at')}
-      WHEN ${blank('customer_id')} THEN ${reasonCode('missing_customer')}
-      WHEN amount IS NULL THEN ${reasonCode('missing_amount')}
-      WHEN amount < 0 THEN ${reasonCode('negative_amount')}
-      WHEN lower(status) IN (${excluded || "''"}) THEN ${reasonCode('excluded_status')}
-      ELSE 0
-    END AS TINYINT) AS reason,
-    CAST(${sliceTree(0, B.length)} AS SMALLINT) AS s
-  FROM (
-    SELECT s.*, 1 AS rn FROM ${src} s LEFT JOIN dup_ids d ON s.order_id = d.order_id
-    WHERE d.order_id IS NULL
-    UNION ALL
-    SELECT s.*, row_number() OVER (
-      PARTITION BY s.order_id
-      ORDER BY s.ordered_at DESC NULLS LAST, s.customer_id NULLS LAST, s.amount DESC NULLS LAST, s.status NULLS LAST
-    ) AS rn
-    FROM ${src} s JOIN dup_ids d ON s.order_id = d.order_id
-  ) ranked_rows
+  ${orders.select([`CAST(${sliceTree(0, B.length)} AS SMALLINT) AS s`])}
 ),
 slice_totals AS (
   SELECT reason, s, count(*) AS n, sum(amount) AS revenue, max(ordered_at) AS latest

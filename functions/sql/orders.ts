@@ -1,0 +1,91 @@
+import { quoteIdentifier, stringLiteral } from './dialect.ts';
+
+/** Column names of the orders source (validated identifiers). */
+export interface OrderColumns {
+  readonly order_id: string;
+  readonly customer_id: string;
+  readonly ordered_at: string;
+  readonly amount: string;
+  /** `null` when the source has no status column. */
+  readonly status: string | null;
+}
+
+/** Reasons a source row is left out, in the order they are tested. */
+export const EXCLUSION_REASONS = [
+  'missing_order_id',
+  'duplicate',
+  'missing_ordered_at',
+  'missing_customer',
+  'missing_amount',
+  'negative_amount',
+  'excluded_status',
+] as const;
+export type ExclusionReason = (typeof EXCLUSION_REASONS)[number];
+
+export interface OrdersInput {
+  /** The orders relation: a table name or a table function from the engine. */
+  readonly relation: string;
+  readonly columns: OrderColumns;
+  readonly excludedStatuses: readonly string[];
+}
+
+/**
+ * The source rows with the canonical names, each tagged with the reason it is left out
+ * (`reason`: 0 = a valid order, else 1 + its index in EXCLUSION_REASONS). Rows sharing an
+ * `order_id` are one order: the latest row stands for it (ties: lowest customer_id, highest
+ * amount, lowest status), the others are duplicates. Every query that reads orders starts
+ * here, so the KPIs and the lifetime model agree on what an order is.
+ *
+ * Returns the body of a `dup_ids` CTE (which the select refers to) and the select itself,
+ * to which a caller may add columns computed from `ordered_at`.
+ */
+export function classifiedOrders(input: OrdersInput): {
+  dupIds: string;
+  select: (extraColumns?: readonly string[]) => string;
+} {
+  const { relation, columns: c, excludedStatuses } = input;
+  const statusExpr =
+    c.status === null ? 'CAST(NULL AS VARCHAR)' : `CAST(${quoteIdentifier(c.status)} AS VARCHAR)`;
+  const excluded = excludedStatuses.map((s) => stringLiteral(s.toLowerCase())).join(', ');
+  // The source with canonical names; inlined where used so that no engine keeps a copy.
+  const src = `(
+    SELECT
+      CAST(${quoteIdentifier(c.order_id)} AS VARCHAR) AS order_id,
+      CAST(${quoteIdentifier(c.customer_id)} AS VARCHAR) AS customer_id,
+      CAST(${quoteIdentifier(c.ordered_at)} AS TIMESTAMP) AS ordered_at,
+      CAST(${quoteIdentifier(c.amount)} AS DECIMAL(18, 2)) AS amount,
+      ${statusExpr} AS status
+    FROM ${relation}
+  )`;
+  // Blank = NULL, empty, or only spaces, tabs and line breaks, spelled out because DuckDB's
+  // trim() removes spaces only and Trino's all whitespace. A blank string sorts before '!'
+  // (those characters are all below it), so the cheap comparison spares the rest on
+  // almost every row.
+  const blank = (col: string): string =>
+    `(${col} IS NULL OR (${col} < '!' AND ${[9, 10, 13].reduce((e, code) => `replace(${e}, chr(${code}), '')`, `replace(${col}, ' ', '')`)} = ''))`;
+  const code = (r: ExclusionReason): number => EXCLUSION_REASONS.indexOf(r) + 1;
+  return {
+    dupIds: `SELECT order_id FROM ${src} s WHERE order_id IS NOT NULL GROUP BY order_id HAVING count(*) > 1`,
+    select: (extra = []) => `SELECT customer_id, ordered_at, amount,
+    CAST(CASE
+      WHEN ${blank('order_id')} THEN ${code('missing_order_id')}
+      WHEN rn > 1 THEN ${code('duplicate')}
+      WHEN ordered_at IS NULL THEN ${code('missing_ordered_at')}
+      WHEN ${blank('customer_id')} THEN ${code('missing_customer')}
+      WHEN amount IS NULL THEN ${code('missing_amount')}
+      WHEN amount < 0 THEN ${code('negative_amount')}
+      WHEN lower(status) IN (${excluded || "''"}) THEN ${code('excluded_status')}
+      ELSE 0
+    END AS TINYINT) AS reason${extra.map((e) => `,\n    ${e}`).join('')}
+  FROM (
+    SELECT s.*, 1 AS rn FROM ${src} s LEFT JOIN dup_ids d ON s.order_id = d.order_id
+    WHERE d.order_id IS NULL
+    UNION ALL
+    SELECT s.*, row_number() OVER (
+      PARTITION BY s.order_id
+      ORDER BY s.ordered_at DESC NULLS LAST, s.customer_id NULLS LAST, s.amount DESC NULLS LAST, s.status NULLS LAST
+    ) AS rn
+    FROM ${src} s JOIN dup_ids d ON s.order_id = d.order_id
+  ) ranked_rows`,
+  };
+}
