@@ -50,36 +50,107 @@ export function bgnbdLogLikelihood(
   b: number,
   data: readonly CustomerHistory[],
 ): number {
+  return countLogLikelihood(r, alpha, a, b, prepareCounts(data));
+}
+
+/** Histories as typed arrays with indices into their distinct x, t_x and T values. */
+interface CountData {
+  readonly xs: Float64Array;
+  readonly txs: Float64Array;
+  readonly Ts: Float64Array;
+  readonly xIndex: Uint32Array;
+  readonly txIndex: Uint32Array;
+  readonly TIndex: Uint32Array;
+  readonly w: Float64Array;
+}
+
+function prepareCounts(data: readonly CustomerHistory[]): CountData {
+  const index = (values: number[]): [Float64Array, Uint32Array] => {
+    const distinct = [...new Set(values)];
+    const at = new Map(distinct.map((v, i) => [v, i]));
+    return [Float64Array.from(distinct), Uint32Array.from(values, (v) => at.get(v) ?? 0)];
+  };
+  const [xs, xIndex] = index(data.map((c) => c.x));
+  const [txs, txIndex] = index(data.map((c) => c.tx));
+  const [Ts, TIndex] = index(data.map((c) => c.T));
+  return { xs, txs, Ts, xIndex, txIndex, TIndex, w: Float64Array.from(data, (c) => c.weight ?? 1) };
+}
+
+function countLogLikelihood(r: number, alpha: number, a: number, b: number, d: CountData): number {
   const base = gammaln(a + b) - gammaln(b) - gammaln(r) + r * Math.log(alpha);
-  // The log-gamma terms depend on x alone: computed once per distinct x.
-  const byX = new Map<number, number>();
-  const lnA = Math.log(a);
+  const perX = d.xs.map((x) => base + gammaln(r + x) + gammaln(b + x) - gammaln(a + b + x));
+  const lnRepeat = d.xs.map((x) => (x > 0 ? Math.log(a) - Math.log(b + x - 1) : 0));
+  const lnTx = d.txs.map((t) => Math.log(alpha + t));
+  const lnT = d.Ts.map((t) => Math.log(alpha + t));
   let sum = 0;
-  for (const c of data) {
-    const { x, tx, T } = c;
-    let a1 = byX.get(x);
-    if (a1 === undefined) {
-      a1 = gammaln(r + x) + gammaln(b + x) - gammaln(a + b + x);
-      byX.set(x, a1);
-    }
-    const a3 = -(r + x) * Math.log(alpha + T);
+  for (let i = 0; i < d.w.length; i++) {
+    const xi = d.xIndex[i] ?? 0;
+    const x = d.xs[xi] ?? 0;
+    const a3 = -(r + x) * (lnT[d.TIndex[i] ?? 0] ?? 0);
     const ll =
-      x > 0 ? logAddExp(a3, lnA - Math.log(b + x - 1) - (r + x) * Math.log(alpha + tx)) : a3;
-    sum += (c.weight ?? 1) * (base + a1 + ll);
+      x > 0 ? logAddExp(a3, (lnRepeat[xi] ?? 0) - (r + x) * (lnTx[d.txIndex[i] ?? 0] ?? 0)) : a3;
+    sum += (d.w[i] ?? 0) * ((perX[xi] ?? 0) + ll);
   }
   return sum;
 }
 
 /** Fits BG/NBD by maximum likelihood (over log-parameters, so each stays positive). */
 export function fitBgNbd(data: readonly CustomerHistory[]): BgNbd {
+  const prepared = prepareCounts(data);
   const nll = (p: readonly number[]): number => {
     const [r, alpha, a, b] = p.map(Math.exp) as [number, number, number, number];
-    const ll = bgnbdLogLikelihood(r, alpha, a, b, data);
+    const ll = countLogLikelihood(r, alpha, a, b, prepared);
     return Number.isFinite(ll) ? -ll : Number.MAX_VALUE;
   };
   const best = minimize(nll, [0, 0, 0, 0]);
   const [r, alpha, a, b] = best.x.map(Math.exp) as [number, number, number, number];
   return { r, alpha, a, b, logLikelihood: -best.fx };
+}
+
+/** Repeat buyers' (x, mean spend) as arrays, with the sums that do not depend on p, q, v. */
+interface SpendData {
+  readonly x: Float64Array;
+  readonly m: Float64Array;
+  readonly w: Float64Array;
+  /** Σ w x ln m and Σ w ln m: (p x − 1) ln m summed is p·first − second. */
+  readonly sumXLnM: number;
+  readonly sumLnM: number;
+  /** Σ w and, per distinct x, Σ w. */
+  readonly total: number;
+  readonly weightByX: ReadonlyMap<number, number>;
+}
+
+function prepareSpend(data: readonly CustomerHistory[]): SpendData {
+  const rows = data.filter((c) => c.x > 0 && c.mx !== undefined && c.mx > 0);
+  const x = Float64Array.from(rows, (c) => c.x);
+  const m = Float64Array.from(rows, (c) => c.mx ?? 1);
+  const w = Float64Array.from(rows, (c) => c.weight ?? 1);
+  let sumXLnM = 0;
+  let sumLnM = 0;
+  let total = 0;
+  const weightByX = new Map<number, number>();
+  for (let i = 0; i < rows.length; i++) {
+    const xi = x[i] ?? 0;
+    const wi = w[i] ?? 0;
+    const lm = Math.log(m[i] ?? 1);
+    sumXLnM += wi * xi * lm;
+    sumLnM += wi * lm;
+    total += wi;
+    weightByX.set(xi, (weightByX.get(xi) ?? 0) + wi);
+  }
+  return { x, m, w, sumXLnM, sumLnM, total, weightByX };
+}
+
+function spendLogLikelihood(p: number, q: number, v: number, d: SpendData): number {
+  let sum = d.total * (q * Math.log(v) - gammaln(q)) + p * d.sumXLnM - d.sumLnM;
+  for (const [x, w] of d.weightByX) {
+    sum += w * (gammaln(p * x + q) - gammaln(p * x) + p * x * Math.log(x));
+  }
+  for (let i = 0; i < d.x.length; i++) {
+    const x = d.x[i] ?? 0;
+    sum -= (d.w[i] ?? 0) * (p * x + q) * Math.log(x * (d.m[i] ?? 0) + v);
+  }
+  return sum;
 }
 
 /** Gamma-Gamma log-likelihood of the mean repeat spend of customers with x > 0. */
@@ -89,28 +160,29 @@ export function gammaGammaLogLikelihood(
   v: number,
   data: readonly CustomerHistory[],
 ): number {
-  let sum = 0;
+  return spendLogLikelihood(p, q, v, prepareSpend(data));
+}
+
+/**
+ * Merges customers with the same history into one weighted row: with whole weeks, a
+ * million customers collapse into some tens of thousands of (x, t_x, T) cells.
+ */
+export function compress(data: readonly CustomerHistory[]): CustomerHistory[] {
+  const cells = new Map<string, { x: number; tx: number; T: number; weight: number }>();
   for (const c of data) {
-    const { x, mx } = c;
-    if (x <= 0 || mx === undefined || mx <= 0) continue;
-    const px = p * x;
-    sum +=
-      (c.weight ?? 1) *
-      (gammaln(px + q) -
-        gammaln(px) -
-        gammaln(q) +
-        q * Math.log(v) +
-        (px - 1) * Math.log(mx) +
-        px * Math.log(x) -
-        (px + q) * Math.log(x * mx + v));
+    const key = `${c.x}|${c.tx}|${c.T}`;
+    const cell = cells.get(key);
+    if (cell) cell.weight += c.weight ?? 1;
+    else cells.set(key, { x: c.x, tx: c.tx, T: c.T, weight: c.weight ?? 1 });
   }
-  return sum;
+  return [...cells.values()];
 }
 
 export function fitGammaGamma(data: readonly CustomerHistory[]): GammaGamma {
+  const prepared = prepareSpend(data);
   const nll = (w: readonly number[]): number => {
     const [p, q, v] = w.map(Math.exp) as [number, number, number];
-    const ll = gammaGammaLogLikelihood(p, q, v, data);
+    const ll = spendLogLikelihood(p, q, v, prepared);
     return Number.isFinite(ll) ? -ll : Number.MAX_VALUE;
   };
   const best = minimize(nll, [0, 0, 0]);

@@ -107,7 +107,7 @@ export function minimize(
   };
   let result = simplexRun(f, start, o);
   let total = result.iterations;
-  for (let restart = 0; restart < 10; restart++) {
+  for (let restart = 0; restart < 4; restart++) {
     const again = simplexRun(f, result.x, { ...o, step: o.step / 10 });
     total += again.iterations;
     const improved = result.fx - again.fx > o.fTolerance * Math.max(1, Math.abs(result.fx));

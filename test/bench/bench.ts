@@ -4,6 +4,7 @@
  * 12-period trend) next to the least work any full-history retention figure needs: one
  * per-customer pass over the same file. Each figure is the median of RUNS runs, each in
  * a fresh process. Set BENCH_SIZES=1000000,5000000 to choose sizes, BENCH_RUNS to repeat.
+ * Then the lifetime-model fit for 100k and 1M simulated customers (BENCH_CLV to choose).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -13,7 +14,10 @@ import { generateSample } from '../../functions/sample/generate.ts';
 import { SAMPLE_END } from '../../functions/cli/main.ts';
 
 const root = resolve(fileURLToPath(new URL('../..', import.meta.url)));
-const sizes = (process.env.BENCH_SIZES ?? '1000000,5000000,10000000').split(',').map(Number);
+const sizes = (process.env.BENCH_SIZES ?? '1000000,5000000,10000000')
+  .split(',')
+  .filter(Boolean)
+  .map(Number);
 const runs = Number(process.env.BENCH_RUNS ?? 3);
 /** Order rows per customer in the sample shop (312,779 rows for 50,000 customers). */
 const ROWS_PER_CUSTOMER = 6.26;
@@ -70,3 +74,17 @@ for (const size of sizes) {
   process.stdout.write(`${line}\n`);
 }
 process.stdout.write(`\nmedian of ${runs} runs each, ${String(runs)} fresh processes per figure\n`);
+
+// The lifetime models: BG/NBD + Gamma-Gamma fitted on simulated customers (target: 1M < 10 s).
+const clvSizes = (process.env.BENCH_CLV ?? '100000,1000000').split(',').filter(Boolean).map(Number);
+for (const n of clvSizes) {
+  const out = execFileSync(
+    process.execPath,
+    ['--import', 'tsx', resolve(root, 'test/bench/clv-fit.ts'), String(n)],
+    { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
+  );
+  const r = JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as { ms: number; cells: number };
+  process.stdout.write(
+    `CLV fit ${String(n).padStart(9)} customers (${r.cells} distinct histories): ${(r.ms / 1000).toFixed(2)} s (target < 10 s for 1M)\n`,
+  );
+}
