@@ -1,0 +1,163 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { DuckDbEngine } from '../../functions/engines/duckdb.ts';
+import {
+  cohortMatrix,
+  rfmSegments,
+  type StructuresRequest,
+} from '../../functions/kpis/structures.ts';
+import { segmentOf } from '../../functions/sql/structures-query.ts';
+import { writeOrdersCsv, type OrderRow } from '../helpers.ts';
+
+let engine: DuckDbEngine;
+beforeAll(async () => {
+  engine = await DuckDbEngine.create();
+});
+afterAll(async () => {
+  await engine.close();
+});
+
+const COLUMNS = {
+  order_id: 'order_id',
+  customer_id: 'customer_id',
+  ordered_at: 'ordered_at',
+  amount: 'amount',
+  status: 'status',
+};
+
+async function request(
+  rows: OrderRow[],
+  end: string,
+  previousEnd: string,
+): Promise<StructuresRequest> {
+  const day = 86_400_000;
+  const e = new Date(end);
+  const p = new Date(previousEnd);
+  return {
+    engine,
+    relation: await engine.relation({ kind: 'file', path: writeOrdersCsv(rows) }),
+    columns: COLUMNS,
+    excludedStatuses: ['cancelled'],
+    end: e,
+    previousEnd: p,
+    yearBeforeEnd: new Date(e.getTime() - 365 * day),
+    yearBeforePrevious: new Date(p.getTime() - 365 * day),
+    timeZone: 'UTC',
+  };
+}
+
+let n = 0;
+const o = (customer: string, at: string, amount = 10, status = 'completed'): OrderRow => ({
+  order_id: `o${++n}`,
+  customer_id: customer,
+  ordered_at: `${at}T12:00:00Z`,
+  amount,
+  status,
+});
+
+describe('the cohort matrix (monthly cohorts by first order, months 0–11)', () => {
+  test('hand-worked: sizes, shares, and no cell after the end', async () => {
+    // The report ends 2026-05-01: cohorts are 2025-05 … 2026-04.
+    const rows = [
+      o('c1', '2026-01-10'),
+      o('c1', '2026-02-05'),
+      o('c1', '2026-04-01'),
+      o('c2', '2026-01-20'),
+      o('c3', '2026-02-14'),
+      o('c3', '2026-03-01'),
+      o('c4', '2025-12-31'),
+      o('c4', '2026-01-02'),
+      // First order before the oldest cohort month: in no cohort.
+      o('c5', '2025-03-01'),
+      o('c5', '2026-01-15'),
+      // Only a cancelled order: no cohort.
+      o('c6', '2026-03-03', 10, 'cancelled'),
+      // After the end: ignored.
+      o('c7', '2026-05-02'),
+    ];
+    const m = await cohortMatrix(
+      await request(rows, '2026-05-01T00:00:00Z', '2026-04-01T00:00:00Z'),
+    );
+    expect(m.cohorts).toEqual([
+      // Dec + 4 = Apr, the last month before the end: five cells.
+      { cohort: '2025-12', size: 1, retention: [1, 1, 0, 0, 0] },
+      // c1 in Jan, Feb, Apr; c2 in Jan only.
+      { cohort: '2026-01', size: 2, retention: [1, 0.5, 0, 0.5] },
+      { cohort: '2026-02', size: 1, retention: [1, 1, 0] },
+    ]);
+    // Newest cohort whose month 1 has ended (2026-02: March is over), against the six before
+    // it that have a month 1 (2025-12 and 2026-01): (1 + 0.5) / 2.
+    expect(m.month1).toEqual({ cohort: '2026-02', value: 1, previousSixMean: 0.75 });
+  });
+});
+
+describe('RFM segments', () => {
+  test('the segment table', () => {
+    expect(segmentOf(5, 5, 5)).toBe('Champions');
+    expect(segmentOf(4, 5, 2)).toBe('Loyal');
+    expect(segmentOf(3, 4, 1)).toBe('Loyal');
+    expect(segmentOf(5, 3, 5)).toBe('Potential loyalists');
+    expect(segmentOf(4, 1, 5)).toBe('New');
+    expect(segmentOf(3, 3, 3)).toBe('Need attention');
+    expect(segmentOf(2, 3, 1)).toBe('At risk');
+    expect(segmentOf(2, 2, 5)).toBe('Hibernating');
+    expect(segmentOf(1, 4, 1)).toBe("Can't lose");
+    expect(segmentOf(1, 3, 5)).toBe('Lost');
+  });
+
+  test('hand-worked: quintiles with ties broken by customer_id, segments, revenue and moves', async () => {
+    // Ten customers, last orders A (oldest) … J (newest): R = 1,1,2,2,3,3,4,4,5,5.
+    // Orders (and so revenue at 10 each): A5 B5 C1 D1 E4 F2 G5 H1 I3 J4. Sorted with ties by id:
+    // C1 D1 | H1 F2 | I3 E4 | J4 A5 | B5 G5 → F = M: A4 B5 C1 D1 E3 F2 G5 H2 I3 J4.
+    const counts: Record<string, number> = {
+      A: 5,
+      B: 5,
+      C: 1,
+      D: 1,
+      E: 4,
+      F: 2,
+      G: 5,
+      H: 1,
+      I: 3,
+      J: 4,
+    };
+    const rows: OrderRow[] = [];
+    Object.entries(counts).forEach(([c, k], i) => {
+      for (let j = 0; j < k - 1; j++) rows.push(o(c, `2026-03-0${j + 1}`));
+      rows.push(o(c, `2026-10-${String(10 + i).padStart(2, '0')}`));
+    });
+    const { rfm, customers } = await rfmSegments(
+      await request(rows, '2026-11-01T00:00:00Z', '2026-10-01T00:00:00Z'),
+    );
+    const by = Object.fromEntries(customers.map((c) => [c.customer_id, c.segment]));
+    expect(by).toEqual({
+      A: "Can't lose",
+      B: "Can't lose",
+      C: 'Hibernating',
+      D: 'Hibernating',
+      E: 'Need attention',
+      F: 'Need attention',
+      G: 'Champions',
+      H: 'Potential loyalists',
+      I: 'Potential loyalists',
+      J: 'Champions',
+    });
+    expect(rfm.segments.find((s) => s.segment === 'Champions')).toEqual({
+      segment: 'Champions',
+      customers: 2,
+      revenue: 90,
+    });
+    expect(rfm.segments.reduce((s, x) => s + x.customers, 0)).toBe(10);
+    // At the previous end (2026-10-01) only the March orders count, and C, D, H have none.
+    // Last March order, ties by id: F I | E J | A | B | G → R: F1 I1 E2 J2 A3 B4 G5;
+    // orders F1 I2 E3 J3 A4 B4 G4 → F = M: F1 I1 E2 J2 A3 B4 G5. So G was a Champion
+    // already, J was Hibernating, A needed attention and B was a Champion.
+    expect(rfm.moves).toHaveLength(3);
+    expect(rfm.moves).toEqual(
+      expect.arrayContaining([
+        { from: 'Hibernating', to: 'Champions', customers: 1 },
+        { from: 'Need attention', to: "Can't lose", customers: 1 },
+        { from: 'Champions', to: "Can't lose", customers: 1 },
+      ]),
+    );
+  });
+});
