@@ -1,5 +1,6 @@
 import type { ReportConfig, SourceConfig } from './config/schema.ts';
 import type { QueryEngine } from './engines/query-engine.ts';
+import { measureBeyond, type AtRiskCustomer } from './kpis/beyond.ts';
 import { measure } from './kpis/measure.ts';
 import {
   comparisonsOf,
@@ -47,6 +48,19 @@ export function resolvePeriod(req: RunRequest, now: Date): Period {
  * every KPI, and return the JSON report. Rendering and delivery are separate steps.
  */
 export async function runReport(req: RunRequest, deps: RunDeps): Promise<Report> {
+  return (await runFullReport(req, deps, false)).report;
+}
+
+/**
+ * The report with what lies beyond the headline KPIs (cohorts, RFM, the at-risk list and
+ * the lifetime model) when `beyond` is set; the at-risk list itself stays out of the
+ * report, for the CSV export only.
+ */
+export async function runFullReport(
+  req: RunRequest,
+  deps: RunDeps,
+  beyond = true,
+): Promise<{ report: Report; atRiskList: AtRiskCustomer[] }> {
   const now = req.now ?? (deps.clock ?? (() => new Date()))();
   const period = resolvePeriod(req, now);
   const comparisons = comparisonsOf(period);
@@ -67,7 +81,7 @@ export async function runReport(req: RunRequest, deps: RunDeps): Promise<Report>
       ...comparisons.trailing,
     ],
   });
-  return assembleReport({
+  const report = assembleReport({
     config: req.report,
     excludedStatuses: req.source.excludedStatuses,
     comparisons,
@@ -75,4 +89,14 @@ export async function runReport(req: RunRequest, deps: RunDeps): Promise<Report>
     quality,
     generatedAt: now,
   });
+  if (!beyond) return { report, atRiskList: [] };
+  const more = await measureBeyond({
+    engine: deps.engine,
+    relation,
+    source: req.source,
+    report: req.report,
+    period,
+    previous: comparisons.previous,
+  });
+  return { report: { ...report, beyond: more.beyond }, atRiskList: more.atRiskList };
 }

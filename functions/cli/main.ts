@@ -22,6 +22,7 @@ import {
 } from '../handlers/run.ts';
 import { QueryError, SourceError, type QueryEngine } from '../engines/query-engine.ts';
 import {
+  AT_RISK_FILE,
   OUTPUT_FORMATS,
   renderOutputs,
   reportJson,
@@ -36,7 +37,7 @@ import {
   PeriodError,
   type Period,
 } from '../periods/period.ts';
-import { runReport, type RunRequest } from '../pipeline.ts';
+import { runFullReport, runReport, type RunRequest } from '../pipeline.ts';
 import { generateSample } from '../sample/generate.ts';
 
 /** Where the CLI writes and reads; tests pass their own. */
@@ -407,12 +408,19 @@ async function commandDemo(flags: Flags, ctx: RunContext): Promise<void> {
   const config = await loadConfig(configPath);
   const report = config.reports[0];
   if (!report) throw new UsageError('the configuration has no report');
-  const result = await runReport(
+  const { report: result, atRiskList } = await runFullReport(
     { report, source: config.source, now: parseNow(flags.now) ?? SAMPLE_END },
     { engine: await ctx.engine() },
   );
-  const files = await renderOutputs(result, 'all', envelope(flags), { headline: report.headline });
-  const written = await writeOutputs(resolve(ctx.cwd, flags.out ?? 'out'), files);
+  const outDir = resolve(ctx.cwd, flags.out ?? 'out');
+  const files = await renderOutputs(
+    result,
+    'all',
+    envelope(flags),
+    { headline: report.headline, atRiskLink: join(outDir, AT_RISK_FILE) },
+    atRiskList,
+  );
+  const written = await writeOutputs(outDir, files);
   const crr = result.kpis.crr.value;
   ctx.io.stderr(
     `kpi: ${report.name} ${result.period.label}: retention ${crr === null ? 'n/a' : `${(crr * 100).toFixed(1)}%`}, revenue ${result.kpis.revenue.value ?? 'n/a'}\n`,

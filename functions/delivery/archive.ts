@@ -6,6 +6,8 @@ import { writeOutputs } from './files.ts';
 export interface Archive {
   /** Stores files under `prefix`; returns where each went (S3 keys or file paths). */
   put(prefix: string, files: ReadonlyMap<string, string | Buffer>): Promise<string[]>;
+  /** A link to something `put` stored (an expiring presigned URL in S3). */
+  link?(where: string): Promise<string>;
 }
 
 const CONTENT_TYPES: Record<string, string> = {
@@ -43,8 +45,9 @@ export class S3Archive implements Archive {
     return keys;
   }
 
-  /** A presigned download link for an archived export. */
-  link(key: string): Promise<string> {
+  /** A presigned download link (7 days) for an archived export, given its s3:// address. */
+  link(where: string): Promise<string> {
+    const key = where.replace(`s3://${this.bucket}/`, '');
     return getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key: key }), {
       expiresIn: LINK_SECONDS,
     });

@@ -1,6 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Report } from '../report/report.ts';
+import { atRiskCsv, type AtRiskCustomer } from '../kpis/beyond.ts';
 import { toEml, type Envelope } from '../digest/eml.ts';
 import { renderDigest, type RenderOptions } from '../digest/render.ts';
 
@@ -14,6 +15,9 @@ const FILE_NAMES = {
   eml: 'digest.eml',
 } as const;
 
+/** The at-risk export's file name, next to the report. */
+export const AT_RISK_FILE = 'at-risk.csv';
+
 /** The JSON report as written to disk and standard output. */
 export function reportJson(report: Report): string {
   return `${JSON.stringify(report, null, 2)}\n`;
@@ -25,8 +29,12 @@ export async function renderOutputs(
   format: OutputFormat,
   envelope: Envelope,
   options: RenderOptions = {},
+  atRiskList?: readonly AtRiskCustomer[],
 ): Promise<Map<string, string | Buffer>> {
   const out = new Map<string, string | Buffer>();
+  if (atRiskList && report.beyond && (format === 'all' || format === 'json')) {
+    out.set(AT_RISK_FILE, atRiskCsv(atRiskList));
+  }
   const want = (f: keyof typeof FILE_NAMES): boolean => format === 'all' || format === f;
   if (want('json')) out.set(FILE_NAMES.json, reportJson(report));
   if (want('html') || want('text') || want('eml')) {

@@ -33,6 +33,87 @@ export interface RenderOptions {
   readonly headline?: readonly KpiId[];
   /** How to run the report again, shown in the footer. */
   readonly adHocHint?: string;
+  /** Where the at-risk list is (an expiring link, or a file); the list is never in the email. */
+  readonly atRiskLink?: string;
+}
+
+/** A cohort cell's background: white to blue with the share (email-safe, no CSS gradient). */
+function cellColor(share: number): string {
+  const t = Math.max(0, Math.min(1, share));
+  const mix = (from: number, to: number): string =>
+    Math.round(from + (to - from) * t)
+      .toString(16)
+      .padStart(2, '0');
+  return `#${mix(0xf4, 0x2f)}${mix(0xf6, 0x6f)}${mix(0xf8, 0xeb)}`;
+}
+
+/** The sections beyond the headline KPIs, when the report has them. */
+function beyondSections(r: Report, f: Formatter, msg: Messages, options: RenderOptions): string {
+  const b = r.beyond;
+  if (!b) return '';
+  const m = msg.m.beyond;
+  const pct = (v: number): string => String(Math.round(v * 100));
+  const header = Array.from({ length: 12 }, (_, k) => `<th align="right">${k}</th>`).join('');
+  const rows = b.cohorts.cohorts
+    .map((c) => {
+      const cells = Array.from({ length: 12 }, (_, k) => {
+        const v = c.retention[k];
+        return v === undefined
+          ? '<td></td>'
+          : `<td align="right" bgcolor="${cellColor(v)}"${v > 0.5 ? ' style="color:#fff"' : ''}>${pct(v)}</td>`;
+      }).join('');
+      return `<tr><td>${esc(c.cohort)}<br><span style="color:#616e7c">${f.count(c.size)}</span></td>${cells}</tr>`;
+    })
+    .join('\n');
+  const m1 = b.cohorts.month1;
+  const month1 = m1
+    ? fill(m.month1, {
+        cohort: m1.cohort,
+        value: f.percent(m1.value),
+        mean: m1.previousSixMean === null ? msg.m.units.na : f.percent(m1.previousSixMean),
+      })
+    : '';
+  const seg = (s: string): string => (m.segments as Record<string, string>)[s] ?? s;
+  const segRows = b.rfm.segments
+    .filter((s) => s.customers > 0)
+    .map(
+      (s) =>
+        `<tr><td>${esc(seg(s.segment))}</td><td class="num" align="right">${f.count(s.customers)}</td><td class="num" align="right">${esc(f.value('money', s.revenue))}</td><td class="num" align="right">${esc(f.value('money', b.clv.bySegment[s.segment] ?? null))}</td></tr>`,
+    )
+    .join('\n');
+  const moves = b.rfm.moves
+    .slice(0, 6)
+    .map((mv) => `${seg(mv.from)} → ${seg(mv.to)} ${f.count(mv.customers)}`)
+    .join(', ');
+  const atRisk = fill(m.atRisk, {
+    count: f.count(b.atRisk.customers),
+    from: String(r.settings.atRiskDays),
+    to: '365',
+    revenue: f.value('money', b.atRisk.revenueAtStake),
+  });
+  const link = options.atRiskLink
+    ? `<p style="margin:4px 0;">${esc(fill(m.atRiskLink, { link: '' }))}<a href="${esc(options.atRiskLink)}">${esc(options.atRiskLink.startsWith('http') ? 'at-risk.csv' : options.atRiskLink)}</a></p>`
+    : '';
+  return `<mj-section background-color="#ffffff" css-class="card" padding="8px 0">
+      <mj-column>
+        <mj-text font-weight="700" padding="4px 16px 0">${esc(m.cohortsTitle)}</mj-text>
+        <mj-table css-class="cohorts" font-size="10px" line-height="13px" padding="4px 16px">
+          <tr><th align="left">${esc(m.cohort)}</th>${header}</tr>
+          ${rows}
+        </mj-table>
+        ${month1 ? `<mj-text font-size="12px" padding="2px 16px 8px"><div class="muted">${esc(month1)}</div></mj-text>` : ''}
+      </mj-column>
+    </mj-section>
+    <mj-section background-color="#ffffff" css-class="card" padding="8px 0">
+      <mj-column>
+        <mj-text font-weight="700" padding="4px 16px 0">${esc(m.segmentsTitle)}</mj-text>
+        <mj-table css-class="kpis" font-size="12px" padding="4px 16px">
+          <tr class="muted"><th align="left">${esc(m.segment)}</th><th class="num" align="right">${esc(m.customers)}</th><th class="num" align="right">${esc(m.revenue)}</th><th class="num" align="right">${esc(m.clv)}</th></tr>
+          ${segRows}
+        </mj-table>
+        <mj-text font-size="12px" padding="2px 16px 8px">${b.clv.clv12m === null ? '' : `<p style="margin:4px 0;">${esc(fill(m.clvLine, { value: f.value('money', b.clv.clv12m) }))}</p>`}${moves ? `<p style="margin:4px 0;">${esc(fill(m.moves, { label: r.comparisons.previous.label, moves }))}</p>` : ''}<p style="margin:4px 0;font-weight:700;">${esc(atRisk)}</p>${link}</mj-text>
+      </mj-column>
+    </mj-section>`;
 }
 
 /** Folder of the MJML templates and partials; the Lambda bundle sets KPI_TEMPLATES_DIR. */
@@ -142,7 +223,7 @@ function bars(k: KpiResult): string {
     const h =
       v === null ? 2 : hi === lo ? MAX / 2 : Math.round(4 + ((v - lo) / (hi - lo)) * (MAX - 4));
     const color = v === null ? COLORS.none : i === k.trend.length - 1 ? COLORS.current : COLORS.bar;
-    return `<td valign="bottom" style="padding:0 1px"><table role="presentation" cellpadding="0" cellspacing="0" width="100%"><tr><td height="${h}" bgcolor="${color}" style="height:${h}px;font-size:1px;line-height:1px">&nbsp;</td></tr></table></td>`;
+    return `<td valign="bottom" style="padding:0 1px"><table cellpadding="0" cellspacing="0" width="100%"><tr><td height="${h}" bgcolor="${color}" style="height:${h}px;font-size:1px">&nbsp;</td></tr></table></td>`;
   });
   return `<tr valign="bottom" style="height:${MAX}px;">${cells.join('')}</tr>`;
 }
@@ -260,7 +341,7 @@ export async function renderDigest(r: Report, options: RenderOptions = {}): Prom
   ]
     .map(
       ([label = '', value = '', cls = ''], i) =>
-        `<tr${i === 4 ? ' style="font-weight:700;"' : ''}><td>${esc(label)}</td><td class="num"><span class="${cls}">${esc(value)}</span></td></tr>`,
+        `<tr${i === 4 ? ' style="font-weight:700;"' : ''}><td>${esc(label)}</td><td class="num" align="right"><span class="${cls}">${esc(value)}</span></td></tr>`,
     )
     .join('');
   const flowSection = `<mj-section background-color="#ffffff" css-class="card" padding="8px 0">
@@ -273,13 +354,13 @@ export async function renderDigest(r: Report, options: RenderOptions = {}): Prom
     const k = r.kpis[id];
     const why =
       k.value === null ? `<div class="small muted">${esc(valueText(f, msg, id, null))}</div>` : '';
-    return `<tr><td><a href="#g-${id}">${esc(msg.kpiName(id))}</a>${k.anomaly ? ' <span class="bad">⚠</span>' : ''}${why}</td><td class="num">${esc(f.value(kpiDefinition(id).unit, k.value))}</td><td class="num">${changeHtml(f, id, k.change.previous)}</td><td class="num">${changeHtml(f, id, k.change.yearAgo)}</td></tr>`;
+    return `<tr><td><a href="#g-${id}">${esc(msg.kpiName(id))}</a>${k.anomaly ? ' <span class="bad">⚠</span>' : ''}${why}</td><td class="num" align="right">${esc(f.value(kpiDefinition(id).unit, k.value))}</td><td class="num" align="right">${changeHtml(f, id, k.change.previous)}</td><td class="num" align="right">${changeHtml(f, id, k.change.yearAgo)}</td></tr>`;
   }).join('\n');
   const tableSection = `<mj-section background-color="#ffffff" css-class="card" padding="8px 0">
       <mj-column>
         <mj-text font-weight="700" padding="4px 16px 0">${esc(m.table.title)}</mj-text>
         <mj-table css-class="kpis" font-size="12px" padding="4px 16px 8px">
-          <tr class="muted"><th align="left">${esc(m.table.kpi)}</th><th class="num">${esc(r.period.label)}</th><th class="num">${esc(fill(m.card.vsPrevious, { label: r.comparisons.previous.label }))}</th><th class="num">${esc(fill(m.card.vsYearAgo, { label: r.comparisons.yearAgo.label }))}</th></tr>
+          <tr class="muted"><th align="left">${esc(m.table.kpi)}</th><th class="num" align="right">${esc(r.period.label)}</th><th class="num" align="right">${esc(fill(m.card.vsPrevious, { label: r.comparisons.previous.label }))}</th><th class="num" align="right">${esc(fill(m.card.vsYearAgo, { label: r.comparisons.yearAgo.label }))}</th></tr>
           ${tableRows}
         </mj-table>
       </mj-column>
@@ -303,7 +384,7 @@ export async function renderDigest(r: Report, options: RenderOptions = {}): Prom
     header,
     moved: movedSection,
     cards: cardRows.join('\n    '),
-    flow: flowSection,
+    flow: flowSection + beyondSections(r, f, msg, options),
     table: tableSection,
     glossary,
     footer,
@@ -328,6 +409,58 @@ export async function renderDigest(r: Report, options: RenderOptions = {}): Prom
     command,
   });
   return { subject, html, text, attachments: [] };
+}
+
+/** The text of the sections beyond the headline KPIs: the same numbers as the HTML. */
+function beyondText(r: Report, f: Formatter, msg: Messages): string[] {
+  const b = r.beyond;
+  if (!b) return [];
+  const m = msg.m.beyond;
+  const seg = (s: string): string => (m.segments as Record<string, string>)[s] ?? s;
+  const m1 = b.cohorts.month1;
+  return [
+    '',
+    m.cohortsTitle.toUpperCase(),
+    ...b.cohorts.cohorts.map(
+      (c) =>
+        `${c.cohort.padEnd(9)}${String(c.size).padStart(7)}  ${c.retention.map((v) => String(Math.round(v * 100)).padStart(4)).join('')}`,
+    ),
+    ...(m1
+      ? [
+          fill(m.month1, {
+            cohort: m1.cohort,
+            value: f.percent(m1.value),
+            mean: m1.previousSixMean === null ? msg.m.units.na : f.percent(m1.previousSixMean),
+          }),
+        ]
+      : []),
+    '',
+    m.segmentsTitle.toUpperCase(),
+    ...b.rfm.segments
+      .filter((s) => s.customers > 0)
+      .map(
+        (s) =>
+          `${seg(s.segment).padEnd(24)}${f.count(s.customers).padStart(8)}  ${f.value('money', s.revenue).padStart(16)}  ${f.value('money', b.clv.bySegment[s.segment] ?? null)}`,
+      ),
+    ...(b.clv.clv12m === null ? [] : [fill(m.clvLine, { value: f.value('money', b.clv.clv12m) })]),
+    ...(b.rfm.moves.length > 0
+      ? [
+          fill(m.moves, {
+            label: r.comparisons.previous.label,
+            moves: b.rfm.moves
+              .slice(0, 6)
+              .map((mv) => `${seg(mv.from)} → ${seg(mv.to)} ${f.count(mv.customers)}`)
+              .join(', '),
+          }),
+        ]
+      : []),
+    fill(m.atRisk, {
+      count: f.count(b.atRisk.customers),
+      from: String(r.settings.atRiskDays),
+      to: '365',
+      revenue: f.value('money', b.atRisk.revenueAtStake),
+    }),
+  ];
 }
 
 /** The plain-text part: the same numbers, in reading order. */
@@ -379,6 +512,7 @@ function textPart(
     `${pad(m.flow.new, 40)}+${f.count(flow.new)}`,
     `${pad(m.flow.reactivated, 40)}+${f.count(flow.reactivated)}`,
     `${pad(m.flow.end, 40)}${f.count(flow.end)}`,
+    ...beyondText(r, f, msg),
     '',
     m.table.title.toUpperCase(),
     header,

@@ -3,7 +3,7 @@ import { formatIssues } from '../config/load.ts';
 import { allowedDomains, type Config, type ReportConfig } from '../config/schema.ts';
 import type { QueryEngine } from '../engines/query-engine.ts';
 import type { Archive } from '../delivery/archive.ts';
-import { OUTPUT_FORMATS, renderOutputs } from '../delivery/files.ts';
+import { AT_RISK_FILE, OUTPUT_FORMATS, renderOutputs } from '../delivery/files.ts';
 import type { Mailer } from '../delivery/ses.ts';
 import { renderDigest, type Digest } from '../digest/render.ts';
 import { formatter } from '../digest/format.ts';
@@ -13,7 +13,8 @@ import type { LedgerStore } from '../delivery/ledger.ts';
 import type { Report } from '../report/report.ts';
 import { createHash } from 'node:crypto';
 import { periodInstants, PeriodError, type Period } from '../periods/period.ts';
-import { resolvePeriod, runReport } from '../pipeline.ts';
+import { resolvePeriod, runFullReport } from '../pipeline.ts';
+import { atRiskCsv, type AtRiskCustomer } from '../kpis/beyond.ts';
 
 /** The deployed function's name: `kpi invoke` calls it. */
 export const REPORT_FUNCTION_NAME = 'kpi-digest-report';
@@ -197,13 +198,16 @@ export async function runOnce(input: unknown, deps: RunnerDeps): Promise<RunResu
   const options = { headline: report.headline, ...(hint ? { adHocHint: hint } : {}) };
   const envelope = { from: deps.sender, to: report.recipients, date: now };
   const archivePrefix = `reports/${report.id}/${label}/${now.toISOString().replace(/[:.]/g, '-')}/`;
+  let atRiskList: AtRiskCustomer[] = [];
   const measure = async (): Promise<Report> => {
     const engine = await deps.engine();
     try {
-      return await runReport(
+      const full = await runFullReport(
         { report, source: deps.config.source, period: label, now },
         { engine },
       );
+      atRiskList = full.atRiskList;
+      return full.report;
     } finally {
       await engine.close();
     }
@@ -212,9 +216,24 @@ export async function runOnce(input: unknown, deps: RunnerDeps): Promise<RunResu
     deps.archive
       ? deps.archive.put(
           archivePrefix,
-          await renderOutputs(result, payload.format, envelope, options),
+          await renderOutputs(result, payload.format, envelope, options, atRiskList),
         )
       : [];
+  /** The at-risk list goes to the archive first; the email carries only its link. */
+  const atRiskLink = async (): Promise<string | undefined> => {
+    if (!deps.archive || atRiskList.length === 0) return undefined;
+    try {
+      const [where] = await deps.archive.put(
+        archivePrefix,
+        new Map([[AT_RISK_FILE, atRiskCsv(atRiskList)]]),
+      );
+      return where && deps.archive.link ? await deps.archive.link(where) : where;
+    } catch (e) {
+      // The digest still goes out, without the link; the archive step after it will fail loudly.
+      log('at-risk list not archived before the send', { error: (e as Error).message });
+      return undefined;
+    }
+  };
   const nothing = { sentTo: [], messageIds: [], failed: [], uncertain: [] };
 
   if (payload.dryRun) {
@@ -331,7 +350,8 @@ export async function runOnce(input: unknown, deps: RunnerDeps): Promise<RunResu
     };
   }
 
-  const digest = await renderDigest(result, options);
+  const link = await atRiskLink();
+  const digest = await renderDigest(result, { ...options, ...(link ? { atRiskLink: link } : {}) });
   const out = await delivery.send(claim, (to) =>
     deps.mailer.sendMessage({ from: deps.sender, to, digest, date: now }),
   );

@@ -1,3 +1,4 @@
+import type { Beyond } from '../kpis/beyond.ts';
 import { DateTime } from 'luxon';
 import type { ReportConfig } from '../config/schema.ts';
 import { KPIS, type Direction, type KpiId, type Unit } from '../kpis/definitions.ts';
@@ -81,6 +82,8 @@ export interface Report {
   readonly kpis: Record<KpiId, KpiResult>;
   readonly customerFlow: CustomerFlow;
   readonly dataQuality: DataQuality;
+  /** Cohorts, RFM segments, the at-risk count and the lifetime model, when measured. */
+  readonly beyond?: Beyond;
 }
 
 /** Places a period in a time zone for the report. */

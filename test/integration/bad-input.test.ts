@@ -371,5 +371,7 @@ test('an SQL-looking excluded status is a plain string literal, not SQL', async 
     },
   );
   expect(o.error).toBe('');
-  expect(o.queries).toEqual(['DESCRIBE SELECT', 'WITH dup_ids']);
+  // The schema probe, then only statements built on the classified orders.
+  expect(o.queries[0]).toBe('DESCRIBE SELECT');
+  expect(o.queries.slice(1).every((q) => q === 'WITH dup_ids')).toBe(true);
 });

@@ -79,7 +79,9 @@ describe('a run delivered through the local SES v2 emulator', () => {
       audience: 'leaders',
       sentTo: ['ceo@example.com', 'cfo@example.com'],
     });
+    // The at-risk list went first (the email links to it), then the report and digest.
     expect(result.archived.map((p) => p.split('/').pop())).toEqual([
+      'at-risk.csv',
       'report.json',
       'digest.html',
       'digest.txt',
@@ -94,6 +96,9 @@ describe('a run delivered through the local SES v2 emulator', () => {
     expect(mail?.body.html).toContain('What moved');
     expect(mail?.body.text).toContain('WHAT MOVED');
     expect(mail?.body.text).toContain('Customer retention rate');
+    // The email links to the list and never carries it.
+    expect(mail?.body.html).toContain('at-risk.csv');
+    expect(mail?.body.html).not.toMatch(/customer_id,last_order/);
   }, 60_000);
 
   test('data that ends before the period end: no leadership message, one owner notice, the run fails', async () => {
@@ -130,7 +135,7 @@ describe('a run delivered through the local SES v2 emulator', () => {
       d,
     );
     expect(dry).toMatchObject({ audience: 'none', sentTo: [] });
-    expect(dry.archived).toHaveLength(1);
+    expect(dry.archived.map((p) => p.split('/').pop())).toEqual(['at-risk.csv', 'report.json']);
     expect((await store()).map((m) => m.subject)).toEqual([expect.stringContaining('2026-W40')]);
   }, 60_000);
 

@@ -156,6 +156,30 @@ describe('the digest', () => {
     },
   );
 
+  test.each([
+    ['en', 'Cohorts: share still buying', 'Customer segments (RFM', 'customers are at risk'],
+    ['ru', 'Когорты: доля покупающих', 'Сегменты клиентов (RFM', 'В зоне риска'],
+  ])(
+    '%s: the cohort table, the segments and the at-risk callout, never the list',
+    async (locale, cohorts, segments, atRisk) => {
+      const link = 'https://example.com/at-risk.csv?X-Amz-Expires=604800';
+      const d = await renderDigest(inLocale(locale, 'USD'), { atRiskLink: link });
+      // The text part writes its section titles in capitals.
+      for (const part of [d.html.toLowerCase(), d.text.toLowerCase()]) {
+        expect(part).toContain(cohorts.toLowerCase());
+        expect(part).toContain(segments.toLowerCase());
+        expect(part).toContain(atRisk.toLowerCase());
+      }
+      expect(d.html).toContain(`href="${link}"`);
+      // 12 cohorts, each with its months up to the end: 12 + 11 + … + 1 coloured cells.
+      expect(d.html.match(/bgcolor="#[0-9a-f]{6}"[^>]*>\d+</g)?.length).toBe(78);
+      // The sample's customer ids look like C0047330: none may appear in the email.
+      expect(d.html).not.toMatch(/C\d{7}/);
+      expect(d.text).not.toMatch(/C\d{7}/);
+      expect(Buffer.byteLength(d.html)).toBeLessThan(90 * 1024);
+    },
+  );
+
   test('the text part carries every KPI value shown in the email', async () => {
     const d = await renderDigest(fixture);
     const f = formatter('en', 'USD', messagesFor('en').m.units);
