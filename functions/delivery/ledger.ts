@@ -72,7 +72,11 @@ export class S3LedgerStore implements LedgerStore {
     return `${this.prefix}${key}.json`;
   }
 
-  async create(record: DeliveryRecord): Promise<string | null> {
+  /** Writes the record if the condition holds; the new ETag, or null if it did not. */
+  private async put(
+    record: DeliveryRecord,
+    condition: { IfNoneMatch: '*' } | { IfMatch: string },
+  ): Promise<string | null> {
     try {
       const out = await this.client.send(
         new PutObjectCommand({
@@ -80,7 +84,7 @@ export class S3LedgerStore implements LedgerStore {
           Key: this.objectKey(record.key),
           Body: JSON.stringify(record),
           ContentType: 'application/json',
-          IfNoneMatch: '*',
+          ...condition,
         }),
       );
       return out.ETag ?? '';
@@ -88,6 +92,10 @@ export class S3LedgerStore implements LedgerStore {
       if (isPreconditionFailed(e)) return null;
       throw e;
     }
+  }
+
+  create(record: DeliveryRecord): Promise<string | null> {
+    return this.put(record, { IfNoneMatch: '*' });
   }
 
   async read(key: string): Promise<{ record: DeliveryRecord; version: string } | null> {
@@ -103,22 +111,8 @@ export class S3LedgerStore implements LedgerStore {
     }
   }
 
-  async replace(record: DeliveryRecord, version: string): Promise<string | null> {
-    try {
-      const out = await this.client.send(
-        new PutObjectCommand({
-          Bucket: this.bucket,
-          Key: this.objectKey(record.key),
-          Body: JSON.stringify(record),
-          ContentType: 'application/json',
-          IfMatch: version,
-        }),
-      );
-      return out.ETag ?? '';
-    } catch (e) {
-      if (isPreconditionFailed(e)) return null;
-      throw e;
-    }
+  replace(record: DeliveryRecord, version: string): Promise<string | null> {
+    return this.put(record, { IfMatch: version });
   }
 
   async remove(key: string): Promise<void> {
