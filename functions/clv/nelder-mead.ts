@@ -2,7 +2,7 @@
  * Nelder–Mead simplex minimization (Lagarias et al. 1998 coefficients), restarted from its
  * own optimum until a restart no longer improves it: the likelihoods here are smooth and
  * low-dimensional (3–4 parameters), where the simplex is robust and needs no gradient.
- * No maintained JavaScript package offers a general minimizer, so it lives here.
+ * The general minimizers on npm are small and no longer maintained, so this one lives here.
  */
 export interface MinimizeOptions {
   /** Stop when the simplex's values differ by less than this, relative to them. @default 1e-12 */
