@@ -1,10 +1,10 @@
 import { SendEmailCommand, type SESv2Client } from '@aws-sdk/client-sesv2';
 import type { Digest } from '../digest/render.ts';
 import { toEml } from '../digest/eml.ts';
+import { withBackoff } from '../retry.ts';
 
 /** SES accepts at most 50 recipients per message. */
 export const SES_MAX_RECIPIENTS = 50;
-const RETRYABLE = new Set(['TooManyRequestsException', 'ThrottlingException']);
 
 export interface Mail {
   readonly from: string;
@@ -80,15 +80,11 @@ export class SesMailer implements Mailer {
     return out.MessageId ?? '';
   }
 
-  private async retry<R>(call: () => Promise<R>): Promise<R> {
-    const attempts = this.options.attempts ?? 6;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await call();
-      } catch (e) {
-        if (!(e instanceof Error) || !RETRYABLE.has(e.name) || attempt >= attempts) throw e;
-        await this.sleep(Math.round(Math.min(10_000, 200 * 2 ** (attempt - 1)) * this.random()));
-      }
-    }
+  private retry<R>(call: () => Promise<R>): Promise<R> {
+    return withBackoff(call, {
+      attempts: this.options.attempts ?? 6,
+      sleep: this.sleep,
+      random: this.random,
+    });
   }
 }

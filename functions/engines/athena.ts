@@ -7,6 +7,7 @@ import {
   type ColumnInfo,
   type GetQueryResultsCommandOutput,
 } from '@aws-sdk/client-athena';
+import { withBackoff } from '../retry.ts';
 import { quoteIdentifier, trinoDialect } from '../sql/dialect.ts';
 import {
   QueryError,
@@ -38,14 +39,6 @@ export interface AthenaOptions {
   readonly sleep?: ((ms: number) => Promise<void>) | undefined;
   readonly now?: (() => number) | undefined;
   readonly random?: (() => number) | undefined;
-}
-
-const THROTTLING = new Set(['ThrottlingException', 'TooManyRequestsException']);
-const BACKOFF_BASE_MS = 200;
-const BACKOFF_CAP_MS = 10_000;
-
-function isThrottling(e: unknown): boolean {
-  return e instanceof Error && THROTTLING.has(e.name);
 }
 
 /**
@@ -232,18 +225,15 @@ export class AthenaEngine implements QueryEngine {
 
   /** Retries throttled calls with capped exponential backoff and full jitter. */
   private async retry<R>(call: () => Promise<R>): Promise<R> {
-    const attempts = this.options.throttleAttempts ?? 8;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await call();
-      } catch (e) {
-        if (!isThrottling(e) || attempt >= attempts) {
-          if (e instanceof QueryError) throw e;
-          throw new QueryError(e instanceof Error ? e.message : String(e), { cause: e });
-        }
-        const cap = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** (attempt - 1));
-        await this.sleep(Math.round(cap * this.random()));
-      }
+    try {
+      return await withBackoff(call, {
+        attempts: this.options.throttleAttempts ?? 8,
+        sleep: this.sleep,
+        random: this.random,
+      });
+    } catch (e) {
+      if (e instanceof QueryError) throw e;
+      throw new QueryError(e instanceof Error ? e.message : String(e), { cause: e });
     }
   }
 }
