@@ -35,6 +35,21 @@ export const trinoDialect: Dialect = {
   powerOfTwo: (k) => `bitwise_left_shift(BIGINT '1', ${k})`,
 };
 
+/**
+ * A balanced CASE tree: how many of the ascending `bounds` (SQL literals) are at or below
+ * `expr`, 0..bounds.length, in about log2(bounds) comparisons per row.
+ */
+export function rankTree(
+  expr: string,
+  bounds: readonly string[],
+  lo = 0,
+  hi = bounds.length,
+): string {
+  if (lo === hi) return String(lo);
+  const mid = (lo + hi) >> 1;
+  return `CASE WHEN ${expr} < ${bounds[mid] ?? ''} THEN ${rankTree(expr, bounds, lo, mid)} ELSE ${rankTree(expr, bounds, mid + 1, hi)} END`;
+}
+
 /** A UTC instant as a TIMESTAMP literal (both engines read ordered_at as UTC wall time). */
 export function timestampLiteral(instant: Date): string {
   const iso = instant.toISOString(); // 2026-11-16T00:00:00.000Z

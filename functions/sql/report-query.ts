@@ -1,5 +1,5 @@
 import type { Dialect } from './dialect.ts';
-import { timestampLiteral } from './dialect.ts';
+import { rankTree, timestampLiteral } from './dialect.ts';
 import {
   classifiedOrders,
   EXCLUSION_REASONS,
@@ -131,11 +131,7 @@ export function buildReportQuery(input: ReportQueryInput): string {
   };
   // Slice of an order: the number of boundaries at or before it, 0..B.length. Orders at or
   // after the last boundary (slice B.length) matter to no period.
-  const sliceTree = (lo: number, hi: number): string => {
-    if (lo === hi) return String(lo);
-    const mid = (lo + hi) >> 1;
-    return `CASE WHEN ordered_at < ${ts(B[mid] as Date)} THEN ${sliceTree(lo, mid)} ELSE ${sliceTree(mid + 1, hi)} END`;
-  };
+  const slice = rankTree('ordered_at', B.map(ts));
 
   const BITS = 62;
   const maskCount = Math.ceil(B.length / BITS);
@@ -252,11 +248,6 @@ export function buildReportQuery(input: ReportQueryInput): string {
   // sorted. Their ranks are their ranks among all members.
   const rungs: number[] = [1];
   while ((rungs.at(-1) ?? 1) < 1e14) rungs.push(Math.ceil((rungs.at(-1) ?? 1) * Math.SQRT2));
-  const rungTree = (lo: number, hi: number): string => {
-    if (lo === hi) return String(lo);
-    const mid = (lo + hi) >> 1;
-    return `CASE WHEN r < ${rungs[mid] ?? 0} THEN ${rungTree(lo, mid)} ELSE ${rungTree(mid + 1, hi)} END`;
-  };
   const ranked = periods
     .map(
       (p, i) => `SELECT ${i} AS p, r365_${i} AS r FROM cust WHERE ${anyIn(p.yearBeforeEnd, p.end)}`,
@@ -292,7 +283,7 @@ dup_ids AS (
   ${orders.dupIds}
 ),
 rows AS (
-  ${orders.select([`CAST(${sliceTree(0, B.length)} AS SMALLINT) AS s`])}
+  ${orders.select([`CAST(${slice} AS SMALLINT) AS s`])}
 ),
 slice_totals AS (
   SELECT reason, s, count(*) AS n, sum(amount) AS revenue, max(ordered_at) AS latest
@@ -319,7 +310,7 @@ totals AS (
   FROM slice_totals
 ),
 members AS (
-  SELECT p, r, ${rungTree(0, rungs.length)} AS rung
+  SELECT p, r, ${rankTree('r', rungs.map(String))} AS rung
   FROM (${ranked}) u
 ),
 cuts AS (

@@ -1,6 +1,6 @@
 import { DateTime } from 'luxon';
 import type { Dialect } from './dialect.ts';
-import { timestampLiteral as ts } from './dialect.ts';
+import { rankTree, timestampLiteral as ts } from './dialect.ts';
 import { classifiedOrders, type OrdersInput } from './orders.ts';
 
 /** The month slices of a cohort matrix: local month starts as instants, oldest first. */
@@ -31,13 +31,6 @@ export interface StructuresInput extends OrdersInput {
   readonly timeZone: string;
 }
 
-/** A balanced CASE tree: the number of `bounds` at or before `expr`, 0..bounds.length. */
-function indexTree(expr: string, bounds: readonly Date[], lo = 0, hi = bounds.length): string {
-  if (lo === hi) return String(lo);
-  const mid = (lo + hi) >> 1;
-  return `CASE WHEN ${expr} < ${ts(bounds[mid] as Date)} THEN ${indexTree(expr, bounds, lo, mid)} ELSE ${indexTree(expr, bounds, mid + 1, hi)} END`;
-}
-
 /**
  * The cohort matrix (KPI-SPEC "Structures"): one row per cohort month with its size and,
  * for k = 0..11, how many of its customers have a valid order in month c + k (`k<k>`).
@@ -49,7 +42,7 @@ export function buildCohortQuery(input: StructuresInput): { sql: string; months:
   const orders = classifiedOrders(input);
   const n = months.labels.length;
   // Month index: 0 = before the first cohort month, j = cohort month j − 1.
-  const monthOf = (e: string): string => indexTree(e, months.starts.slice(0, n));
+  const monthOf = (e: string): string => rankTree(e, months.starts.slice(0, n).map(ts));
   const cells = Array.from({ length: 12 }, (_, k) => {
     const bit = dialect.powerOfTwo(`cohort + ${k}`);
     return `CAST(count(CASE WHEN cohort + ${k} <= ${n} AND ${dialect.bitAnd('mask', bit)} <> 0 THEN 1 END) AS BIGINT) AS k${k}`;
