@@ -38,6 +38,7 @@ import {
   type Period,
 } from '../periods/period.ts';
 import { runFullReport, runReport, type RunRequest } from '../pipeline.ts';
+import type { Report } from '../report/report.ts';
 import { generateSample } from '../sample/generate.ts';
 
 /** Where the CLI writes and reads; tests pass their own. */
@@ -219,6 +220,26 @@ interface RunContext {
   readonly cwd: string;
 }
 
+/**
+ * Where a run's result goes: the JSON report alone on stdout (`--format json`, no `--out`),
+ * or the requested files under `--out` (default out/), each path said on stderr.
+ */
+async function emitRun(
+  result: Report,
+  report: ReportConfig,
+  format: OutputFormat,
+  flags: Flags,
+  ctx: RunContext,
+): Promise<void> {
+  if (format === 'json' && !flags.out) {
+    ctx.io.stdout(reportJson(result));
+    return;
+  }
+  const files = await renderOutputs(result, format, envelope(flags), { headline: report.headline });
+  const written = await writeOutputs(resolve(ctx.cwd, flags.out ?? 'out'), files);
+  for (const path of written) ctx.io.stderr(`kpi: wrote ${path}\n`);
+}
+
 /** The project's config for the AWS commands: --config, or kpi.config.ts here. */
 async function projectConfig(flags: Flags, cwd: string): Promise<Config> {
   const file = resolve(cwd, flags.config ?? 'kpi.config.ts');
@@ -259,13 +280,7 @@ async function athenaRun(flags: Flags, ctx: RunContext): Promise<void> {
     },
     { engine },
   );
-  if (format === 'json' && !flags.out) {
-    ctx.io.stdout(reportJson(result));
-    return;
-  }
-  const files = await renderOutputs(result, format, envelope(flags), { headline: report.headline });
-  const written = await writeOutputs(resolve(ctx.cwd, flags.out ?? 'out'), files);
-  for (const path of written) ctx.io.stderr(`kpi: wrote ${path}\n`);
+  await emitRun(result, report, format, flags, ctx);
 }
 
 /** Invokes the deployed function; the payload is checked here first, as the function would. */
@@ -331,13 +346,7 @@ async function commandRun(flags: Flags, ctx: RunContext): Promise<void> {
   };
   ctx.io.stderr(`kpi: running ${report.id} ${period?.label ?? '(last complete period)'}\n`);
   const result = await runReport(request, { engine: await ctx.engine() });
-  if (format === 'json' && !flags.out) {
-    ctx.io.stdout(reportJson(result));
-    return;
-  }
-  const files = await renderOutputs(result, format, envelope(flags), { headline: report.headline });
-  const written = await writeOutputs(resolve(ctx.cwd, flags.out ?? 'out'), files);
-  for (const path of written) ctx.io.stderr(`kpi: wrote ${path}\n`);
+  await emitRun(result, report, format, flags, ctx);
 }
 
 function envelope(flags: Flags): { from: string; to: string[] } {
