@@ -47,6 +47,51 @@ function cellColor(share: number): string {
   return `#${mix(0xf4, 0x2f)}${mix(0xf6, 0x6f)}${mix(0xf8, 0xeb)}`;
 }
 
+/** The sentences of the sections beyond the headline KPIs, shared by the HTML and the text. */
+function beyondSentences(
+  r: Report,
+  b: NonNullable<Report['beyond']>,
+  f: Formatter,
+  msg: Messages,
+): {
+  seg: (s: string) => string;
+  month1: string | null;
+  clv: string | null;
+  moves: string | null;
+  atRisk: string;
+} {
+  const m = msg.m.beyond;
+  const seg = (s: string): string => (m.segments as Record<string, string>)[s] ?? s;
+  const m1 = b.cohorts.month1;
+  return {
+    seg,
+    month1: m1
+      ? fill(m.month1, {
+          cohort: m1.cohort,
+          value: f.percent(m1.value),
+          mean: m1.previousSixMean === null ? msg.m.units.na : f.percent(m1.previousSixMean),
+        })
+      : null,
+    clv: b.clv.clv12m === null ? null : fill(m.clvLine, { value: f.value('money', b.clv.clv12m) }),
+    moves:
+      b.rfm.moves.length === 0
+        ? null
+        : fill(m.moves, {
+            label: r.comparisons.previous.label,
+            moves: b.rfm.moves
+              .slice(0, 6)
+              .map((mv) => `${seg(mv.from)} → ${seg(mv.to)} ${f.count(mv.customers)}`)
+              .join(', '),
+          }),
+    atRisk: fill(m.atRisk, {
+      count: f.count(b.atRisk.customers),
+      from: String(r.settings.atRiskDays),
+      to: '365',
+      revenue: f.value('money', b.atRisk.revenueAtStake),
+    }),
+  };
+}
+
 /** The sections beyond the headline KPIs, when the report has them. */
 function beyondSections(r: Report, f: Formatter, msg: Messages, options: RenderOptions): string {
   const b = r.beyond;
@@ -65,15 +110,7 @@ function beyondSections(r: Report, f: Formatter, msg: Messages, options: RenderO
       return `<tr><td>${esc(c.cohort)}<br><span style="color:#616e7c">${f.count(c.size)}</span></td>${cells}</tr>`;
     })
     .join('\n');
-  const m1 = b.cohorts.month1;
-  const month1 = m1
-    ? fill(m.month1, {
-        cohort: m1.cohort,
-        value: f.percent(m1.value),
-        mean: m1.previousSixMean === null ? msg.m.units.na : f.percent(m1.previousSixMean),
-      })
-    : '';
-  const seg = (s: string): string => (m.segments as Record<string, string>)[s] ?? s;
+  const { seg, month1, clv, moves, atRisk } = beyondSentences(r, b, f, msg);
   const segRows = b.rfm.segments
     .filter((s) => s.customers > 0)
     .map(
@@ -81,16 +118,6 @@ function beyondSections(r: Report, f: Formatter, msg: Messages, options: RenderO
         `<tr><td>${esc(seg(s.segment))}</td><td class="num" align="right">${f.count(s.customers)}</td><td class="num" align="right">${esc(f.value('money', s.revenue))}</td><td class="num" align="right">${esc(f.value('money', b.clv.bySegment[s.segment] ?? null))}</td></tr>`,
     )
     .join('\n');
-  const moves = b.rfm.moves
-    .slice(0, 6)
-    .map((mv) => `${seg(mv.from)} → ${seg(mv.to)} ${f.count(mv.customers)}`)
-    .join(', ');
-  const atRisk = fill(m.atRisk, {
-    count: f.count(b.atRisk.customers),
-    from: String(r.settings.atRiskDays),
-    to: '365',
-    revenue: f.value('money', b.atRisk.revenueAtStake),
-  });
   const link = options.atRiskLink
     ? `<p style="margin:4px 0;">${esc(fill(m.atRiskLink, { link: '' }))}<a href="${esc(options.atRiskLink)}">${esc(options.atRiskLink.startsWith('http') ? 'at-risk.csv' : options.atRiskLink)}</a></p>`
     : '';
@@ -111,7 +138,7 @@ function beyondSections(r: Report, f: Formatter, msg: Messages, options: RenderO
           <tr class="muted"><th align="left">${esc(m.segment)}</th><th class="num" align="right">${esc(m.customers)}</th><th class="num" align="right">${esc(m.revenue)}</th><th class="num" align="right">${esc(m.clv)}</th></tr>
           ${segRows}
         </mj-table>
-        <mj-text font-size="12px" padding="2px 16px 8px">${b.clv.clv12m === null ? '' : `<p style="margin:4px 0;">${esc(fill(m.clvLine, { value: f.value('money', b.clv.clv12m) }))}</p>`}${moves ? `<p style="margin:4px 0;">${esc(fill(m.moves, { label: r.comparisons.previous.label, moves }))}</p>` : ''}<p style="margin:4px 0;font-weight:700;">${esc(atRisk)}</p>${link}</mj-text>
+        <mj-text font-size="12px" padding="2px 16px 8px">${[clv, moves].map((line) => (line === null ? '' : `<p style="margin:4px 0;">${esc(line)}</p>`)).join('')}<p style="margin:4px 0;font-weight:700;">${esc(atRisk)}</p>${link}</mj-text>
       </mj-column>
     </mj-section>`;
 }
@@ -416,8 +443,7 @@ function beyondText(r: Report, f: Formatter, msg: Messages): string[] {
   const b = r.beyond;
   if (!b) return [];
   const m = msg.m.beyond;
-  const seg = (s: string): string => (m.segments as Record<string, string>)[s] ?? s;
-  const m1 = b.cohorts.month1;
+  const { seg, month1, clv, moves, atRisk } = beyondSentences(r, b, f, msg);
   return [
     '',
     m.cohortsTitle.toUpperCase(),
@@ -425,15 +451,7 @@ function beyondText(r: Report, f: Formatter, msg: Messages): string[] {
       (c) =>
         `${c.cohort.padEnd(9)}${String(c.size).padStart(7)}  ${c.retention.map((v) => String(Math.round(v * 100)).padStart(4)).join('')}`,
     ),
-    ...(m1
-      ? [
-          fill(m.month1, {
-            cohort: m1.cohort,
-            value: f.percent(m1.value),
-            mean: m1.previousSixMean === null ? msg.m.units.na : f.percent(m1.previousSixMean),
-          }),
-        ]
-      : []),
+    ...(month1 === null ? [] : [month1]),
     '',
     m.segmentsTitle.toUpperCase(),
     ...b.rfm.segments
@@ -442,24 +460,8 @@ function beyondText(r: Report, f: Formatter, msg: Messages): string[] {
         (s) =>
           `${seg(s.segment).padEnd(24)}${f.count(s.customers).padStart(8)}  ${f.value('money', s.revenue).padStart(16)}  ${f.value('money', b.clv.bySegment[s.segment] ?? null)}`,
       ),
-    ...(b.clv.clv12m === null ? [] : [fill(m.clvLine, { value: f.value('money', b.clv.clv12m) })]),
-    ...(b.rfm.moves.length > 0
-      ? [
-          fill(m.moves, {
-            label: r.comparisons.previous.label,
-            moves: b.rfm.moves
-              .slice(0, 6)
-              .map((mv) => `${seg(mv.from)} → ${seg(mv.to)} ${f.count(mv.customers)}`)
-              .join(', '),
-          }),
-        ]
-      : []),
-    fill(m.atRisk, {
-      count: f.count(b.atRisk.customers),
-      from: String(r.settings.atRiskDays),
-      to: '365',
-      revenue: f.value('money', b.atRisk.revenueAtStake),
-    }),
+    ...[clv, moves].filter((line): line is string => line !== null),
+    atRisk,
   ];
 }
 
