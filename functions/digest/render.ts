@@ -107,7 +107,7 @@ function beyondSections(r: Report, f: Formatter, msg: Messages, options: RenderO
           ? '<td></td>'
           : `<td align="right" bgcolor="${cellColor(v)}"${v > 0.5 ? ' style="color:#fff"' : ''}>${pct(v)}</td>`;
       }).join('');
-      return `<tr><td>${esc(c.cohort)}<br><span style="color:#616e7c">${f.count(c.size)}</span></td>${cells}</tr>`;
+      return `<tr><td>${escapeHtml(c.cohort)}<br><span style="color:#616e7c">${f.count(c.size)}</span></td>${cells}</tr>`;
     })
     .join('\n');
   const { seg, month1, clv, moves, atRisk } = beyondSentences(r, b, f, msg);
@@ -115,30 +115,30 @@ function beyondSections(r: Report, f: Formatter, msg: Messages, options: RenderO
     .filter((s) => s.customers > 0)
     .map(
       (s) =>
-        `<tr><td>${esc(seg(s.segment))}</td><td class="num" align="right">${f.count(s.customers)}</td><td class="num" align="right">${esc(f.value('money', s.revenue))}</td><td class="num" align="right">${esc(f.value('money', b.clv.bySegment[s.segment] ?? null))}</td></tr>`,
+        `<tr><td>${escapeHtml(seg(s.segment))}</td><td class="num" align="right">${f.count(s.customers)}</td><td class="num" align="right">${escapeHtml(f.value('money', s.revenue))}</td><td class="num" align="right">${escapeHtml(f.value('money', b.clv.bySegment[s.segment] ?? null))}</td></tr>`,
     )
     .join('\n');
   const link = options.atRiskLink
-    ? `<p style="margin:4px 0;">${esc(fill(m.atRiskLink, { link: '' }))}<a href="${esc(options.atRiskLink)}">${esc(options.atRiskLink.startsWith('http') ? 'at-risk.csv' : options.atRiskLink)}</a></p>`
+    ? `<p style="margin:4px 0;">${escapeHtml(fill(m.atRiskLink, { link: '' }))}<a href="${escapeHtml(options.atRiskLink)}">${escapeHtml(options.atRiskLink.startsWith('http') ? 'at-risk.csv' : options.atRiskLink)}</a></p>`
     : '';
   return `<mj-section background-color="#ffffff" css-class="card" padding="8px 0">
       <mj-column>
-        <mj-text font-weight="700" padding="4px 16px 0">${esc(m.cohortsTitle)}</mj-text>
+        <mj-text font-weight="700" padding="4px 16px 0">${escapeHtml(m.cohortsTitle)}</mj-text>
         <mj-table css-class="cohorts" font-size="10px" line-height="13px" padding="4px 16px">
-          <tr><th align="left">${esc(m.cohort)}</th>${header}</tr>
+          <tr><th align="left">${escapeHtml(m.cohort)}</th>${header}</tr>
           ${rows}
         </mj-table>
-        ${month1 ? `<mj-text font-size="12px" padding="2px 16px 8px"><div class="muted">${esc(month1)}</div></mj-text>` : ''}
+        ${month1 ? `<mj-text font-size="12px" padding="2px 16px 8px"><div class="muted">${escapeHtml(month1)}</div></mj-text>` : ''}
       </mj-column>
     </mj-section>
     <mj-section background-color="#ffffff" css-class="card" padding="8px 0">
       <mj-column>
-        <mj-text font-weight="700" padding="4px 16px 0">${esc(m.segmentsTitle)}</mj-text>
+        <mj-text font-weight="700" padding="4px 16px 0">${escapeHtml(m.segmentsTitle)}</mj-text>
         <mj-table css-class="kpis" font-size="12px" padding="4px 16px">
-          <tr class="muted"><th align="left">${esc(m.segment)}</th><th class="num" align="right">${esc(m.customers)}</th><th class="num" align="right">${esc(m.revenue)}</th><th class="num" align="right">${esc(m.clv)}</th></tr>
+          <tr class="muted"><th align="left">${escapeHtml(m.segment)}</th><th class="num" align="right">${escapeHtml(m.customers)}</th><th class="num" align="right">${escapeHtml(m.revenue)}</th><th class="num" align="right">${escapeHtml(m.clv)}</th></tr>
           ${segRows}
         </mj-table>
-        <mj-text font-size="12px" padding="2px 16px 8px">${[clv, moves].map((line) => (line === null ? '' : `<p style="margin:4px 0;">${esc(line)}</p>`)).join('')}<p style="margin:4px 0;font-weight:700;">${esc(atRisk)}</p>${link}</mj-text>
+        <mj-text font-size="12px" padding="2px 16px 8px">${[clv, moves].map((line) => (line === null ? '' : `<p style="margin:4px 0;">${escapeHtml(line)}</p>`)).join('')}<p style="margin:4px 0;font-weight:700;">${escapeHtml(atRisk)}</p>${link}</mj-text>
       </mj-column>
     </mj-section>`;
 }
@@ -170,7 +170,8 @@ const COLORS = {
   none: '#eef1f4',
 } as const;
 
-function esc(s: string): string {
+/** HTML text escaping for the digest and the owners' notice. */
+export function escapeHtml(s: string): string {
   return s
     .replaceAll('&', '&amp;')
     .replaceAll('<', '&lt;')
@@ -192,7 +193,7 @@ function tone(c: Change): string {
 function changeHtml(f: Formatter, id: KpiId, c: Change): string {
   const size = f.magnitude(kpiDefinition(id).unit, c.absolute, c.relative);
   const a = arrow(c);
-  return `<span class="${tone(c)}">${a ? `${a}&nbsp;` : ''}${esc(size)}</span>`;
+  return `<span class="${tone(c)}">${a ? `${a}&nbsp;` : ''}${escapeHtml(size)}</span>`;
 }
 
 function changeText(f: Formatter, id: KpiId, c: Change): string {
@@ -287,17 +288,17 @@ function card(r: Report, f: Formatter, msg: Messages, id: KpiId): string {
   const status =
     notes.target === null || notes.status === null
       ? ''
-      : `<div class="small">${esc(notes.target)} · <span class="badge-${k.status ?? ''}">${esc(notes.status)}</span></div>`;
+      : `<div class="small">${escapeHtml(notes.target)} · <span class="badge-${k.status ?? ''}">${escapeHtml(notes.status)}</span></div>`;
   const range = notes.range ?? '';
   return `<mj-column css-class="card-col" padding="6px" inner-background-color="#ffffff" inner-border-radius="8px">
         <mj-text padding="12px 14px 0">
-          <div class="kpi-name"><a href="#g-${id}" style="color:inherit;text-decoration:none;">${esc(msg.kpiName(id))}</a>${k.anomaly ? ` <span class="bad" title="${esc(c.unusual)}">⚠</span>` : ''}</div>
-          <div class="kpi-value">${esc(f.value(unit, k.value))}</div>${k.value === null ? `<div class="small muted">${esc(valueText(f, msg, id, null))}</div>` : ''}
-          <div class="small">${changeHtml(f, id, k.change.previous)} <span class="muted">${esc(fill(c.vsPrevious, { label: r.comparisons.previous.label }))}</span> · ${changeHtml(f, id, k.change.yearAgo)} <span class="muted">${esc(fill(c.vsYearAgo, { label: r.comparisons.yearAgo.label }))}</span></div>
+          <div class="kpi-name"><a href="#g-${id}" style="color:inherit;text-decoration:none;">${escapeHtml(msg.kpiName(id))}</a>${k.anomaly ? ` <span class="bad" title="${escapeHtml(c.unusual)}">⚠</span>` : ''}</div>
+          <div class="kpi-value">${escapeHtml(f.value(unit, k.value))}</div>${k.value === null ? `<div class="small muted">${escapeHtml(valueText(f, msg, id, null))}</div>` : ''}
+          <div class="small">${changeHtml(f, id, k.change.previous)} <span class="muted">${escapeHtml(fill(c.vsPrevious, { label: r.comparisons.previous.label }))}</span> · ${changeHtml(f, id, k.change.yearAgo)} <span class="muted">${escapeHtml(fill(c.vsYearAgo, { label: r.comparisons.yearAgo.label }))}</span></div>
           ${status}
         </mj-text>
         <mj-table padding="8px 14px 0" table-layout="fixed">${bars(k)}</mj-table>
-        <mj-text padding="2px 14px 12px" css-class="muted"><div class="small muted">${esc(range)}</div></mj-text>
+        <mj-text padding="2px 14px 12px" css-class="muted"><div class="small muted">${escapeHtml(range)}</div></mj-text>
       </mj-column>`;
 }
 
@@ -340,15 +341,15 @@ export async function renderDigest(r: Report, options: RenderOptions = {}): Prom
 
   const header = `<mj-section background-color="#ffffff" css-class="card" padding="8px 0 4px">
       <mj-column>
-        <mj-text font-size="20px" line-height="26px" font-weight="700" padding="12px 16px 2px">${esc(r.report.name)} · ${esc(r.period.label)}</mj-text>
-        <mj-text css-class="muted" padding="0 16px 10px"><div class="muted">${esc(fill(m.header.period, { range, timeZone: r.period.timeZone }))} · ${esc(fill(m.header.dataThrough, { instant: through }))}</div></mj-text>
-        ${dq.fresh ? '' : `<mj-text padding="0 16px 12px"><div class="bad" style="font-weight:700;">${esc(m.header.stale)}</div></mj-text>`}
+        <mj-text font-size="20px" line-height="26px" font-weight="700" padding="12px 16px 2px">${escapeHtml(r.report.name)} · ${escapeHtml(r.period.label)}</mj-text>
+        <mj-text css-class="muted" padding="0 16px 10px"><div class="muted">${escapeHtml(fill(m.header.period, { range, timeZone: r.period.timeZone }))} · ${escapeHtml(fill(m.header.dataThrough, { instant: through }))}</div></mj-text>
+        ${dq.fresh ? '' : `<mj-text padding="0 16px 12px"><div class="bad" style="font-weight:700;">${escapeHtml(m.header.stale)}</div></mj-text>`}
       </mj-column>
     </mj-section>`;
   const movedSection = `<mj-section background-color="#ffffff" css-class="card" padding="0 0 8px">
       <mj-column>
-        <mj-text font-weight="700" padding="4px 16px 0">${esc(m.moved.title)}</mj-text>
-        <mj-text padding="2px 16px 8px">${moved.map((s) => `<p style="margin:4px 0;">${esc(s)}</p>`).join('')}</mj-text>
+        <mj-text font-weight="700" padding="4px 16px 0">${escapeHtml(m.moved.title)}</mj-text>
+        <mj-text padding="2px 16px 8px">${moved.map((s) => `<p style="margin:4px 0;">${escapeHtml(s)}</p>`).join('')}</mj-text>
       </mj-column>
     </mj-section>`;
   const cardRows: string[] = [];
@@ -368,46 +369,48 @@ export async function renderDigest(r: Report, options: RenderOptions = {}): Prom
   ]
     .map(
       ([label = '', value = '', cls = ''], i) =>
-        `<tr${i === 4 ? ' style="font-weight:700;"' : ''}><td>${esc(label)}</td><td class="num" align="right"><span class="${cls}">${esc(value)}</span></td></tr>`,
+        `<tr${i === 4 ? ' style="font-weight:700;"' : ''}><td>${escapeHtml(label)}</td><td class="num" align="right"><span class="${cls}">${escapeHtml(value)}</span></td></tr>`,
     )
     .join('');
   const flowSection = `<mj-section background-color="#ffffff" css-class="card" padding="8px 0">
       <mj-column>
-        <mj-text font-weight="700" padding="4px 16px 0">${esc(m.flow.title)} · ${esc(range)}</mj-text>
+        <mj-text font-weight="700" padding="4px 16px 0">${escapeHtml(m.flow.title)} · ${escapeHtml(range)}</mj-text>
         <mj-table css-class="kpis" padding="4px 16px 8px">${flowRows}</mj-table>
       </mj-column>
     </mj-section>`;
   const tableRows = KPI_IDS.map((id) => {
     const k = r.kpis[id];
     const why =
-      k.value === null ? `<div class="small muted">${esc(valueText(f, msg, id, null))}</div>` : '';
-    return `<tr><td><a href="#g-${id}">${esc(msg.kpiName(id))}</a>${k.anomaly ? ' <span class="bad">⚠</span>' : ''}${why}</td><td class="num" align="right">${esc(f.value(kpiDefinition(id).unit, k.value))}</td><td class="num" align="right">${changeHtml(f, id, k.change.previous)}</td><td class="num" align="right">${changeHtml(f, id, k.change.yearAgo)}</td></tr>`;
+      k.value === null
+        ? `<div class="small muted">${escapeHtml(valueText(f, msg, id, null))}</div>`
+        : '';
+    return `<tr><td><a href="#g-${id}">${escapeHtml(msg.kpiName(id))}</a>${k.anomaly ? ' <span class="bad">⚠</span>' : ''}${why}</td><td class="num" align="right">${escapeHtml(f.value(kpiDefinition(id).unit, k.value))}</td><td class="num" align="right">${changeHtml(f, id, k.change.previous)}</td><td class="num" align="right">${changeHtml(f, id, k.change.yearAgo)}</td></tr>`;
   }).join('\n');
   const tableSection = `<mj-section background-color="#ffffff" css-class="card" padding="8px 0">
       <mj-column>
-        <mj-text font-weight="700" padding="4px 16px 0">${esc(m.table.title)}</mj-text>
+        <mj-text font-weight="700" padding="4px 16px 0">${escapeHtml(m.table.title)}</mj-text>
         <mj-table css-class="kpis" font-size="12px" padding="4px 16px 8px">
-          <tr class="muted"><th align="left">${esc(m.table.kpi)}</th><th class="num" align="right">${esc(r.period.label)}</th><th class="num" align="right">${esc(fill(m.card.vsPrevious, { label: r.comparisons.previous.label }))}</th><th class="num" align="right">${esc(fill(m.card.vsYearAgo, { label: r.comparisons.yearAgo.label }))}</th></tr>
+          <tr class="muted"><th align="left">${escapeHtml(m.table.kpi)}</th><th class="num" align="right">${escapeHtml(r.period.label)}</th><th class="num" align="right">${escapeHtml(fill(m.card.vsPrevious, { label: r.comparisons.previous.label }))}</th><th class="num" align="right">${escapeHtml(fill(m.card.vsYearAgo, { label: r.comparisons.yearAgo.label }))}</th></tr>
           ${tableRows}
         </mj-table>
       </mj-column>
     </mj-section>`;
   const glossary = `<mj-section background-color="#ffffff" css-class="card glossary" padding="8px 0">
       <mj-column>
-        <mj-text font-weight="700" padding="4px 16px 0">${esc(m.table.glossary)}</mj-text>
-        <mj-text font-size="12px" line-height="17px" padding="2px 16px 10px">${KPI_IDS.map((id) => `<p id="g-${id}" style="margin:4px 0;"><a name="g-${id}"></a><b>${esc(msg.kpiName(id))}</b> — ${esc(msg.kpiDefinition(id))}</p>`).join('')}</mj-text>
+        <mj-text font-weight="700" padding="4px 16px 0">${escapeHtml(m.table.glossary)}</mj-text>
+        <mj-text font-size="12px" line-height="17px" padding="2px 16px 10px">${KPI_IDS.map((id) => `<p id="g-${id}" style="margin:4px 0;"><a name="g-${id}"></a><b>${escapeHtml(msg.kpiName(id))}</b> — ${escapeHtml(msg.kpiDefinition(id))}</p>`).join('')}</mj-text>
       </mj-column>
     </mj-section>`;
   const footer = `<mj-section padding="8px 0 16px">
       <mj-column>
-        <mj-text font-size="12px" line-height="17px" padding="4px 16px"><div class="muted">${footerLines.map((l) => `<p style="margin:3px 0;">${esc(l)}</p>`).join('')}<p style="margin:3px 0;">${esc(fill(m.footer.adHoc, { command: '' }))}<code>${esc(command)}</code></p><p style="margin:3px 0;">${esc(generated)}</p></div></mj-text>
+        <mj-text font-size="12px" line-height="17px" padding="4px 16px"><div class="muted">${footerLines.map((l) => `<p style="margin:3px 0;">${escapeHtml(l)}</p>`).join('')}<p style="margin:3px 0;">${escapeHtml(fill(m.footer.adHoc, { command: '' }))}<code>${escapeHtml(command)}</code></p><p style="margin:3px 0;">${escapeHtml(generated)}</p></div></mj-text>
       </mj-column>
     </mj-section>`;
 
   const parts: Record<string, string> = {
     lang: msg.locale,
-    title: esc(subject),
-    preview: esc(moved[0] ?? subject),
+    title: escapeHtml(subject),
+    preview: escapeHtml(moved[0] ?? subject),
     header,
     moved: movedSection,
     cards: cardRows.join('\n    '),

@@ -111,15 +111,12 @@ export class DuckDbEngine implements QueryEngine {
         `source "${source.path}" is neither .parquet nor .csv (set its format)`,
       );
     }
-    if (format === 'csv' && !info.isDirectory()) {
-      const rel = `read_csv(${stringLiteral(pattern)}, header = true, delim = ',', quote = '"')`;
-      this.csvFiles.set(rel, pattern);
-    }
-    return format === 'parquet'
-      ? `read_parquet(${stringLiteral(pattern)})`
-      : // Canonical CSV: comma-separated with a header; a row with the wrong number of
-        // fields is an error with its line number, not a silently re-guessed layout.
-        `read_csv(${stringLiteral(pattern)}, header = true, delim = ',', quote = '"')`;
+    if (format === 'parquet') return `read_parquet(${stringLiteral(pattern)})`;
+    // Canonical CSV: comma-separated with a header; a row with the wrong number of fields
+    // is an error with its line number, not a silently re-guessed layout.
+    const relation = `read_csv(${stringLiteral(pattern)}, header = true, delim = ',', quote = '"')`;
+    if (!info.isDirectory()) this.csvFiles.set(relation, pattern);
+    return relation;
   }
 
   async query<T extends Row = Row>(

@@ -5,11 +5,11 @@ import type { QueryEngine } from '../engines/query-engine.ts';
 import type { Archive } from '../delivery/archive.ts';
 import { AT_RISK_FILE, OUTPUT_FORMATS, renderOutputs } from '../delivery/files.ts';
 import type { Mailer } from '../delivery/ses.ts';
-import { renderDigest, type Digest } from '../digest/render.ts';
+import { escapeHtml, renderDigest, type Digest } from '../digest/render.ts';
 import { formatter } from '../digest/format.ts';
 import { fill, messagesFor } from '../digest/messages.ts';
 import { Delivery, summarize } from '../delivery/deliver.ts';
-import type { LedgerStore } from '../delivery/ledger.ts';
+import type { DeliveryRecord, LedgerStore } from '../delivery/ledger.ts';
 import type { Report } from '../report/report.ts';
 import { createHash } from 'node:crypto';
 import { periodInstants, PeriodError, type Period } from '../periods/period.ts';
@@ -149,6 +149,14 @@ export function validatePayload(
   return { payload, report, period };
 }
 
+/** What an earlier attempt's ledger record says was delivered, in RunResult's terms. */
+function delivered(
+  record: DeliveryRecord,
+): Pick<RunResult, 'sentTo' | 'messageIds' | 'failed' | 'uncertain'> {
+  const { sent, messageIds, failed, uncertain } = summarize(record);
+  return { sentTo: sent, messageIds, failed, uncertain };
+}
+
 /** The ledger key of one audience of one period of one report. */
 export function deliveryKey(report: string, period: string, audience: string): string {
   return `${report}/${period}/${audience}`;
@@ -174,11 +182,10 @@ function staleNotice(result: Report): Digest {
     required: f.instant(dq.requiredThrough, result.period.timeZone),
   };
   const body = fill(msg.m.notice.body, values);
-  const esc = (t: string): string => t.replaceAll('&', '&amp;').replaceAll('<', '&lt;');
   return {
     subject: fill(msg.m.notice.subject, values),
     text: `${body}\n`,
-    html: `<!doctype html><html lang="${msg.locale}"><body><p>${esc(body)}</p></body></html>`,
+    html: `<!doctype html><html lang="${msg.locale}"><body><p>${escapeHtml(body)}</p></body></html>`,
     attachments: [],
   };
 }
@@ -280,8 +287,7 @@ export async function runOnce(input: unknown, deps: RunnerDeps): Promise<RunResu
       period: label,
       fresh: true,
       audience,
-      ...summarize(claim.record),
-      sentTo: summarize(claim.record).sent,
+      ...delivered(claim.record),
       archived: claim.record.archived ?? [],
       skipped: 'already-sent',
     };
@@ -300,14 +306,12 @@ export async function runOnce(input: unknown, deps: RunnerDeps): Promise<RunResu
     // Sent by an earlier attempt that failed to archive: archive now, never resend.
     const archived = await archiveOf(result);
     await delivery.complete(claim.record, claim.version, archived);
-    const s = summarize(claim.record);
     return {
       report: report.id,
       period: label,
       fresh,
       audience,
-      ...s,
-      sentTo: s.sent,
+      ...delivered(claim.record),
       archived,
       skipped: 'already-sent',
     };
