@@ -167,8 +167,11 @@ export class DuckDbEngine implements QueryEngine {
       );
     }
     // A CSV with a header and no rows has untyped (VARCHAR) columns: nothing to check.
-    const empty = async (): Promise<boolean> =>
-      (await this.query(`SELECT 1 AS one FROM ${relation} LIMIT 1`)).length === 0;
+    let isEmpty: Promise<boolean> | undefined;
+    const empty = (): Promise<boolean> =>
+      (isEmpty ??= this.query(`SELECT 1 AS one FROM ${relation} LIMIT 1`).then(
+        (r) => r.length === 0,
+      ));
     const amountType = types.get(columns.amount) ?? '';
     if (
       !/^(DECIMAL|DOUBLE|FLOAT|REAL|(U)?(TINY|SMALL|BIG|HUGE)?INT(EGER)?)/.test(amountType) &&
