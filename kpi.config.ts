@@ -16,6 +16,16 @@ export default defineConfig({
       status: 'status',
     },
     excludedStatuses: ['cancelled', 'canceled', 'refunded', 'failed', 'test'],
+    // Optional: survey answers (NPS, CSAT) and marketing spend (CAC, LTV : CAC). Drop either
+    // and its KPIs leave the report and the digest.
+    feedback: {
+      relation: { kind: 'file', path: '.cache/sample/feedback.parquet' },
+      columns: { submitted_at: 'submitted_at', kind: 'kind', score: 'score' },
+    },
+    marketingSpend: {
+      relation: { kind: 'file', path: '.cache/sample/marketing_spend.parquet' },
+      columns: { spent_on: 'spent_on', channel: 'channel', amount: 'amount' },
+    },
   },
   reports: [
     {
@@ -59,6 +69,9 @@ export default defineConfig({
       // The stack creates this Glue table over Parquet under s3://<bucket>/<prefix>dt=YYYY-MM-DD/;
       // drop createTable to read a table that already exists.
       createTable: { bucket: 'example-orders-data', prefix: 'orders/', since: '2020-01-01' },
+      // The Glue tables of the optional sources (same database) and where their data lies.
+      feedback: { table: 'feedback', location: 's3://example-orders-data/feedback/' },
+      marketingSpend: { table: 'marketing_spend', location: 's3://example-orders-data/spend/' },
       bytesScannedCutoffPerQuery: 10_000_000_000,
       queryTimeoutSeconds: 600,
     },

@@ -1,6 +1,7 @@
 import type { ReportConfig, SourceConfig } from './config/schema.ts';
 import type { QueryEngine } from './engines/query-engine.ts';
 import { measureBeyond, type AtRiskCustomer } from './kpis/beyond.ts';
+import { measureExtras } from './kpis/extra.ts';
 import { measure } from './kpis/measure.ts';
 import {
   comparisonsOf,
@@ -66,6 +67,12 @@ export async function runFullReport(
   const comparisons = comparisonsOf(period);
   const relation = await deps.engine.relation(req.source.relation);
   await deps.engine.checkSource?.(relation, req.source.columns);
+  const compared = [
+    ...comparisons.trend,
+    comparisons.yearAgo,
+    comparisons.previous,
+    ...comparisons.trailing,
+  ];
   const { byLabel, quality } = await measure({
     engine: deps.engine,
     relation,
@@ -74,13 +81,34 @@ export async function runFullReport(
     timeZone: req.report.timeZone,
     activeWindowDays: req.report.activeWindowDays,
     atRiskDays: req.report.atRiskDays,
-    periods: [
-      ...comparisons.trend,
-      comparisons.yearAgo,
-      comparisons.previous,
-      ...comparisons.trailing,
-    ],
+    periods: compared,
   });
+  // The optional sources (feedback, marketing spend), the reported period first.
+  const extras = await measureExtras({
+    engine: deps.engine,
+    source: req.source,
+    timeZone: req.report.timeZone,
+    periods: [period, ...compared],
+  });
+  const more = beyond
+    ? await measureBeyond({
+        engine: deps.engine,
+        relation,
+        source: req.source,
+        report: req.report,
+        period,
+        previous: comparisons.previous,
+        comparedPeriods: compared,
+      })
+    : null;
+  // The lifetime model's value per period joins the optional measures (clv_12m, ltv_to_cac).
+  const extraByLabel = new Map(
+    compared.map((p) => {
+      const m = extras.byLabel.get(p.label) ?? {};
+      const clv = more?.clvByLabel.get(p.label);
+      return [p.label, more ? { ...m, clv12m: clv ?? null } : m];
+    }),
+  );
   const report = assembleReport({
     config: req.report,
     excludedStatuses: req.source.excludedStatuses,
@@ -88,15 +116,10 @@ export async function runFullReport(
     measures: byLabel,
     quality,
     generatedAt: now,
+    extras: extraByLabel,
+    extraQuality: extras.quality,
+    ...(extras.spendByChannel ? { spendByChannel: extras.spendByChannel } : {}),
+    ...(more ? { beyond: more.beyond } : {}),
   });
-  if (!beyond) return { report, atRiskList: [] };
-  const more = await measureBeyond({
-    engine: deps.engine,
-    relation,
-    source: req.source,
-    report: req.report,
-    period,
-    previous: comparisons.previous,
-  });
-  return { report: { ...report, beyond: more.beyond }, atRiskList: more.atRiskList };
+  return { report, atRiskList: more?.atRiskList ?? [] };
 }

@@ -88,9 +88,15 @@ export class KpiDigestStack extends Stack {
       environment: { ARCHIVE_BUCKET: archive.bucketName },
     }).fn;
 
-    // Athena: this work group only; Glue: this database and table only.
+    // Athena: this work group only; Glue: this database and its configured tables only.
     const region = this.region;
     const account = this.account;
+    const optionalTables = (['feedback', 'marketingSpend'] as const).flatMap((key) => {
+      const t = aws.athena[key];
+      if (!t) return [];
+      const [, bucket = '', prefix = ''] = /^s3:\/\/([^/]+)\/(.*)$/.exec(t.location) ?? [];
+      return [{ key, table: t.table, bucket, prefix }];
+    });
     fn.addToRolePolicy(
       new PolicyStatement({
         effect: Effect.ALLOW,
@@ -113,6 +119,10 @@ export class KpiDigestStack extends Stack {
           `arn:${this.partition}:glue:${region}:${account}:catalog`,
           `arn:${this.partition}:glue:${region}:${account}:database/${aws.athena.database}`,
           `arn:${this.partition}:glue:${region}:${account}:table/${aws.athena.database}/${aws.athena.table}`,
+          ...optionalTables.map(
+            (t) =>
+              `arn:${this.partition}:glue:${region}:${account}:table/${aws.athena.database}/${t.table}`,
+          ),
         ],
       }),
     );
@@ -123,6 +133,10 @@ export class KpiDigestStack extends Stack {
         ? Bucket.fromBucketName(this, 'Data', aws.athena.dataBucket)
         : undefined);
     dataBucket?.grantRead(fn, athena.dataPrefix ? `${athena.dataPrefix}*` : '*');
+    // The optional sources' data: read-only, under their own prefix.
+    for (const t of optionalTables) {
+      Bucket.fromBucketName(this, `${t.key}Data`, t.bucket).grantRead(fn, `${t.prefix}*`);
+    }
     archive.grantReadWrite(fn);
     const grants = 'grants of aws-cdk-lib scoped to one bucket (and prefix) of this stack';
     for (const [id, reason] of [
@@ -161,6 +175,13 @@ export class KpiDigestStack extends Stack {
             ],
           ]
         : []),
+      ...optionalTables.map(
+        (t) =>
+          [
+            `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${t.bucket}/${t.prefix}*]`,
+            `Objects under the ${t.key} prefix of its bucket only.`,
+          ] as const,
+      ),
     ] as const) {
       Validations.of(fn).acknowledge({ id, reason });
     }

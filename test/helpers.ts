@@ -54,5 +54,7 @@ export async function reportOn(
 
 /** The value of one KPI in a report. */
 export function kpi(report: Report, id: keyof Report['kpis']): number | null {
-  return report.kpis[id].value;
+  const k = report.kpis[id];
+  if (!k) throw new Error(`the report has no ${id}`);
+  return k.value;
 }

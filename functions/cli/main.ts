@@ -57,6 +57,11 @@ export class UsageError extends Error {
 
 /** The sample shop's path, relative to the project root. */
 export const SAMPLE_PATH = '.cache/sample/orders.parquet';
+/** Its survey answers and marketing spend, for NPS, CSAT and CAC. */
+export const SAMPLE_EXTRAS = {
+  feedback: '.cache/sample/feedback.parquet',
+  marketingSpend: '.cache/sample/marketing_spend.parquet',
+} as const;
 /** The sample data ends here; the demo reports the last complete week before it. */
 export const SAMPLE_END = new Date('2026-11-23T00:00:00Z');
 
@@ -408,9 +413,13 @@ async function commandBackfill(flags: Flags, ctx: RunContext): Promise<void> {
 
 async function commandDemo(flags: Flags, ctx: RunContext): Promise<void> {
   const sample = resolve(ctx.cwd, SAMPLE_PATH);
-  if (!existsSync(sample)) {
+  const extras = {
+    feedback: resolve(ctx.cwd, SAMPLE_EXTRAS.feedback),
+    marketingSpend: resolve(ctx.cwd, SAMPLE_EXTRAS.marketingSpend),
+  };
+  if (![sample, extras.feedback, extras.marketingSpend].every((p) => existsSync(p))) {
     ctx.io.stderr(`kpi: generating the sample shop at ${sample} ...\n`);
-    const summary = await generateSample(sample, { end: SAMPLE_END });
+    const summary = await generateSample(sample, { end: SAMPLE_END, extras });
     ctx.io.stderr(`kpi: ${summary.rows} order rows, ${summary.customers} customers\n`);
   }
   const configPath = resolve(ctx.cwd, flags.config ?? 'kpi.config.ts');

@@ -57,14 +57,20 @@ export function parseConfig(raw: unknown, file?: string): Config {
   if (!result.success) throw new ConfigError(formatIssues(result.error), file);
   const config = result.data;
   // File sources are relative to the configuration file, so a config works from any cwd.
-  const rel = config.source.relation;
-  if (file && rel.kind === 'file' && !isAbsolute(rel.path)) {
-    return {
-      ...config,
-      source: { ...config.source, relation: { ...rel, path: resolve(dirname(file), rel.path) } },
-    };
-  }
-  return config;
+  if (!file) return config;
+  const resolved = <T extends { relation: Config['source']['relation'] }>(src: T): T =>
+    src.relation.kind === 'file' && !isAbsolute(src.relation.path)
+      ? { ...src, relation: { ...src.relation, path: resolve(dirname(file), src.relation.path) } }
+      : src;
+  const { feedback, marketingSpend } = config.source;
+  return {
+    ...config,
+    source: {
+      ...resolved(config.source),
+      ...(feedback ? { feedback: resolved(feedback) } : {}),
+      ...(marketingSpend ? { marketingSpend: resolved(marketingSpend) } : {}),
+    },
+  };
 }
 
 /** Loads and validates a `.json`, `.ts` or `.js` configuration file (default export). */

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { IANAZone } from 'luxon';
-import { DEFAULT_HEADLINE, KPI_IDS } from '../kpis/definitions.ts';
+import { DEFAULT_HEADLINE, KPI_IDS, type KpiId } from '../kpis/definitions.ts';
 import { PERIOD_KINDS } from '../periods/period.ts';
 
 /** Defaults of KPI-SPEC.md. */
@@ -55,17 +55,56 @@ const tableSource = z
   })
   .strict();
 
-const sourceSchema = z.object({
-  relation: z.discriminatedUnion('kind', [fileSource, tableSource]),
-  columns: columns.default({
-    order_id: 'order_id',
-    customer_id: 'customer_id',
-    ordered_at: 'ordered_at',
-    amount: 'amount',
-    status: 'status',
-  }),
-  excludedStatuses: z.array(z.string().min(1)).default(DEFAULT_EXCLUDED_STATUSES),
-});
+const relation = z.discriminatedUnion('kind', [fileSource, tableSource]);
+
+/** Survey answers (KPI-SPEC "Inputs"): NPS (0–10) and CSAT (1–5) scores with their time. */
+const feedbackSource = z
+  .object({
+    relation,
+    columns: z
+      .object({
+        submitted_at: identifier.default('submitted_at'),
+        /** `nps` or `csat` (compared case-insensitively). */
+        kind: identifier.default('kind'),
+        score: identifier.default('score'),
+      })
+      .strict()
+      .default({ submitted_at: 'submitted_at', kind: 'kind', score: 'score' }),
+  })
+  .strict();
+
+/** Marketing spend by local date (and channel) in the reporting currency. */
+const marketingSpendSource = z
+  .object({
+    relation,
+    columns: z
+      .object({
+        spent_on: identifier.default('spent_on'),
+        channel: identifier.nullable().default('channel'),
+        amount: identifier.default('amount'),
+      })
+      .strict()
+      .default({ spent_on: 'spent_on', channel: 'channel', amount: 'amount' }),
+  })
+  .strict();
+
+const sourceSchema = z
+  .object({
+    relation,
+    columns: columns.default({
+      order_id: 'order_id',
+      customer_id: 'customer_id',
+      ordered_at: 'ordered_at',
+      amount: 'amount',
+      status: 'status',
+    }),
+    excludedStatuses: z.array(z.string().min(1)).default(DEFAULT_EXCLUDED_STATUSES),
+    /** Optional: survey answers; the reports then show NPS and CSAT. */
+    feedback: feedbackSource.optional(),
+    /** Optional: marketing spend; the reports then show CAC and LTV : CAC. */
+    marketingSpend: marketingSpendSource.optional(),
+  })
+  .strict();
 
 const kpiId = z.enum(KPI_IDS);
 
@@ -100,6 +139,28 @@ const target = z
   })
   .strict();
 
+/** A reference point to read a KPI against, in the KPI's unit (a fraction for ratios). */
+const benchmark = z
+  .object({
+    /** Free text, or a built-in name the digest translates: large-business, small-business, industry-median. */
+    label: z.string().min(1).max(80),
+    value: z.number(),
+  })
+  .strict();
+
+/**
+ * The seed material's reference points for annual retention: around 60 % is good for a
+ * large business, 40 % and above for a small one, and the median across industries is
+ * under 20 %. They apply to `crr_12m`, the annual figure, not to a week's retention.
+ */
+export const DEFAULT_BENCHMARKS = {
+  crr_12m: [
+    { label: 'large-business', value: 0.6 },
+    { label: 'small-business', value: 0.4 },
+    { label: 'industry-median', value: 0.2 },
+  ],
+} as const;
+
 const reportSchema = z
   .object({
     id: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'expected lower-case letters, digits and dashes'),
@@ -122,6 +183,19 @@ const reportSchema = z
       .max(24 * 31)
       .default(24),
     targets: z.partialRecord(kpiId, target).default({}),
+    /**
+     * Reference points per KPI, shown next to its value; a KPI listed here replaces its
+     * defaults (an empty list removes them). @default DEFAULT_BENCHMARKS
+     */
+    benchmarks: z
+      .partialRecord(kpiId, z.array(benchmark).max(5))
+      .default({})
+      .transform(
+        (b) =>
+          ({ ...structuredClone(DEFAULT_BENCHMARKS), ...b }) as Partial<
+            Record<KpiId, { label: string; value: number }[]>
+          >,
+      ),
     /** Overrides of a KPI's default direction. */
     directions: z.partialRecord(kpiId, z.enum(['up', 'down', 'neutral'])).default({}),
     /** Who gets the digest. */
@@ -156,6 +230,19 @@ const reportSchema = z
 export const LOG_RETENTION_DAYS = [
   1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
 ] as const;
+
+/** An optional source's Glue table and where its data lies, for read access. */
+const optionalTable = z
+  .object({
+    table: identifier,
+    location: z
+      .string()
+      .regex(
+        /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/([A-Za-z0-9_.=-]+\/)*$/,
+        'expected an S3 location such as s3://bucket/feedback/',
+      ),
+  })
+  .strict();
 
 /** Where and how the stack runs in AWS (`cdk deploy`); not needed on a laptop. */
 const awsSchema = z
@@ -194,6 +281,10 @@ const awsSchema = z
           })
           .strict()
           .optional(),
+        /** The Glue table (same database) and S3 data of `source.feedback` in AWS. */
+        feedback: optionalTable.optional(),
+        /** The Glue table (same database) and S3 data of `source.marketingSpend` in AWS. */
+        marketingSpend: optionalTable.optional(),
         /** The bucket the existing table's Parquet lives in (read access for the function). */
         dataBucket: z
           .string()
@@ -237,6 +328,7 @@ export const configSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
+    checkOptionalSources(c, ctx);
     const seen = new Set<string>();
     c.reports.forEach((r, i) => {
       if (seen.has(r.id)) {
@@ -251,12 +343,79 @@ export const configSchema = z
     });
   });
 
+/** The optional source each extra KPI needs (`clv_12m` needs none). */
+const NEEDS: Partial<Record<string, 'feedback' | 'marketingSpend'>> = {
+  nps: 'feedback',
+  csat: 'feedback',
+  cac: 'marketingSpend',
+  ltv_to_cac: 'marketingSpend',
+};
+
+/**
+ * A headline card or target for a KPI whose source is not configured would never show;
+ * an optional source in AWS needs its Glue table, and a Glue table its source.
+ */
+function checkOptionalSources(
+  c: {
+    source: { feedback?: unknown; marketingSpend?: unknown };
+    reports: { headline: readonly string[]; targets: Partial<Record<string, unknown>> }[];
+    aws?: { athena: { feedback?: unknown; marketingSpend?: unknown } } | undefined;
+  },
+  ctx: z.RefinementCtx,
+): void {
+  c.reports.forEach((r, i) => {
+    const missing = (id: string): string | undefined => {
+      const needed = NEEDS[id];
+      return needed && c.source[needed] === undefined ? needed : undefined;
+    };
+    r.headline.forEach((id, j) => {
+      const needed = missing(id);
+      if (needed)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['reports', i, 'headline', j],
+          input: id,
+          message: `${id} needs source.${needed}; configure it or drop ${id}`,
+        });
+    });
+    for (const id of Object.keys(r.targets)) {
+      const needed = missing(id);
+      if (needed)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['reports', i, 'targets', id],
+          input: id,
+          message: `${id} needs source.${needed}; configure it or drop the target`,
+        });
+    }
+  });
+  if (!c.aws) return;
+  for (const key of ['feedback', 'marketingSpend'] as const) {
+    if (c.source[key] !== undefined && c.aws.athena[key] === undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['aws', 'athena', key],
+        input: undefined,
+        message: `expected the Glue table of source.${key} ({ table, location })`,
+      });
+    if (c.source[key] === undefined && c.aws.athena[key] !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['source', key],
+        input: undefined,
+        message: `expected source.${key}: aws.athena.${key} names its table`,
+      });
+  }
+}
+
 /** The configuration as written (defaults optional). */
 export type ConfigInput = z.input<typeof configSchema>;
 /** The validated configuration with every default filled in. */
 export type Config = z.output<typeof configSchema>;
 export type ReportConfig = Config['reports'][number];
 export type SourceConfig = Config['source'];
+export type FeedbackSourceConfig = z.output<typeof feedbackSource>;
+export type MarketingSpendSourceConfig = z.output<typeof marketingSpendSource>;
 export type TargetConfig = z.output<typeof target>;
 export type AwsConfig = z.output<typeof awsSchema>;
 
@@ -272,6 +431,24 @@ export function allowedDomains(r: ReportConfig): string[] {
 /** The orders source as Athena reads it in AWS: the configured Glue table. */
 export function athenaSource(config: Config): SourceConfig {
   if (!config.aws) throw new Error('aws: expected the AWS settings of kpi.config (aws.athena…)');
-  const { database, table } = config.aws.athena;
-  return { ...config.source, relation: { kind: 'table', table: `${database}.${table}` } };
+  const { database, table, feedback, marketingSpend } = config.aws.athena;
+  const inGlue = (t: string): { kind: 'table'; table: string } => ({
+    kind: 'table',
+    table: `${database}.${t}`,
+  });
+  return {
+    ...config.source,
+    relation: inGlue(table),
+    ...(config.source.feedback && feedback
+      ? { feedback: { ...config.source.feedback, relation: inGlue(feedback.table) } }
+      : {}),
+    ...(config.source.marketingSpend && marketingSpend
+      ? {
+          marketingSpend: {
+            ...config.source.marketingSpend,
+            relation: inGlue(marketingSpend.table),
+          },
+        }
+      : {}),
+  };
 }

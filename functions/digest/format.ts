@@ -69,19 +69,25 @@ export function formatter(locale: string, currency: string, words: UnitWords): F
         return `${decimal.format(v)} ${words.days}`;
       case 'multiple':
         return `${decimal.format(v)}×`;
+      case 'score':
+        return v < 0 ? `${MINUS}${points.format(-v)}` : points.format(v);
     }
   };
   const pts = (v: number): string => `${points.format(Math.abs(v) * 100)} ${words.points}`;
+  /** Score changes (NPS) are in the score's own points: −100..100. */
+  const scorePts = (v: number): string => `${points.format(Math.abs(v))} ${words.points}`;
   return {
     value,
     change(unit, absolute) {
       if (absolute === null) return words.na;
       if (unit === 'ratio') return `${sign(absolute)}${pts(absolute)}`;
+      if (unit === 'score') return `${sign(absolute)}${scorePts(absolute)}`;
       return `${sign(absolute)}${value(unit, Math.abs(absolute))}`;
     },
     magnitude(unit, absolute, relative) {
       if (absolute === null) return words.na;
       if (unit === 'ratio') return pts(absolute);
+      if (unit === 'score') return scorePts(absolute);
       return relative === null
         ? value(unit, Math.abs(absolute))
         : percent.format(Math.abs(relative));

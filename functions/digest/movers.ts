@@ -1,5 +1,5 @@
 import { kpiDefinition, KPI_IDS, type KpiId } from '../kpis/definitions.ts';
-import type { Report } from '../report/report.ts';
+import { reportedKpis, type Report } from '../report/report.ts';
 import type { Formatter } from './format.ts';
 import { fill, type Messages } from './messages.ts';
 
@@ -36,11 +36,10 @@ function extreme(trend: readonly (number | null)[]): 'highest' | 'lowest' | null
 export function whatMoved(r: Report, f: Formatter, msg: Messages): string[] {
   const m = msg.m.moved;
   const span = msg.m.span[r.period.kind];
-  const candidates = KPI_IDS.filter((id) => id !== 'customers_start');
+  const candidates = reportedKpis(r).filter(({ id }) => id !== 'customers_start');
   const order = (id: KpiId): number => KPI_IDS.indexOf(id);
 
   const vsPrevious = candidates
-    .map((id) => ({ id, k: r.kpis[id] }))
     .filter(({ k }) => k.value !== null && k.previous !== null)
     .map((c) => ({ ...c, size: size(c.k.change.previous.absolute, c.k.change.previous.relative) }))
     .filter((c) => c.k.anomaly || c.size >= NOTABLE_PREVIOUS)
@@ -67,8 +66,7 @@ export function whatMoved(r: Report, f: Formatter, msg: Messages): string[] {
 
   const used = new Set<KpiId>(vsPrevious.map((c) => c.id));
   const yearAgo = candidates
-    .filter((id) => !used.has(id) && r.kpis[id].direction !== 'neutral')
-    .map((id) => ({ id, k: r.kpis[id] }))
+    .filter(({ id, k }) => !used.has(id) && k.direction !== 'neutral')
     .filter(({ k }) => k.value !== null && k.yearAgo !== null)
     .map((c) => ({ ...c, size: size(c.k.change.yearAgo.absolute, c.k.change.yearAgo.relative) }))
     .filter((c) => c.size >= NOTABLE_YEAR_AGO)

@@ -2,10 +2,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mjml2html from 'mjml';
-import { DEFAULT_HEADLINE, kpiDefinition, KPI_IDS, type KpiId } from '../kpis/definitions.ts';
+import { DEFAULT_HEADLINE, kpiDefinition, type KpiId } from '../kpis/definitions.ts';
 import type { Change } from '../kpis/judge.ts';
 import { EXCLUSION_REASONS } from '../sql/report-query.ts';
-import type { KpiResult, Report } from '../report/report.ts';
+import { reportedKpis, type KpiResult, type Report } from '../report/report.ts';
 import { formatter, type Formatter } from './format.ts';
 import { fill, messagesFor, type Messages } from './messages.ts';
 import { whatMoved } from './movers.ts';
@@ -216,6 +216,12 @@ const NA_REASON: Partial<Record<KpiId, keyof Messages['m']['na']>> = {
   top10_spend_multiple: 'fewCustomers',
   top20_revenue_share: 'noActiveYear',
   at_risk_rate: 'noActiveYear',
+  crr_12m: 'noYearBefore',
+  nps: 'noNpsAnswers',
+  csat: 'noCsatAnswers',
+  cac: 'noCac',
+  ltv_to_cac: 'noCac',
+  clv_12m: 'noModel',
 };
 
 /** `n/a (no orders in the period)` for a missing value, else the formatted value. */
@@ -256,20 +262,43 @@ function bars(k: KpiResult): string {
   return `<tr valign="bottom" style="height:${MAX}px;">${cells.join('')}</tr>`;
 }
 
-/** A card's notes, in words: the target and its status, and the range of the trend. */
+/** A card's notes, in words: the target band and its status, benchmarks, the trend's range. */
 function cardNotes(
   f: Formatter,
   msg: Messages,
   id: KpiId,
   k: KpiResult,
-): { target: string | null; status: string | null; range: string | null } {
+): {
+  target: string | null;
+  status: string | null;
+  benchmarks: string | null;
+  range: string | null;
+} {
   const unit = kpiDefinition(id).unit;
   const c = msg.m.card;
   const values = k.trend.filter((v): v is number => v !== null);
   const hasTarget = k.target !== null && k.status !== null;
+  const down = k.direction === 'down';
+  const labels: Record<string, string> = c.benchmark;
+  const met = (b: number): boolean => k.value !== null && (down ? k.value <= b : k.value >= b);
   return {
-    target: hasTarget ? fill(c.target, { value: f.value(unit, k.target) }) : null,
+    target: hasTarget
+      ? fill(down ? c.targetDown : c.targetUp, {
+          value: f.value(unit, k.target),
+          watch: f.value(unit, k.watchFrom),
+        })
+      : null,
     status: k.status === null ? null : c.status[k.status],
+    benchmarks: k.benchmarks?.length
+      ? fill(c.benchmarks, {
+          list: k.benchmarks
+            .map(
+              (b) =>
+                `${met(b.value) ? '✓ ' : ''}${labels[b.label] ?? b.label} ${f.value(unit, b.value)}`,
+            )
+            .join(' · '),
+        })
+      : null,
     range:
       values.length === 0
         ? null
@@ -280,15 +309,24 @@ function cardNotes(
   };
 }
 
-function card(r: Report, f: Formatter, msg: Messages, id: KpiId): string {
-  const k = r.kpis[id];
-  const unit = kpiDefinition(id).unit;
-  const c = msg.m.card;
-  const notes = cardNotes(f, msg, id, k);
-  const status =
+/** The target band with its status, and the benchmarks, as small HTML lines (or nothing). */
+function judgementHtml(notes: ReturnType<typeof cardNotes>, k: KpiResult): string {
+  const target =
     notes.target === null || notes.status === null
       ? ''
       : `<div class="small">${escapeHtml(notes.target)} · <span class="badge-${k.status ?? ''}">${escapeHtml(notes.status)}</span></div>`;
+  const benchmarks =
+    notes.benchmarks === null
+      ? ''
+      : `<div class="small muted">${escapeHtml(notes.benchmarks)}</div>`;
+  return target + benchmarks;
+}
+
+function card(r: Report, f: Formatter, msg: Messages, id: KpiId, k: KpiResult): string {
+  const unit = kpiDefinition(id).unit;
+  const c = msg.m.card;
+  const notes = cardNotes(f, msg, id, k);
+  const status = judgementHtml(notes, k);
   const range = notes.range ?? '';
   return `<mj-column css-class="card-col" padding="6px" inner-background-color="#ffffff" inner-border-radius="8px">
         <mj-text padding="12px 14px 0">
@@ -307,7 +345,9 @@ export async function renderDigest(r: Report, options: RenderOptions = {}): Prom
   const msg = messagesFor(r.report.locale);
   const m = msg.m;
   const f = formatter(r.report.locale, r.report.currency, m.units);
-  const headline = options.headline ?? DEFAULT_HEADLINE;
+  // A headline KPI the report lacks (an optional one not measured) is left out.
+  const headline = (options.headline ?? DEFAULT_HEADLINE).filter((id) => r.kpis[id]);
+  const kpis = reportedKpis(r);
   const subject = subjectOf(r, f, msg);
   const dq = r.dataQuality;
   const command = options.adHocHint ?? `npm run kpi -- run --period ${r.period.label}`;
@@ -356,7 +396,7 @@ export async function renderDigest(r: Report, options: RenderOptions = {}): Prom
   for (let i = 0; i < headline.length; i += 2) {
     const pair = headline.slice(i, i + 2);
     cardRows.push(`<mj-section padding="0 10px">
-      ${pair.map((id) => card(r, f, msg, id)).join('\n      ')}
+      ${pair.map((id) => card(r, f, msg, id, r.kpis[id] as KpiResult)).join('\n      ')}
       ${pair.length === 1 ? '<mj-column padding="6px"><mj-spacer height="1px" /></mj-column>' : ''}
     </mj-section>`);
   }
@@ -378,14 +418,18 @@ export async function renderDigest(r: Report, options: RenderOptions = {}): Prom
         <mj-table css-class="kpis" padding="4px 16px 8px">${flowRows}</mj-table>
       </mj-column>
     </mj-section>`;
-  const tableRows = KPI_IDS.map((id) => {
-    const k = r.kpis[id];
-    const why =
-      k.value === null
-        ? `<div class="small muted">${escapeHtml(valueText(f, msg, id, null))}</div>`
-        : '';
-    return `<tr><td><a href="#g-${id}">${escapeHtml(msg.kpiName(id))}</a>${k.anomaly ? ' <span class="bad">⚠</span>' : ''}${why}</td><td class="num" align="right">${escapeHtml(f.value(kpiDefinition(id).unit, k.value))}</td><td class="num" align="right">${changeHtml(f, id, k.change.previous)}</td><td class="num" align="right">${changeHtml(f, id, k.change.yearAgo)}</td></tr>`;
-  }).join('\n');
+  // The headline KPIs have their cards above; the table holds the rest.
+  const tableRows = kpis
+    .filter(({ id }) => !headline.includes(id))
+    .map(({ id, k }) => {
+      const why =
+        k.value === null
+          ? `<div class="small muted">${escapeHtml(valueText(f, msg, id, null))}</div>`
+          : '';
+      const judged = judgementHtml(cardNotes(f, msg, id, k), k);
+      return `<tr><td><a href="#g-${id}">${escapeHtml(msg.kpiName(id))}</a>${k.anomaly ? ' <span class="bad">⚠</span>' : ''}${why}${judged}</td><td class="num" align="right">${escapeHtml(f.value(kpiDefinition(id).unit, k.value))}</td><td class="num" align="right">${changeHtml(f, id, k.change.previous)}</td><td class="num" align="right">${changeHtml(f, id, k.change.yearAgo)}</td></tr>`;
+    })
+    .join('\n');
   const tableSection = `<mj-section background-color="#ffffff" css-class="card" padding="8px 0">
       <mj-column>
         <mj-text font-weight="700" padding="4px 16px 0">${escapeHtml(m.table.title)}</mj-text>
@@ -398,7 +442,7 @@ export async function renderDigest(r: Report, options: RenderOptions = {}): Prom
   const glossary = `<mj-section background-color="#ffffff" css-class="card glossary" padding="8px 0">
       <mj-column>
         <mj-text font-weight="700" padding="4px 16px 0">${escapeHtml(m.table.glossary)}</mj-text>
-        <mj-text font-size="12px" line-height="17px" padding="2px 16px 10px">${KPI_IDS.map((id) => `<p id="g-${id}" style="margin:4px 0;"><a name="g-${id}"></a><b>${escapeHtml(msg.kpiName(id))}</b> — ${escapeHtml(msg.kpiDefinition(id))}</p>`).join('')}</mj-text>
+        <mj-text font-size="12px" line-height="17px" padding="2px 16px 10px"> ${kpis.map(({ id }) => `<p id="g-${id}" style="margin:4px 0;"><a name="g-${id}"></a><b>${escapeHtml(msg.kpiName(id))}</b> — ${escapeHtml(msg.kpiDefinition(id))}</p>`).join('')}</mj-text>
       </mj-column>
     </mj-section>`;
   const footer = `<mj-section padding="8px 0 16px">
@@ -468,6 +512,22 @@ function beyondText(r: Report, f: Formatter, msg: Messages): string[] {
   ];
 }
 
+/** A KPI's target band, benchmarks and (for a headline KPI) trend range as indented text lines. */
+function notesText(
+  f: Formatter,
+  msg: Messages,
+  id: KpiId,
+  k: KpiResult,
+  withRange: boolean,
+): string[] {
+  const n = cardNotes(f, msg, id, k);
+  const target = n.target !== null && n.status !== null ? `${n.target} (${n.status})` : null;
+  const line = [target, withRange ? n.range : null]
+    .filter((x): x is string => x !== null)
+    .join(' · ');
+  return [line, n.benchmarks ?? ''].filter((x) => x !== '').map((x) => `  ${x}`);
+}
+
 /** The plain-text part: the same numbers, in reading order. */
 function textPart(
   r: Report,
@@ -489,7 +549,7 @@ function textPart(
   const prev = fill(m.card.vsPrevious, { label: r.comparisons.previous.label });
   const year = fill(m.card.vsYearAgo, { label: r.comparisons.yearAgo.label });
   const row = (id: KpiId): string => {
-    const k = r.kpis[id];
+    const k = r.kpis[id] as KpiResult;
     const name = `${msg.kpiName(id)}${k.anomaly ? ' ⚠' : ''}`;
     const line = `${pad(name, 40)}${pad(f.value(kpiDefinition(id).unit, k.value), 16)}${pad(changeText(f, id, k.change.previous), 14)}${changeText(f, id, k.change.yearAgo)}`;
     return k.value === null ? `${line}\n  ${valueText(f, msg, id, null)}` : line;
@@ -504,12 +564,10 @@ function textPart(
     ...t.moved.map((s) => `- ${s}`),
     '',
     header,
-    ...t.headline.flatMap((id) => {
-      const n = cardNotes(f, msg, id, r.kpis[id]);
-      const target = n.target !== null && n.status !== null ? `${n.target} (${n.status})` : null;
-      const notes = [target, n.range].filter((x): x is string => x !== null).join(' · ');
-      return notes ? [row(id), `  ${notes}`] : [row(id)];
-    }),
+    ...t.headline.flatMap((id) => [
+      row(id),
+      ...notesText(f, msg, id, r.kpis[id] as KpiResult, true),
+    ]),
     '',
     `${m.flow.title.toUpperCase()} · ${t.range}`,
     `${pad(m.flow.start, 40)}${f.count(flow.start)}`,
@@ -521,7 +579,9 @@ function textPart(
     '',
     m.table.title.toUpperCase(),
     header,
-    ...KPI_IDS.filter((id) => !t.headline.includes(id)).map(row),
+    ...reportedKpis(r)
+      .filter(({ id }) => !t.headline.includes(id))
+      .flatMap(({ id, k }) => [row(id), ...notesText(f, msg, id, k, false)]),
     '',
     ...t.footerLines,
     fill(m.footer.adHoc, { command: t.command }),

@@ -6,11 +6,12 @@ import {
   fitBgNbd,
   fitGammaGamma,
   type BgNbd,
+  type CustomerHistory,
   type GammaGamma,
 } from '../clv/models.ts';
 import type { QueryEngine } from '../engines/query-engine.ts';
 import { addDays, localMidnight, type Period } from '../periods/period.ts';
-import { buildClvSummaryQuery } from '../sql/clv-query.ts';
+import { buildClvSummaryQuery, dayNumber } from '../sql/clv-query.ts';
 import type { Segment } from '../sql/structures-query.ts';
 import { cohortMatrix, rfmSegments, type CohortMatrix, type Rfm } from './structures.ts';
 
@@ -50,12 +51,17 @@ export interface BeyondRequest {
   readonly report: ReportConfig;
   readonly period: Period;
   readonly previous: Period;
+  /** Periods whose `clv_12m` is wanted too (the comparisons); the reported one is always in. */
+  readonly comparedPeriods?: readonly Period[];
 }
 
 /** Cohorts, RFM, the at-risk list and the lifetime model for a period; the list is returned apart. */
-export async function measureBeyond(
-  req: BeyondRequest,
-): Promise<{ beyond: Beyond; atRiskList: AtRiskCustomer[] }> {
+export async function measureBeyond(req: BeyondRequest): Promise<{
+  beyond: Beyond;
+  atRiskList: AtRiskCustomer[];
+  /** `clv_12m` by period label, the reported period and every compared one. */
+  clvByLabel: Map<string, number | null>;
+}> {
   const tz = req.report.timeZone;
   const at = (d: string): Date => localMidnight(d, tz);
   const end = at(req.period.end);
@@ -92,39 +98,64 @@ export async function measureBeyond(
     );
 
   const window365 = new Map(customers.map((c) => [c.customer_id, c.revenue_365]));
+  // The reported period first, then the others; fitted oldest first, each from the last.
+  const periods = [
+    ...new Map([req.period, ...(req.comparedPeriods ?? [])].map((p) => [p.label, p])).values(),
+  ];
   const summaries = await req.engine.query(
-    buildClvSummaryQuery({ ...base, relation: req.relation, dialect: req.engine.dialect }),
+    buildClvSummaryQuery({
+      ...base,
+      relation: req.relation,
+      dialect: req.engine.dialect,
+      ends: periods.map((p) => p.end),
+      timeZone: tz,
+    }),
   );
-  const histories = summaries.map((r) => ({
-    id: String(r.customer_id),
-    x: Number(r.x),
-    // Weekly resolution: whole weeks, so that customers share histories.
-    tx: Math.floor(Number(r.t_x)),
-    T: Math.floor(Number(r.t)),
-    ...(r.mx === null ? {} : { mx: Number(r.mx) }),
-  }));
+  const historiesAt = (i: number): (CustomerHistory & { id: string })[] => {
+    // T runs from the first purchase day to the last day before the end.
+    const lastDay = dayNumber(periods[i]?.end ?? '') - 1;
+    return summaries
+      .filter((r) => r[`x_${i}`] !== null && r[`x_${i}`] !== undefined)
+      .map((r) => {
+        const mx = r[`mx_${i}`];
+        return {
+          id: String(r.customer_id),
+          x: Number(r[`x_${i}`]),
+          // Weekly resolution: whole weeks, so that customers share histories.
+          tx: Math.floor(Number(r[`t_x_days_${i}`]) / 7),
+          T: Math.floor((lastDay - Number(r.first_day)) / 7),
+          ...(mx === null || mx === undefined ? {} : { mx: Number(mx) }),
+        };
+      });
+  };
+  const order = periods
+    .map((p, i) => ({ i, end: at(p.end).getTime() }))
+    .sort((a, b) => a.end - b.end);
+  const clvByLabel = new Map<string, number | null>();
+  let warm: LifetimeModel | null = null;
+  let reported: { model: LifetimeModel; values: Map<string, number> } | null = null;
+  for (const { i } of order) {
+    const fitted = fitLifetime(historiesAt(i), warm ?? undefined);
+    warm = fitted?.model ?? warm;
+    clvByLabel.set(periods[i]?.label ?? '', fitted ? fitted.mean : null);
+    if (i === 0 && fitted) reported = fitted;
+  }
   let clv: Beyond['clv'] = { clv12m: null, bySegment: {}, model: null };
-  const repeaters = histories.filter((h) => h.x > 0 && (h.mx ?? 0) > 0);
-  if (histories.length >= 10 && repeaters.length >= 10) {
-    const bg = fitBgNbd(compress(histories));
-    const gg = fitGammaGamma(repeaters);
-    const value = new Map(
-      histories.map((h) => [h.id, expectedPurchases(bg, h, 52) * expectedSpend(gg, h)]),
-    );
-    const mean = (xs: number[]): number => xs.reduce((s, x) => s + x, 0) / xs.length;
+  if (reported) {
+    const { model, values } = reported;
     const bySegment: Partial<Record<Segment, number>> = {};
     for (const s of rfm.segments) {
       const vs = customers
         .filter((c) => c.segment === s.segment)
-        .map((c) => value.get(c.customer_id) ?? 0);
+        .map((c) => values.get(c.customer_id) ?? 0);
       if (vs.length > 0) bySegment[s.segment] = mean(vs);
     }
     clv = {
-      clv12m: mean([...value.values()]),
+      clv12m: clvByLabel.get(req.period.label) ?? null,
       bySegment,
       model: {
-        bgnbd: { r: bg.r, alpha: bg.alpha, a: bg.a, b: bg.b },
-        gammaGamma: { p: gg.p, q: gg.q, v: gg.v },
+        bgnbd: { r: model.bg.r, alpha: model.bg.alpha, a: model.bg.a, b: model.bg.b },
+        gammaGamma: { p: model.gg.p, q: model.gg.q, v: model.gg.v },
       },
     };
   }
@@ -142,7 +173,44 @@ export async function measureBeyond(
       clv,
     },
     atRiskList,
+    clvByLabel,
   };
+}
+
+const mean = (xs: readonly number[]): number => xs.reduce((s, x) => s + x, 0) / xs.length;
+
+interface LifetimeModel {
+  readonly bg: BgNbd;
+  readonly gg: GammaGamma;
+}
+
+/**
+ * Fits both models on one calibration's histories and values every customer: expected
+ * purchases in the next 52 weeks times expected spend. Null with fewer than 10 customers or
+ * 10 repeat buyers, where a fit would say nothing.
+ */
+function fitLifetime(
+  histories: readonly (CustomerHistory & { id: string })[],
+  start?: LifetimeModel,
+): { model: LifetimeModel; values: Map<string, number>; mean: number } | null {
+  const repeaters = histories.filter((h) => h.x > 0 && (h.mx ?? 0) > 0);
+  if (histories.length < 10 || repeaters.length < 10) return null;
+  const bg = fitBgNbd(compress(histories), start?.bg);
+  const gg = fitGammaGamma(repeaters, start?.gg);
+  // Customers with the same (x, t_x, T) expect the same purchases: one hyp2f1 per history.
+  const purchases = new Map<string, number>();
+  const values = new Map(
+    histories.map((h) => {
+      const key = `${h.x}|${h.tx}|${h.T}`;
+      let n = purchases.get(key);
+      if (n === undefined) {
+        n = expectedPurchases(bg, h, 52);
+        purchases.set(key, n);
+      }
+      return [h.id, n * expectedSpend(gg, h)];
+    }),
+  );
+  return { model: { bg, gg }, values, mean: mean([...values.values()]) };
 }
 
 /** The at-risk list as CSV, sorted by lifetime revenue. */

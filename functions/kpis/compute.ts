@@ -1,8 +1,8 @@
-import type { KpiId } from './definitions.ts';
+import type { CoreKpiId } from './definitions.ts';
 import type { Measures } from './measure.ts';
 
-/** Every KPI value of one period; `null` where a denominator is zero. */
-export type KpiValues = Record<KpiId, number | null>;
+/** Every core KPI value of one period; `null` where a denominator is zero. */
+export type KpiValues = Record<CoreKpiId, number | null>;
 
 /** `a / b`, or null when either is missing or `b` is zero. */
 export function ratio(a: number | null, b: number | null): number | null {
@@ -52,6 +52,7 @@ export function computeKpis(m: Measures): KpiValues {
     lost_customers: flow.lost,
     crr: ratio(n(m.retained), flow.start),
     churn_rate: ratio(flow.lost, flow.start),
+    crr_12m: ratio(n(m.retained_year), n(m.active_year_before)),
     revenue,
     orders,
     buyers,

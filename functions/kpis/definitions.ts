@@ -2,7 +2,7 @@
 export type Direction = 'up' | 'down' | 'neutral';
 
 /** How a KPI's value is expressed: a fraction in JSON, a percentage in the email, and so on. */
-export type Unit = 'count' | 'ratio' | 'money' | 'days' | 'multiple';
+export type Unit = 'count' | 'ratio' | 'money' | 'days' | 'multiple' | 'score';
 
 /** One KPI of the JSON contract (KPI-SPEC.md, "KPIs"). */
 export interface KpiDefinition {
@@ -15,8 +15,8 @@ export interface KpiDefinition {
   readonly definition: string;
 }
 
-/** KPI ids in the order the report lists them. These strings are the JSON contract. */
-export const KPI_IDS = [
+/** KPIs every report has, measured by the report query. These strings are the JSON contract. */
+export const CORE_KPI_IDS = [
   'customers_start',
   'customers_end',
   'new_customers',
@@ -24,6 +24,7 @@ export const KPI_IDS = [
   'lost_customers',
   'crr',
   'churn_rate',
+  'crr_12m',
   'revenue',
   'orders',
   'buyers',
@@ -40,7 +41,19 @@ export const KPI_IDS = [
   'at_risk_customers',
   'at_risk_rate',
 ] as const;
-export type KpiId = (typeof KPI_IDS)[number];
+export type CoreKpiId = (typeof CORE_KPI_IDS)[number];
+
+/**
+ * KPIs a report has only when their input exists: `clv_12m` when the lifetime model is
+ * measured (the full report), `nps` and `csat` with a feedback source, `cac` with a
+ * marketing-spend source, `ltv_to_cac` with both the model and the spend.
+ */
+export const EXTRA_KPI_IDS = ['clv_12m', 'ltv_to_cac', 'cac', 'nps', 'csat'] as const;
+export type ExtraKpiId = (typeof EXTRA_KPI_IDS)[number];
+
+/** Every KPI id, in the order the report lists them. */
+export const KPI_IDS = [...CORE_KPI_IDS, ...EXTRA_KPI_IDS] as const;
+export type KpiId = CoreKpiId | ExtraKpiId;
 
 /** The KPIs a digest shows as cards unless a report configures its own list. */
 export const DEFAULT_HEADLINE: readonly KpiId[] = [
@@ -51,7 +64,7 @@ export const DEFAULT_HEADLINE: readonly KpiId[] = [
   'aov',
   'new_customers',
   'repeat_purchase_rate',
-  'arpu',
+  'crr_12m',
 ];
 
 const defs: Record<KpiId, Omit<KpiDefinition, 'id'>> = {
@@ -100,6 +113,13 @@ const defs: Record<KpiId, Omit<KpiDefinition, 'id'>> = {
     unit: 'ratio',
     direction: 'down',
     definition: 'Lost customers over active customers at the start (1 − retention).',
+  },
+  crr_12m: {
+    name: '12-month retention rate',
+    unit: 'ratio',
+    direction: 'up',
+    definition:
+      'Customers who ordered in the year before the last 365 days and again in the last 365 days, over those who ordered in that earlier year: the annual figure retention benchmarks quote.',
   },
   revenue: {
     name: 'Revenue',
@@ -197,6 +217,39 @@ const defs: Record<KpiId, Omit<KpiDefinition, 'id'>> = {
     direction: 'down',
     definition:
       'At-risk customers over customers with a valid order in the 365 days before the end.',
+  },
+  clv_12m: {
+    name: 'Predicted 12-month value per customer',
+    unit: 'money',
+    direction: 'up',
+    definition:
+      'Expected revenue per customer over the next 52 weeks, from a BG/NBD purchase model and a Gamma-Gamma spend model fitted on the history up to the period end.',
+  },
+  ltv_to_cac: {
+    name: 'LTV : CAC',
+    unit: 'multiple',
+    direction: 'up',
+    definition: 'Predicted 12-month value per customer over the cost of acquiring a customer.',
+  },
+  cac: {
+    name: 'Customer acquisition cost (CAC)',
+    unit: 'money',
+    direction: 'down',
+    definition: 'Marketing spend in the period over new customers.',
+  },
+  nps: {
+    name: 'Net promoter score (NPS)',
+    unit: 'score',
+    direction: 'up',
+    definition:
+      'Per cent of NPS answers scoring 9–10 minus per cent scoring 0–6, over the answers given in the period (−100 to 100).',
+  },
+  csat: {
+    name: 'Customer satisfaction (CSAT)',
+    unit: 'ratio',
+    direction: 'up',
+    definition:
+      'Share of CSAT answers scoring 4 or 5 on the 1–5 scale, over the answers given in the period.',
   },
 };
 

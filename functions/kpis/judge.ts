@@ -75,6 +75,18 @@ export function isAnomaly(trend: readonly (number | null)[]): boolean {
   return deviation > ANOMALY_DEVIATIONS * MAD_TO_SIGMA * mad;
 }
 
+/** The tolerance of a target: configured, or 5 % of its value. */
+function toleranceOf(target: TargetConfig): number {
+  return target.tolerance ?? Math.abs(target.value) * 0.05;
+}
+
+/** The edge of the "watch" band: the target less its tolerance, or plus it for a KPI that should fall. */
+export function watchFrom(target: TargetConfig | undefined, direction: Direction): number | null {
+  if (!target) return null;
+  const tolerance = toleranceOf(target);
+  return direction === 'down' ? target.value + tolerance : target.value - tolerance;
+}
+
 /** Target status: good when met, watch when short by no more than the tolerance, else bad. */
 export function targetStatus(
   value: number | null,
@@ -82,7 +94,7 @@ export function targetStatus(
   direction: Direction,
 ): 'good' | 'watch' | 'bad' | null {
   if (!target || value === null) return null;
-  const tolerance = target.tolerance ?? Math.abs(target.value) * 0.05;
+  const tolerance = toleranceOf(target);
   // A neutral KPI with a target is judged as "reach at least the target".
   const shortfall = direction === 'down' ? value - target.value : target.value - value;
   if (shortfall <= 0) return 'good';

@@ -59,6 +59,7 @@ export function measuredPeriod(
     endWindow: at(addDays(p.end, -activeWindowDays)),
     yearBeforeEnd: at(addDays(p.end, -365)),
     atRiskBeforeEnd: at(addDays(p.end, -atRiskDays)),
+    twoYearsBeforeEnd: at(addDays(p.end, -730)),
   };
 }
 

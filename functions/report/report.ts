@@ -1,9 +1,30 @@
 import type { Beyond } from '../kpis/beyond.ts';
 import { DateTime } from 'luxon';
 import type { ReportConfig } from '../config/schema.ts';
-import { KPIS, type Direction, type KpiId, type Unit } from '../kpis/definitions.ts';
+import {
+  KPI_IDS,
+  KPIS,
+  type CoreKpiId,
+  type Direction,
+  type ExtraKpiId,
+  type KpiId,
+  type Unit,
+} from '../kpis/definitions.ts';
+import {
+  computeExtraKpis,
+  type ExtraMeasures,
+  type ExtraQuality,
+  type ExtraValues,
+} from '../kpis/extra.ts';
 import { computeKpis, customerFlow, type CustomerFlow, type KpiValues } from '../kpis/compute.ts';
-import { changeOf, isAnomaly, meanOf, targetStatus, type Change } from '../kpis/judge.ts';
+import {
+  changeOf,
+  isAnomaly,
+  meanOf,
+  targetStatus,
+  watchFrom,
+  type Change,
+} from '../kpis/judge.ts';
 import type { Measures, QualityMeasures } from '../kpis/measure.ts';
 import { addDays, localMidnight, type Comparisons, type Period } from '../periods/period.ts';
 import type { ExclusionReason } from '../sql/report-query.ts';
@@ -39,7 +60,14 @@ export interface KpiResult {
   readonly unit: Unit;
   readonly direction: Direction;
   readonly target: number | null;
+  /**
+   * Where the target's "watch" band begins: short of the target by its tolerance (below it
+   * for a KPI that should go up, above it for one that should go down). Null without a target.
+   */
+  readonly watchFrom: number | null;
   readonly status: 'good' | 'watch' | 'bad' | null;
+  /** Reference points to read the value against (config `benchmarks`), when it has any. */
+  readonly benchmarks?: { readonly label: string; readonly value: number }[];
   readonly anomaly: boolean;
 }
 
@@ -55,7 +83,12 @@ export interface DataQuality {
   /** Data must reach this instant (period end less the tolerance) to be fresh. */
   readonly requiredThrough: string;
   readonly fresh: boolean;
+  /** Answers read from the feedback source and left out (no time, unknown kind, off-scale score). */
+  readonly feedback?: { readonly rowsRead: number; readonly leftOut: number };
 }
+
+/** Every core KPI, and each optional one whose input was measured. */
+export type ReportKpis = Record<CoreKpiId, KpiResult> & Partial<Record<ExtraKpiId, KpiResult>>;
 
 /** The run's result: the JSON contract of KPI-SPEC.md. The email is a view of it. */
 export interface Report {
@@ -79,11 +112,21 @@ export interface Report {
     readonly atRiskDays: number;
     readonly excludedStatuses: readonly string[];
   };
-  readonly kpis: Record<KpiId, KpiResult>;
+  readonly kpis: ReportKpis;
   readonly customerFlow: CustomerFlow;
+  /** Marketing spend of the period by channel, largest first, when a spend source is set. */
+  readonly marketingSpend?: { readonly channel: string; readonly spend: number }[];
   readonly dataQuality: DataQuality;
   /** Cohorts, RFM segments, the at-risk count and the lifetime model, when measured. */
   readonly beyond?: Beyond;
+}
+
+/** The KPIs a report has, in contract order, each with its result. */
+export function reportedKpis(r: Pick<Report, 'kpis'>): { id: KpiId; k: KpiResult }[] {
+  return KPI_IDS.flatMap((id) => {
+    const k = r.kpis[id];
+    return k ? [{ id, k }] : [];
+  });
 }
 
 /** Places a period in a time zone for the report. */
@@ -108,33 +151,44 @@ export interface AssembleInput {
   readonly measures: ReadonlyMap<string, Measures>;
   readonly quality: QualityMeasures;
   readonly generatedAt: Date;
+  /** Measures of the optional KPIs by period label (feedback, spend, the lifetime model). */
+  readonly extras?: ReadonlyMap<string, ExtraMeasures>;
+  readonly extraQuality?: ExtraQuality;
+  readonly spendByChannel?: { channel: string; spend: number }[];
+  readonly beyond?: Beyond;
 }
 
 /** Builds the JSON report from the measures of every period (pure). */
 export function assembleReport(input: AssembleInput): Report {
   const { config, comparisons: cmp, measures, quality } = input;
   const tz = config.timeZone;
-  const valuesCache = new Map<string, KpiValues>();
-  const valuesOf = (p: Period): KpiValues => {
+  const valuesCache = new Map<string, KpiValues & ExtraValues>();
+  const valuesOf = (p: Period): KpiValues & ExtraValues => {
     let v = valuesCache.get(p.label);
     if (!v) {
       const m = measures.get(p.label);
       if (!m) throw new Error(`no measures for period ${p.label}`);
-      v = computeKpis(m);
+      const core = computeKpis(m);
+      v = { ...core, ...computeExtraKpis(core, input.extras?.get(p.label)) };
       valuesCache.set(p.label, v);
     }
     return v;
   };
+  const reported = valuesOf(cmp.period);
 
   const kpis = {} as Record<KpiId, KpiResult>;
   for (const def of KPIS) {
+    // An optional KPI is in the report only when its input was measured.
+    if (!(def.id in reported)) continue;
     const direction = config.directions[def.id] ?? def.direction;
     const target = config.targets[def.id];
-    const value = valuesOf(cmp.period)[def.id];
-    const previous = valuesOf(cmp.previous)[def.id];
-    const yearAgo = valuesOf(cmp.yearAgo)[def.id];
-    const trailing = meanOf(cmp.trailing.map((p) => valuesOf(p)[def.id]));
-    const trend = cmp.trend.map((p) => valuesOf(p)[def.id]);
+    const at = (p: Period): number | null => valuesOf(p)[def.id] ?? null;
+    const value = at(cmp.period);
+    const previous = at(cmp.previous);
+    const yearAgo = at(cmp.yearAgo);
+    const trailing = meanOf(cmp.trailing.map(at));
+    const trend = cmp.trend.map(at);
+    const benchmarks = config.benchmarks[def.id];
     kpis[def.id] = {
       value,
       previous,
@@ -149,7 +203,9 @@ export function assembleReport(input: AssembleInput): Report {
       unit: def.unit,
       direction,
       target: target?.value ?? null,
+      watchFrom: watchFrom(target, direction),
       status: targetStatus(value, target, direction),
+      ...(benchmarks?.length ? { benchmarks } : {}),
       anomaly: isAnomaly(trend),
     };
   }
@@ -192,6 +248,9 @@ export function assembleReport(input: AssembleInput): Report {
       latestValidOrderedAt: latest,
       requiredThrough: requiredThrough.toISOString(),
       fresh: latest !== null && new Date(latest).getTime() >= requiredThrough.getTime(),
+      ...(input.extraQuality?.feedback ? { feedback: input.extraQuality.feedback } : {}),
     },
+    ...(input.spendByChannel ? { marketingSpend: input.spendByChannel } : {}),
+    ...(input.beyond ? { beyond: input.beyond } : {}),
   };
 }

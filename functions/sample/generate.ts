@@ -1,6 +1,13 @@
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { DOUBLE, DuckDBDataChunk, DuckDBInstance, INTEGER, VARCHAR } from '@duckdb/node-api';
+import {
+  DOUBLE,
+  DuckDBDataChunk,
+  DuckDBInstance,
+  INTEGER,
+  VARCHAR,
+  type DuckDBConnection,
+} from '@duckdb/node-api';
 import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64';
 import { stringLiteral } from '../sql/dialect.ts';
@@ -17,6 +24,11 @@ export interface SampleOptions {
   readonly seed?: number;
   /** Share of orders placed as guest checkouts (no customer id). @default 0.06 */
   readonly guestShare?: number;
+  /**
+   * Also write survey answers (`customer_id, submitted_at, kind, score`) and daily marketing
+   * spend (`spent_on, channel, amount`) to these Parquet files.
+   */
+  readonly extras?: { readonly feedback: string; readonly marketingSpend: string };
 }
 
 export interface SampleSummary {
@@ -84,6 +96,79 @@ function seasonality(dayMs: number): number {
     else if (day >= blackFriday - 7 && day < blackFriday) w *= 1.5;
   }
   return w;
+}
+
+/** Marketing channels of the sample shop and their shares of the spend. */
+const CHANNELS = [
+  ['search', 0.5],
+  ['social', 0.3],
+  ['email', 0.2],
+] as const;
+
+/** Writes the sample's survey answers and daily spend per channel to Parquet. */
+async function writeExtras(
+  conn: DuckDBConnection,
+  paths: { readonly feedback: string; readonly marketingSpend: string },
+  d: {
+    answers: { cust: number[]; ts: number[]; kind: string[]; score: number[] };
+    startMs: number;
+    endMs: number;
+    days: number;
+    dailySpend: (day: number) => number;
+    rnd: Random;
+  },
+): Promise<void> {
+  await conn.run('CREATE TABLE answers (cust INTEGER, ts_ms DOUBLE, kind VARCHAR, score INTEGER)');
+  const a = await conn.createAppender('answers');
+  for (let i = 0; i < d.answers.cust.length; i += 2048) {
+    const end = Math.min(i + 2048, d.answers.cust.length);
+    const chunk = DuckDBDataChunk.create([INTEGER, DOUBLE, VARCHAR, INTEGER], end - i);
+    chunk.setColumnValues(0, d.answers.cust.slice(i, end));
+    chunk.setColumnValues(1, d.answers.ts.slice(i, end));
+    chunk.setColumnValues(2, d.answers.kind.slice(i, end));
+    chunk.setColumnValues(3, d.answers.score.slice(i, end));
+    a.appendDataChunk(chunk);
+  }
+  a.flushSync();
+  a.closeSync();
+  await conn.run('CREATE TABLE spend (day INTEGER, channel VARCHAR, cents DOUBLE)');
+  const s = await conn.createAppender('spend');
+  const day: number[] = [];
+  const channel: string[] = [];
+  const cents: number[] = [];
+  for (let i = 0; i < d.days; i++) {
+    const total = d.dailySpend(i) * d.rnd.logNormal(1, 0.2);
+    for (const [name, share] of CHANNELS) {
+      day.push(i);
+      channel.push(name);
+      cents.push(Math.round(total * share * 100));
+    }
+  }
+  for (let i = 0; i < day.length; i += 2048) {
+    const end = Math.min(i + 2048, day.length);
+    const chunk = DuckDBDataChunk.create([INTEGER, VARCHAR, DOUBLE], end - i);
+    chunk.setColumnValues(0, day.slice(i, end));
+    chunk.setColumnValues(1, channel.slice(i, end));
+    chunk.setColumnValues(2, cents.slice(i, end));
+    s.appendDataChunk(chunk);
+  }
+  s.flushSync();
+  s.closeSync();
+  for (const p of [paths.feedback, paths.marketingSpend])
+    await mkdir(dirname(p), { recursive: true });
+  await conn.run(`COPY (
+    SELECT 'C' || lpad(CAST(cust AS VARCHAR), 7, '0') AS customer_id,
+      CAST(epoch_ms(CAST(ts_ms AS BIGINT)) AS TIMESTAMP_MS) AS submitted_at, kind, score
+    FROM answers
+    WHERE ts_ms < ${d.endMs}
+    ORDER BY ts_ms, cust
+  ) TO ${stringLiteral(paths.feedback)} (FORMAT parquet, COMPRESSION zstd)`);
+  await conn.run(`COPY (
+    SELECT CAST(DATE '${new Date(d.startMs).toISOString().slice(0, 10)}' + day AS DATE) AS spent_on,
+      channel, CAST(cents / 100.0 AS DECIMAL(12, 2)) AS amount
+    FROM spend
+    ORDER BY day, channel
+  ) TO ${stringLiteral(paths.marketingSpend)} (FORMAT parquet, COMPRESSION zstd)`);
 }
 
 const STATUSES = ['completed', 'cancelled', 'refunded', 'Cancelled', 'failed'] as const;
@@ -181,10 +266,37 @@ export async function generateSample(
     const hour = Math.min(23.999, Math.max(0, 14 + 4.5 * rnd.normal()));
     return Math.floor(hour * 3_600_000);
   };
-  const emit = (cust: number | null, ts: number, cents: number): void => {
+  // Survey answers after about 1 in 12 orders: NPS (0–10) or CSAT (1–5), loyal customers
+  // happier; a few answers are unusable (off the scale, or an unknown kind).
+  const answers = {
+    cust: [] as number[],
+    ts: [] as number[],
+    kind: [] as string[],
+    score: [] as number[],
+  };
+  // Their own random stream, so that the orders are the same with or without them.
+  const srnd = new Random((options.seed ?? 20261123) + 1);
+  const survey = (cust: number, ts: number, loyal: boolean): void => {
+    if (!options.extras || srnd.uniform() >= 1 / 12) return;
+    const at = ts + Math.floor(srnd.exponential(2 * DAY));
+    const nps = srnd.uniform() < 0.6;
+    const raw = nps
+      ? (loyal ? 9.1 : 7.4) + 1.9 * srnd.normal()
+      : (loyal ? 4.6 : 3.9) + 0.9 * srnd.normal();
+    const score = nps
+      ? Math.min(10, Math.max(0, Math.round(raw)))
+      : Math.min(5, Math.max(1, Math.round(raw)));
+    const junk = srnd.uniform() < 0.004;
+    answers.cust.push(cust);
+    answers.ts.push(at);
+    answers.kind.push(junk && srnd.uniform() < 0.5 ? 'ces' : nps ? 'nps' : 'csat');
+    answers.score.push(junk ? 11 : score);
+  };
+  const emit = (cust: number | null, ts: number, cents: number, loyal = false): void => {
     const oid = nextOrderId++;
     const st = status();
     push(oid, cust, ts, cents, st);
+    if (cust !== null && st === 'completed') survey(cust, ts, loyal);
     // About 1 in 4,000 orders is exported twice: a later row, sometimes with a new status.
     if (rnd.uniform() < 0.00025) {
       const later = ts + Math.floor(rnd.exponential(2 * 3_600_000));
@@ -204,7 +316,7 @@ export async function generateSample(
     const lifetime = oneTimer ? 0 : rnd.weibull(loyal ? 1400 : 210, 0.65) * DAY;
     const churnAt = Math.min(endMs, first + lifetime);
     const amount = (): number => Math.max(1, Math.round(spend * rnd.logNormal(1, 0.35) * 100));
-    emit(c, first, amount());
+    emit(c, first, amount(), loyal);
     customerOrders++;
     // Repeat orders: a Poisson process thinned by seasonality, until the customer churns.
     let t = first;
@@ -212,7 +324,7 @@ export async function generateSample(
       t += rnd.exponential(DAY / (ratePerDay * maxSeason));
       if (t >= churnAt) break;
       if (rnd.uniform() * maxSeason > seasonality(Math.floor(t / DAY) * DAY)) continue;
-      emit(c, Math.floor(t), amount());
+      emit(c, Math.floor(t), amount(), loyal);
       customerOrders++;
     }
   }
@@ -249,6 +361,18 @@ export async function generateSample(
   const [summary] = (
     await conn.runAndReadAll(`SELECT count(*) AS n FROM read_parquet(${stringLiteral(tmp)})`)
   ).getRowObjectsJson();
+  if (options.extras) {
+    await writeExtras(conn, options.extras, {
+      answers,
+      endMs,
+      startMs,
+      // Acquisition spend follows the acquisition curve: about $34 per new customer.
+      dailySpend: (i) =>
+        (34 * customers * ((cumulative[i] ?? 0) - (cumulative[i - 1] ?? 0))) / total,
+      days,
+      rnd: srnd,
+    });
+  }
   conn.closeSync();
   instance.closeSync();
   await rm(file, { force: true });

@@ -13,6 +13,8 @@ export interface Dialect {
   bitAnd(a: string, b: string): string;
   /** `2^k` as BIGINT for an integer expression `k` in 0..62. */
   powerOfTwo(k: string): string;
+  /** Aggregate: `value` of the row with the smallest `key` (keys unique in the group). */
+  minBy(value: string, key: string): string;
 }
 
 export const duckdbDialect: Dialect = {
@@ -23,6 +25,7 @@ export const duckdbDialect: Dialect = {
   bitOrAgg: (e) => `bit_or(${e})`,
   bitAnd: (a, b) => `(${a} & ${b})`,
   powerOfTwo: (k) => `(CAST(1 AS BIGINT) << (${k}))`,
+  minBy: (v, k) => `arg_min(${v}, ${k})`,
 };
 
 export const trinoDialect: Dialect = {
@@ -33,21 +36,24 @@ export const trinoDialect: Dialect = {
   bitOrAgg: (e) => `bitwise_or_agg(${e})`,
   bitAnd: (a, b) => `bitwise_and(${a}, ${b})`,
   powerOfTwo: (k) => `bitwise_left_shift(BIGINT '1', ${k})`,
+  minBy: (v, k) => `min_by(${v}, ${k})`,
 };
 
 /**
  * A balanced CASE tree: how many of the ascending `bounds` (SQL literals) are at or below
- * `expr`, 0..bounds.length, in about log2(bounds) comparisons per row.
+ * `expr`, 0..bounds.length, in about log2(bounds) comparisons per row. `leaf` turns that
+ * rank into the SQL the tree returns (default: the rank itself).
  */
 export function rankTree(
   expr: string,
   bounds: readonly string[],
+  leaf: (rank: number) => string = String,
   lo = 0,
   hi = bounds.length,
 ): string {
-  if (lo === hi) return String(lo);
+  if (lo === hi) return leaf(lo);
   const mid = (lo + hi) >> 1;
-  return `CASE WHEN ${expr} < ${bounds[mid] ?? ''} THEN ${rankTree(expr, bounds, lo, mid)} ELSE ${rankTree(expr, bounds, mid + 1, hi)} END`;
+  return `CASE WHEN ${expr} < ${bounds[mid] ?? ''} THEN ${rankTree(expr, bounds, leaf, lo, mid)} ELSE ${rankTree(expr, bounds, leaf, mid + 1, hi)} END`;
 }
 
 /** A UTC instant as a TIMESTAMP literal (both engines read ordered_at as UTC wall time). */

@@ -19,6 +19,8 @@ export interface MeasuredPeriod {
   readonly yearBeforeEnd: Date;
   /** `end − atRiskDays` local days. */
   readonly atRiskBeforeEnd: Date;
+  /** `end − 730` local days: the start of the year before the 365 days before the end. */
+  readonly twoYearsBeforeEnd: Date;
 }
 
 export interface ReportQueryInput {
@@ -47,6 +49,8 @@ export const PERIOD_MEASURES = [
   'repeat_customers_to_date',
   'revenue_to_date',
   'active_365',
+  'active_year_before',
+  'retained_year',
   'at_risk',
   'revenue_365',
   'top10_revenue',
@@ -116,9 +120,15 @@ export function buildReportQuery(input: ReportQueryInput): string {
   const boundaryMs = [
     ...new Set(
       periods.flatMap((p) =>
-        [p.start, p.end, p.startWindow, p.endWindow, p.yearBeforeEnd, p.atRiskBeforeEnd].map((d) =>
-          d.getTime(),
-        ),
+        [
+          p.start,
+          p.end,
+          p.startWindow,
+          p.endWindow,
+          p.yearBeforeEnd,
+          p.atRiskBeforeEnd,
+          p.twoYearsBeforeEnd,
+        ].map((d) => d.getTime()),
       ),
     ),
   ].sort((a, b) => a - b);
@@ -192,6 +202,7 @@ export function buildReportQuery(input: ReportQueryInput): string {
     const buyer = anyIn(p.start, p.end);
     const before = anyBefore(p.start);
     const active365 = anyIn(p.yearBeforeEnd, p.end);
+    const yearBefore = anyIn(p.twoYearsBeforeEnd, p.yearBeforeEnd);
     return [
       count(inS, `p${i}_customers_start`),
       count(inE, `p${i}_customers_end`),
@@ -201,6 +212,8 @@ export function buildReportQuery(input: ReportQueryInput): string {
       count(`${buyer} AND ${before}`, `p${i}_returning_buyers`),
       count(anyBefore(p.end), `p${i}_customers_to_date`),
       count(active365, `p${i}_active_365`),
+      count(yearBefore, `p${i}_active_year_before`),
+      count(`${yearBefore} AND ${active365}`, `p${i}_retained_year`),
       count(
         `${anyIn(p.yearBeforeEnd, p.atRiskBeforeEnd)} AND NOT ${anyIn(p.atRiskBeforeEnd, p.end)}`,
         `p${i}_at_risk`,

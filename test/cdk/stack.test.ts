@@ -14,7 +14,10 @@ import { KpiDigestStack } from '../../lib/kpi-digest-stack.ts';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 const INPUT: ConfigInput = {
-  source: { relation: { kind: 'file', path: 'orders.parquet' } },
+  source: {
+    relation: { kind: 'file', path: 'orders.parquet' },
+    feedback: { relation: { kind: 'file', path: 'feedback.parquet' } },
+  },
   reports: [
     {
       id: 'weekly',
@@ -34,6 +37,7 @@ const INPUT: ConfigInput = {
       database: 'sales',
       table: 'orders',
       createTable: { bucket: 'acme-orders', prefix: 'orders/' },
+      feedback: { table: 'survey_answers', location: 's3://acme-surveys/answers/' },
       bytesScannedCutoffPerQuery: 5_000_000_000,
     },
   },
@@ -153,6 +157,14 @@ describe('the stack', () => {
       expect(s.Resource).not.toBe('*');
       expect(JSON.stringify(s.Resource)).not.toMatch(/"\*"/);
     }
+  });
+
+  test('an optional source: read access to its Glue table and its data prefix only', () => {
+    const policy = JSON.stringify(template.findResources('AWS::IAM::Policy'));
+    expect(policy).toContain(':table/sales/survey_answers');
+    expect(policy).toContain(':s3:::acme-surveys/answers/*');
+    expect(policy).not.toContain(':s3:::acme-surveys/*');
+    expect(policy).not.toContain(':table/sales/*');
   });
 
   test('alarms on failures, dead letters, stale data and incomplete deliveries notify the owners', () => {

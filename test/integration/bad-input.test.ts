@@ -193,8 +193,18 @@ const CONFIGS: [string, unknown, string][] = [
   ],
   [
     'a target for a KPI that does not exist',
+    report({ targets: { net_promoter: { value: 50 } } }),
+    'reports[0].targets: Unrecognized key: "net_promoter"',
+  ],
+  [
+    'a target for NPS without a feedback source',
     report({ targets: { nps: { value: 50 } } }),
-    'reports[0].targets: Unrecognized key: "nps"',
+    'reports[0].targets.nps: nps needs source.feedback; configure it or drop the target; received "nps"',
+  ],
+  [
+    'a CAC card without a marketing-spend source',
+    report({ headline: ['crr', 'cac'] }),
+    'reports[0].headline[1]: cac needs source.marketingSpend; configure it or drop cac; received "cac"',
   ],
   [
     'a schedule at 25 o’clock',

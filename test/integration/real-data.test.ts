@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { main } from '../../functions/cli/main.ts';
 import { addDays, parsePeriod } from '../../functions/periods/period.ts';
+import type { CoreKpiId } from '../../functions/kpis/definitions.ts';
 import type { Report } from '../../functions/report/report.ts';
 import { reportOn, writeOrdersCsv, type OrderRow } from '../helpers.ts';
 
@@ -31,6 +32,7 @@ function independent(orders: readonly DayOrder[], label: string, windowDays: num
   const before = new Map<string, number>();
   const buyers = new Set<string>();
   const lastYear = new Map<string, number>();
+  const yearBefore = new Set<string>();
   let revenue = 0;
   let count = 0;
   for (const o of orders) {
@@ -41,6 +43,7 @@ function independent(orders: readonly DayOrder[], label: string, windowDays: num
     if (o.date < e) before.set(o.customer, (before.get(o.customer) ?? 0) + 1);
     if (inRange(o.date, addDays(e, -365), e))
       lastYear.set(o.customer, (lastYear.get(o.customer) ?? 0) + o.cents);
+    if (inRange(o.date, addDays(e, -730), addDays(e, -365))) yearBefore.add(o.customer);
     if (inRange(o.date, s, e)) {
       revenue += o.cents;
       count++;
@@ -55,6 +58,7 @@ function independent(orders: readonly DayOrder[], label: string, windowDays: num
   const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
   const top10 = Math.ceil(spend.length / 10);
   const top20 = Math.ceil(spend.length / 5);
+  const retainedYear = [...yearBefore].filter((c) => lastYear.has(c)).length;
   return {
     customers_start: S.size,
     customers_end: E.size,
@@ -69,13 +73,15 @@ function independent(orders: readonly DayOrder[], label: string, windowDays: num
     top10_spend_multiple:
       sum(spend.slice(0, top10)) / top10 / (sum(spend.slice(top10)) / (spend.length - top10)),
     top20_revenue_share: sum(spend.slice(0, top20)) / sum(spend),
+    crr_12m: yearBefore.size === 0 ? null : retainedYear / yearBefore.size,
   };
 }
 
 function expectMatches(r: Report, want: ReturnType<typeof independent>): void {
   for (const [id, value] of Object.entries(want)) {
-    const got = r.kpis[id as keyof Report['kpis']].value;
-    if (Number.isInteger(value)) expect({ id, got }).toEqual({ id, got: value });
+    const got = r.kpis[id as CoreKpiId].value;
+    if (value === null) expect({ id, got }).toEqual({ id, got: null });
+    else if (Number.isInteger(value)) expect({ id, got }).toEqual({ id, got: value });
     else
       expect({ id, got: Math.round((got ?? NaN) * 1e9) }).toEqual({
         id,
@@ -145,7 +151,7 @@ describe('CDNOW master (Fader & Hardie), through the kpi command', () => {
     file = writeOrdersCsv(rows, 'cdnow.csv');
   });
 
-  test.each(['1997-06', '1997-W20', '1998-01-01..1998-02-15'])(
+  test.each(['1997-06', '1997-W20', '1998-01-01..1998-02-15', '1998-06'])(
     'kpi run --source … --period %s --format json',
     async (label) => {
       let stdout = '';

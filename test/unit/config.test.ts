@@ -66,4 +66,73 @@ describe('configuration', () => {
     expect(run).toThrow(/reports\[1\]\.id: expected a report id used only once; received "weekly"/);
     expect(run).toThrow(/\(root\): Unrecognized key: "extra"/);
   });
+
+  test('optional sources: paths relative to the file; in AWS each needs its Glue table, and back', () => {
+    const c = parseConfig(
+      {
+        ...minimal,
+        source: {
+          ...minimal.source,
+          feedback: { relation: { kind: 'file', path: 'answers.csv' } },
+          marketingSpend: { relation: { kind: 'table', table: 'sales.spend' } },
+        },
+      },
+      '/srv/kpi/kpi.config.json',
+    );
+    expect(c.source.feedback?.relation).toEqual({ kind: 'file', path: '/srv/kpi/answers.csv' });
+    expect(c.source.feedback?.columns).toEqual({
+      submitted_at: 'submitted_at',
+      kind: 'kind',
+      score: 'score',
+    });
+    expect(c.source.marketingSpend?.columns.channel).toBe('channel');
+    const aws = {
+      sender: 'kpi@example.com',
+      athena: { database: 'sales', table: 'orders', dataBucket: 'acme-data' },
+    };
+    expect(() =>
+      parseConfig({
+        ...minimal,
+        source: { ...minimal.source, feedback: { relation: { kind: 'file', path: 'a.csv' } } },
+        aws,
+      }),
+    ).toThrow(/aws\.athena\.feedback: expected the Glue table of source\.feedback/);
+    expect(() =>
+      parseConfig({
+        ...minimal,
+        aws: {
+          ...aws,
+          athena: { ...aws.athena, marketingSpend: { table: 'spend', location: 's3://b/spend/' } },
+        },
+      }),
+    ).toThrow(
+      /source\.marketingSpend: expected source\.marketingSpend: aws\.athena\.marketingSpend names its table/,
+    );
+    expect(() => parseConfig({ ...minimal, source: { ...minimal.source, feedbak: {} } })).toThrow(
+      /source: Unrecognized key: "feedbak"/,
+    );
+  });
+
+  test('benchmarks: the seed defaults on crr_12m, replaced per KPI', () => {
+    expect(parseConfig(minimal).reports[0]?.benchmarks).toEqual({
+      crr_12m: [
+        { label: 'large-business', value: 0.6 },
+        { label: 'small-business', value: 0.4 },
+        { label: 'industry-median', value: 0.2 },
+      ],
+    });
+    const own = parseConfig({
+      ...minimal,
+      reports: [
+        {
+          ...minimal.reports[0],
+          benchmarks: { crr_12m: [], aov: [{ label: 'Peer median', value: 55 }] },
+        },
+      ],
+    });
+    expect(own.reports[0]?.benchmarks).toEqual({
+      crr_12m: [],
+      aov: [{ label: 'Peer median', value: 55 }],
+    });
+  });
 });

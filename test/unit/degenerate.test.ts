@@ -8,7 +8,7 @@ import type { Mailer } from '../../functions/delivery/ses.ts';
 import { renderDigest } from '../../functions/digest/render.ts';
 import { DuckDbEngine } from '../../functions/engines/duckdb.ts';
 import { runOnce } from '../../functions/handlers/run.ts';
-import { KPI_IDS } from '../../functions/kpis/definitions.ts';
+import { CORE_KPI_IDS } from '../../functions/kpis/definitions.ts';
 import type { Report } from '../../functions/report/report.ts';
 import { reportOn, writeOrdersCsv, type OrderRow } from '../helpers.ts';
 
@@ -67,7 +67,7 @@ describe('empty and degenerate periods', () => {
 
   test('an empty source: every count is 0, every ratio n/a, nothing divides by zero', async () => {
     const r = await reportOn(writeOrdersCsv([]), '2026-W47', { timeZone: 'UTC' });
-    for (const id of KPI_IDS) {
+    for (const id of CORE_KPI_IDS) {
       const v = r.kpis[id].value;
       expect(v === null || (Number.isFinite(v) && v === 0)).toBe(true);
     }

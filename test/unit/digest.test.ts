@@ -5,8 +5,8 @@ import { formatter } from '../../functions/digest/format.ts';
 import { LOCALES, messagesFor } from '../../functions/digest/messages.ts';
 import { whatMoved } from '../../functions/digest/movers.ts';
 import { renderDigest, subjectOf } from '../../functions/digest/render.ts';
-import { KPI_IDS, type KpiId } from '../../functions/kpis/definitions.ts';
-import type { KpiResult, Report } from '../../functions/report/report.ts';
+import type { KpiId } from '../../functions/kpis/definitions.ts';
+import { reportedKpis, type KpiResult, type Report } from '../../functions/report/report.ts';
 
 const fixture = JSON.parse(
   readFileSync(new URL('../fixtures/report-2026-W47.json', import.meta.url), 'utf8'),
@@ -46,8 +46,7 @@ function moved(
 /** The fixture with nothing moving at all: every value equals its references. */
 function quiet(): Report {
   const kpis = Object.fromEntries(
-    KPI_IDS.map((id) => {
-      const k = fixture.kpis[id];
+    reportedKpis(fixture).map(({ id, k }) => {
       const flat = { absolute: 0, relative: 0, verdict: 'flat' as const };
       return [
         id,
@@ -146,7 +145,7 @@ describe('the digest', () => {
       expect(d.html).not.toMatch(/<svg|<script|@import|<link|url\(|\b(src|href)="(?!#)/i);
       for (const img of d.html.match(/<img\b[^>]*>/gi) ?? []) expect(img).toMatch(/\balt="/);
       // Every KPI is in the table, and its glossary entry is anchored.
-      for (const id of KPI_IDS) {
+      for (const { id } of reportedKpis(fixture)) {
         expect(d.html).toContain(`href="#g-${id}"`);
         expect(d.html).toContain(`id="g-${id}"`);
       }
@@ -180,11 +179,50 @@ describe('the digest', () => {
     },
   );
 
+  test.each([
+    [
+      'en',
+      'Target ≥ 85.0%, watch from 83.0%',
+      'Target ≤ 15.0%, watch up to 17.0%',
+      '✓ median across industries 20.0%',
+    ],
+    [
+      'ru',
+      'Цель ≥ 85,0 %, внимание от 83,0 %',
+      'Цель ≤ 15,0 %, внимание до 17,0 %',
+      '✓ медиана по отраслям 20,0 %',
+    ],
+  ])('%s: each target band and the benchmarks, in both parts', async (locale, up, down, median) => {
+    const d = await renderDigest(inLocale(locale, 'USD'));
+    const text = d.text.replace(/\u00a0|\u202f/g, ' ');
+    const html = d.html.replace(/\u00a0|\u202f/g, ' ');
+    for (const part of [text, html]) {
+      expect(part).toContain(up);
+      expect(part).toContain(down);
+      expect(part).toContain(median);
+    }
+    // 32.2 % is below the small- and large-business marks: no tick on them.
+    expect(text).not.toMatch(/✓ (good for a|хорошо для)/);
+  });
+
+  test('an optional KPI without its source is not in the email at all', async () => {
+    const { nps, csat, cac, ltv_to_cac, ...kpis } = fixture.kpis;
+    expect([nps, csat, cac, ltv_to_cac].every((k) => k !== undefined)).toBe(true);
+    const d = await renderDigest({ ...fixture, kpis }, { headline: ['crr', 'nps'] });
+    for (const part of [d.html, d.text]) {
+      expect(part).not.toMatch(/Net promoter|Customer satisfaction|acquisition cost|LTV : CAC/);
+    }
+    expect(d.html).not.toContain('g-nps');
+    // With them, they are there.
+    const full = await renderDigest(fixture);
+    expect(full.text).toMatch(/Net promoter score \(NPS\)\s+20\.3 /);
+    expect(full.html).toContain('href="#g-ltv_to_cac"');
+  });
+
   test('the text part carries every KPI value shown in the email', async () => {
     const d = await renderDigest(fixture);
     const f = formatter('en', 'USD', messagesFor('en').m.units);
-    for (const id of KPI_IDS) {
-      const k = fixture.kpis[id];
+    for (const { k } of reportedKpis(fixture)) {
       expect(d.text).toContain(f.value(k.unit, k.value));
     }
   });

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { DuckDbEngine } from '../../functions/engines/duckdb.ts';
-import { KPI_IDS, kpiDefinition } from '../../functions/kpis/definitions.ts';
+import { CORE_KPI_IDS, kpiDefinition } from '../../functions/kpis/definitions.ts';
 import { reportOn, writeOrdersCsv, type OrderRow } from '../helpers.ts';
 
 /** Random small shops: a few customers, orders spread over 2025-10..2026-03, cents amounts. */
@@ -61,7 +61,7 @@ describe('KPI invariants on random shops (real DuckDB)', () => {
           expect(f.end).toBe(f.start - f.lost + f.new + f.reactivated);
           expect(f.lost).toBeGreaterThanOrEqual(0);
           expect(f.reactivated).toBeGreaterThanOrEqual(0);
-          for (const id of KPI_IDS) {
+          for (const id of CORE_KPI_IDS) {
             const def = kpiDefinition(id);
             for (const v of [k[id].value, ...k[id].trend, k[id].yearAgo]) {
               if (v === null) continue;

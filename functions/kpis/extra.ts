@@ -1,0 +1,117 @@
+import type { SourceConfig } from '../config/schema.ts';
+import type { QueryEngine, Row } from '../engines/query-engine.ts';
+import { localMidnight, type Period } from '../periods/period.ts';
+import {
+  buildFeedbackQuery,
+  buildSpendQuery,
+  FEEDBACK_MEASURES,
+  type ExtraPeriod,
+  type FeedbackMeasure,
+} from '../sql/extra-query.ts';
+import { ratio, type KpiValues } from './compute.ts';
+import type { ExtraKpiId } from './definitions.ts';
+
+/** What the optional KPIs of one period are computed from; a key is absent when not measured. */
+export interface ExtraMeasures {
+  readonly feedback?: Record<FeedbackMeasure, number>;
+  /** Marketing spend in the period; null when no spend was recorded in it. */
+  readonly spend?: number | null;
+  /** Mean predicted 12-month value per customer at the period end. */
+  readonly clv12m?: number | null;
+}
+
+/** The optional KPIs of one period: only those whose input was measured. */
+export type ExtraValues = Partial<Record<ExtraKpiId, number | null>>;
+
+/** Computes the optional KPIs from their measures and the period's core KPIs (pure). */
+export function computeExtraKpis(core: KpiValues, m: ExtraMeasures | undefined): ExtraValues {
+  const out: ExtraValues = {};
+  if (!m) return out;
+  if (m.clv12m !== undefined) out.clv_12m = m.clv12m;
+  if (m.spend !== undefined) {
+    out.cac = ratio(m.spend, core.new_customers);
+    if (m.clv12m !== undefined) out.ltv_to_cac = ratio(m.clv12m, out.cac);
+  }
+  if (m.feedback) {
+    const f = m.feedback;
+    const nps = ratio(f.promoters - f.detractors, f.nps_answers);
+    out.nps = nps === null ? null : nps * 100;
+    out.csat = ratio(f.satisfied, f.csat_answers);
+  }
+  return out;
+}
+
+/** Run-wide counts of the optional sources, for the data-quality section. */
+export interface ExtraQuality {
+  readonly feedback?: { readonly rowsRead: number; readonly leftOut: number };
+}
+
+export interface ExtraResult {
+  /** Measures by period label (without `clv12m`, which the lifetime model adds). */
+  readonly byLabel: ReadonlyMap<string, ExtraMeasures>;
+  readonly quality: ExtraQuality;
+  /** Spend of the reported period by channel, largest first; absent without a spend source. */
+  readonly spendByChannel?: { channel: string; spend: number }[];
+}
+
+const num = (row: Row, key: string): number | null => {
+  const v = row[key];
+  return v === null || v === undefined ? null : Number(v);
+};
+
+/**
+ * Measures the configured optional sources (feedback, marketing spend) for every period in
+ * one query each; the first period is the reported one. Nothing runs when neither is set.
+ */
+export async function measureExtras(req: {
+  readonly engine: QueryEngine;
+  readonly source: SourceConfig;
+  readonly timeZone: string;
+  readonly periods: readonly Period[];
+}): Promise<ExtraResult> {
+  const { engine, source } = req;
+  const distinct = [...new Map(req.periods.map((p) => [p.label, p])).values()];
+  const periods: ExtraPeriod[] = distinct.map((p) => ({
+    start: localMidnight(p.start, req.timeZone),
+    end: localMidnight(p.end, req.timeZone),
+    firstDay: p.start,
+    endDay: p.end,
+  }));
+  const measures = distinct.map(
+    (): { -readonly [K in keyof ExtraMeasures]: ExtraMeasures[K] } => ({}),
+  );
+  let quality: ExtraQuality = {};
+  let spendByChannel: ExtraResult['spendByChannel'];
+
+  if (source.feedback) {
+    const relation = await engine.relation(source.feedback.relation);
+    const [row] = await engine.query(
+      buildFeedbackQuery({ relation, columns: source.feedback.columns, periods }),
+    );
+    if (!row) throw new Error('feedback query returned no row');
+    measures.forEach((m, i) => {
+      const f = {} as Record<FeedbackMeasure, number>;
+      for (const k of FEEDBACK_MEASURES) f[k] = num(row, `p${i}_${k}`) ?? 0;
+      m.feedback = f;
+    });
+    quality = {
+      feedback: { rowsRead: num(row, 'rows_read') ?? 0, leftOut: num(row, 'left_out') ?? 0 },
+    };
+  }
+  if (source.marketingSpend) {
+    const relation = await engine.relation(source.marketingSpend.relation);
+    const sql = buildSpendQuery({ relation, columns: source.marketingSpend.columns, periods });
+    const [row] = await engine.query(sql.totals);
+    if (!row) throw new Error('marketing spend query returned no row');
+    measures.forEach((m, i) => (m.spend = num(row, `p${i}_spend`)));
+    spendByChannel = (await engine.query(sql.byChannel)).map((r) => ({
+      channel: String(r.channel),
+      spend: num(r, 'spend') ?? 0,
+    }));
+  }
+  return {
+    byLabel: new Map(distinct.map((p, i) => [p.label, measures[i] ?? {}])),
+    quality,
+    ...(spendByChannel ? { spendByChannel } : {}),
+  };
+}
