@@ -276,10 +276,19 @@ async function athenaRun(flags: Flags, ctx: RunContext): Promise<void> {
   ctx.io.stderr(
     `kpi: running ${report.id} ${period?.label ?? '(last complete period)'} on Athena work group ${workGroup}\n`,
   );
+  // Athena reads tables only: an optional source kept in a local file stays out of this run.
+  const base = config.aws ? athenaSource(config) : config.source;
+  const { feedback, marketingSpend, ...orders } = base;
+  const source = {
+    ...orders,
+    relation,
+    ...(feedback?.relation.kind === 'table' ? { feedback } : {}),
+    ...(marketingSpend?.relation.kind === 'table' ? { marketingSpend } : {}),
+  };
   const result = await runReport(
     {
       report,
-      source: { ...config.source, relation },
+      source,
       period: period?.label,
       now: parseNow(flags.now),
     },

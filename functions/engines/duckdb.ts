@@ -134,6 +134,11 @@ export class DuckDbEngine implements QueryEngine {
     }
   }
 
+  async columnsOf(relation: string): Promise<string[]> {
+    const described = await this.query(`DESCRIBE SELECT * FROM ${relation}`);
+    return described.map((r) => String(r.column_name));
+  }
+
   async checkSource(relation: string, columns: OrderColumns): Promise<void> {
     let described: Row[];
     try {

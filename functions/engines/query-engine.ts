@@ -24,6 +24,11 @@ export interface QueryEngine {
    * the Glue schema and the query's own error.
    */
   checkSource?(relation: string, columns: OrderColumns): Promise<void>;
+  /**
+   * The column names of a relation, so that an optional source can be checked before its
+   * query; optional like checkSource.
+   */
+  columnsOf?(relation: string): Promise<string[]>;
   /** Runs one statement; `params` bind to `?` placeholders. */
   query<T extends Row = Row>(sql: string, params?: readonly (string | number)[]): Promise<T[]>;
   close(): Promise<void>;

@@ -1,5 +1,5 @@
 import type { SourceConfig } from '../config/schema.ts';
-import type { QueryEngine, Row } from '../engines/query-engine.ts';
+import { SourceError, type QueryEngine, type Row } from '../engines/query-engine.ts';
 import { localMidnight, type Period } from '../periods/period.ts';
 import {
   buildFeedbackQuery,
@@ -59,6 +59,33 @@ const num = (row: Row, key: string): number | null => {
   return v === null || v === undefined ? null : Number(v);
 };
 
+/** Fails naming the source and the column when a configured column is not in it. */
+async function checkColumns(
+  engine: QueryEngine,
+  relation: string,
+  name: 'feedback' | 'marketingSpend',
+  wanted: readonly string[],
+): Promise<void> {
+  if (!engine.columnsOf) return;
+  let have: string[];
+  try {
+    have = await engine.columnsOf(relation);
+  } catch (err) {
+    throw new SourceError(
+      `source.${name} cannot be read: ${(err as Error).message.split('\n')[0] ?? ''}`,
+      {
+        cause: err,
+      },
+    );
+  }
+  const missing = wanted.filter((c) => !have.includes(c));
+  if (missing.length > 0) {
+    throw new SourceError(
+      `source.${name} has no column ${missing.join(', ')}; it has ${have.join(', ') || 'none'}`,
+    );
+  }
+}
+
 /**
  * Measures the configured optional sources (feedback, marketing spend) for every period in
  * one query each; the first period is the reported one. Nothing runs when neither is set.
@@ -85,6 +112,7 @@ export async function measureExtras(req: {
 
   if (source.feedback) {
     const relation = await engine.relation(source.feedback.relation);
+    await checkColumns(engine, relation, 'feedback', Object.values(source.feedback.columns));
     const [row] = await engine.query(
       buildFeedbackQuery({ relation, columns: source.feedback.columns, periods }),
     );
@@ -100,6 +128,12 @@ export async function measureExtras(req: {
   }
   if (source.marketingSpend) {
     const relation = await engine.relation(source.marketingSpend.relation);
+    await checkColumns(
+      engine,
+      relation,
+      'marketingSpend',
+      Object.values(source.marketingSpend.columns).filter((c): c is string => c !== null),
+    );
     const sql = buildSpendQuery({ relation, columns: source.marketingSpend.columns, periods });
     const [row] = await engine.query(sql.totals);
     if (!row) throw new Error('marketing spend query returned no row');

@@ -71,7 +71,9 @@ export function utcOffsets(timeZone: string, until: Date): { changes: Date[]; of
  * ClvSummaryColumns; T is the days from `first_day` to the last day before the end). Purchases are counted per local calendar day in the report's time
  * zone, as the models' papers count per day, so an end (a local midnight) never splits a
  * day; weeks are days / 7. The orders go to days, the days to the blocks between ends, and
- * each customer's blocks to the running figures at every end.
+ * each customer's blocks to the running figures at every end. Rows come ordered by
+ * customer_id: sums of doubles depend on their order, and the fits must see the same rows in
+ * the same order on both engines to give the same model.
  */
 export function buildClvSummaryQuery(input: ClvQueryInput): string {
   const { dialect } = input;
@@ -123,5 +125,6 @@ blocks AS (
 SELECT customer_id, CAST(min(first_day) AS INTEGER) AS first_day,
   ${columns.join(',\n  ')}
 FROM blocks
-GROUP BY customer_id`;
+GROUP BY customer_id
+ORDER BY customer_id`;
 }

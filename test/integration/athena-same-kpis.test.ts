@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { parseConfig } from '../../functions/config/load.ts';
 import { AthenaEngine } from '../../functions/engines/athena.ts';
 import { DuckDbEngine } from '../../functions/engines/duckdb.ts';
-import { runReport } from '../../functions/pipeline.ts';
+import { runFullReport } from '../../functions/pipeline.ts';
 import { generateSample } from '../../functions/sample/generate.ts';
 
 /**
@@ -28,26 +28,39 @@ const TRINO_ON_DUCKDB = [
   'CREATE MACRO bitwise_and(a, b) AS (a & b)',
   'CREATE MACRO bitwise_left_shift(v, k) AS (v << k)',
   'CREATE MACRO to_unixtime(t) AS (CAST(epoch_us(t) AS DOUBLE) / 1000000.0)',
+  'CREATE MACRO min_by(v, k) AS arg_min(v, k)',
 ];
 
 const athena = mockClient(AthenaClient);
 let file = '';
+let feedbackFile = '';
+let spendFile = '';
 let connection: DuckDBConnection;
 let instance: DuckDBInstance;
 const statements: string[] = [];
 
 beforeAll(async () => {
-  file = join(mkdtempSync(join(tmpdir(), 'kpi-athena-')), 'orders.parquet');
+  const dir = mkdtempSync(join(tmpdir(), 'kpi-athena-'));
+  file = join(dir, 'orders.parquet');
+  feedbackFile = join(dir, 'feedback.parquet');
+  spendFile = join(dir, 'spend.parquet');
   await generateSample(file, {
     customers: 3000,
     years: 2,
     end: new Date('2026-11-23T00:00:00Z'),
     seed: 7,
+    extras: { feedback: feedbackFile, marketingSpend: spendFile },
   });
   instance = await DuckDBInstance.create(':memory:', { autoinstall_known_extensions: 'false' });
   connection = await instance.connect();
   await connection.run('CREATE SCHEMA sales');
   await connection.run(`CREATE TABLE sales.orders AS SELECT * FROM read_parquet('${file}')`);
+  await connection.run(
+    `CREATE TABLE sales.feedback AS SELECT * FROM read_parquet('${feedbackFile}')`,
+  );
+  await connection.run(
+    `CREATE TABLE sales.marketing_spend AS SELECT * FROM read_parquet('${spendFile}')`,
+  );
   for (const m of TRINO_ON_DUCKDB) await connection.run(m);
 
   const results = new Map<
@@ -108,15 +121,23 @@ describe('the same KPI SQL on Athena (Trino dialect) and on DuckDB', () => {
     ['2026-10', 'month', 'America/New_York'],
     ['2026-Q3', 'quarter', 'Asia/Tokyo'],
   ] as const)(
-    '%s (%s, %s) gives the same report',
+    '%s (%s, %s) gives the same report, with the optional sources and the lifetime model',
     async (period, kind, timeZone) => {
       const report = { id: 'r', name: 'R', period: kind, timeZone, activeWindowDays: 120 };
       const onAthena = parseConfig({
-        source: { relation: { kind: 'table', table: 'sales.orders' } },
+        source: {
+          relation: { kind: 'table', table: 'sales.orders' },
+          feedback: { relation: { kind: 'table', table: 'sales.feedback' } },
+          marketingSpend: { relation: { kind: 'table', table: 'sales.marketing_spend' } },
+        },
         reports: [report],
       });
       const onDuckDb = parseConfig({
-        source: { relation: { kind: 'file', path: file } },
+        source: {
+          relation: { kind: 'file', path: file },
+          feedback: { relation: { kind: 'file', path: feedbackFile } },
+          marketingSpend: { relation: { kind: 'file', path: spendFile } },
+        },
         reports: [report],
       });
       const athenaEngine = new AthenaEngine({
@@ -129,23 +150,33 @@ describe('the same KPI SQL on Athena (Trino dialect) and on DuckDB', () => {
       const [athenaReport] = onAthena.reports;
       const [duckdbReport] = onDuckDb.reports;
       if (!athenaReport || !duckdbReport) throw new Error('no report');
-      const viaAthena = await runReport(
+      const viaAthena = await runFullReport(
         { report: athenaReport, source: onAthena.source, period, now },
         { engine: athenaEngine },
       );
-      const direct = await runReport(
+      const direct = await runFullReport(
         { report: duckdbReport, source: onDuckDb.source, period, now },
         { engine: duckdb },
       );
       await duckdb.close();
-      expect(viaAthena.kpis).toEqual(direct.kpis);
-      expect(viaAthena.customerFlow).toEqual(direct.customerFlow);
-      expect(viaAthena.dataQuality).toEqual(direct.dataQuality);
-      expect(viaAthena.kpis.customers_end.value).toBeGreaterThan(100);
+      expect(viaAthena.report.kpis).toEqual(direct.report.kpis);
+      expect(viaAthena.report.customerFlow).toEqual(direct.report.customerFlow);
+      expect(viaAthena.report.dataQuality).toEqual(direct.report.dataQuality);
+      expect(viaAthena.report.marketingSpend).toEqual(direct.report.marketingSpend);
+      expect(viaAthena.report.beyond).toEqual(direct.report.beyond);
+      expect(viaAthena.atRiskList).toEqual(direct.atRiskList);
+      expect(viaAthena.report.kpis.customers_end.value).toBeGreaterThan(100);
+      for (const id of ['nps', 'csat', 'cac', 'ltv_to_cac', 'clv_12m', 'crr_12m'] as const) {
+        const value = viaAthena.report.kpis[id]?.value;
+        expect({ id, measured: typeof value === 'number' && Number.isFinite(value) }).toEqual({
+          id,
+          measured: true,
+        });
+      }
       // Every statement Athena received is valid Trino.
       const trino = new TrinoSQL();
       for (const sql of statements) expect(trino.validate(sql)).toEqual([]);
     },
-    60_000,
+    120_000,
   );
 });

@@ -198,6 +198,25 @@ describe('optional KPIs and 12-month retention, hand-worked (2026-W10, New York)
     expect(own.kpis.crr.benchmarks).toBeUndefined();
   });
 
+  test('a configured column the source lacks fails before any query, naming both', async () => {
+    const files = shop();
+    const source = parseConfig({
+      source: {
+        relation: { kind: 'file', path: files.orders },
+        feedback: {
+          relation: { kind: 'file', path: files.feedback },
+          columns: { score: 'rating' },
+        },
+      },
+      reports: [{ id: 't', name: 'T', period: 'week' }],
+    }).source;
+    await expect(
+      measureExtras({ engine, source, timeZone: 'UTC', periods: [parsePeriod('2026-W10')] }),
+    ).rejects.toThrow(
+      'source.feedback has no column rating; it has customer_id, submitted_at, kind, score',
+    );
+  });
+
   test('both queries parse with the Trino grammar', () => {
     const periods = [parsePeriod('2026-W10'), parsePeriod('2026-W09')].map((p) => ({
       start: new Date(`${p.start}T05:00:00Z`),
