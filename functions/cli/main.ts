@@ -37,7 +37,8 @@ import {
   PeriodError,
   type Period,
 } from '../periods/period.ts';
-import { runFullReport, runReport, type RunRequest } from '../pipeline.ts';
+import type { AtRiskCustomer } from '../kpis/beyond.ts';
+import { runFullReport, type RunRequest } from '../pipeline.ts';
 import type { Report } from '../report/report.ts';
 import { generateSample } from '../sample/generate.ts';
 
@@ -71,6 +72,7 @@ Commands:
   run        Compute one report
              [--config F] [--report ID] [--source PATH] [--period LABEL] [--timezone TZ]
              [--format json|html|text|eml|all] [--out DIR] [--now ISO] [--active-window-days N]
+             [--kpis-only: skip cohorts, RFM, the at-risk list and the lifetime model]
   backfill   One report per period: --from LABEL --to LABEL [run options] (--out DIR, default out/backfill)
              [--engine duckdb|athena] [--workgroup W] [--database D] [--table DB.T] [--region R]
   invoke     Run the deployed report function: [--config F] [--report ID] [--period LABEL]
@@ -103,6 +105,7 @@ const options = {
   region: { type: 'string' },
   recipients: { type: 'string' },
   'dry-run': { type: 'boolean' },
+  'kpis-only': { type: 'boolean' },
   force: { type: 'boolean' },
   function: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -230,7 +233,7 @@ interface RunContext {
  * or the requested files under `--out` (default out/), each path said on stderr.
  */
 async function emitRun(
-  result: Report,
+  { report: result, atRiskList }: { report: Report; atRiskList: AtRiskCustomer[] },
   report: ReportConfig,
   format: OutputFormat,
   flags: Flags,
@@ -240,8 +243,15 @@ async function emitRun(
     ctx.io.stdout(reportJson(result));
     return;
   }
-  const files = await renderOutputs(result, format, envelope(flags), { headline: report.headline });
-  const written = await writeOutputs(resolve(ctx.cwd, flags.out ?? 'out'), files);
+  const outDir = resolve(ctx.cwd, flags.out ?? 'out');
+  const files = await renderOutputs(
+    result,
+    format,
+    envelope(flags),
+    { headline: report.headline, atRiskLink: join(outDir, AT_RISK_FILE) },
+    atRiskList,
+  );
+  const written = await writeOutputs(outDir, files);
   for (const path of written) ctx.io.stderr(`kpi: wrote ${path}\n`);
 }
 
@@ -285,7 +295,7 @@ async function athenaRun(flags: Flags, ctx: RunContext): Promise<void> {
     ...(feedback?.relation.kind === 'table' ? { feedback } : {}),
     ...(marketingSpend?.relation.kind === 'table' ? { marketingSpend } : {}),
   };
-  const result = await runReport(
+  const result = await runFullReport(
     {
       report,
       source,
@@ -293,6 +303,7 @@ async function athenaRun(flags: Flags, ctx: RunContext): Promise<void> {
       now: parseNow(flags.now),
     },
     { engine },
+    !flags['kpis-only'],
   );
   await emitRun(result, report, format, flags, ctx);
 }
@@ -359,7 +370,7 @@ async function commandRun(flags: Flags, ctx: RunContext): Promise<void> {
     now: parseNow(flags.now),
   };
   ctx.io.stderr(`kpi: running ${report.id} ${period?.label ?? '(last complete period)'}\n`);
-  const result = await runReport(request, { engine: await ctx.engine() });
+  const result = await runFullReport(request, { engine: await ctx.engine() }, !flags['kpis-only']);
   await emitRun(result, report, format, flags, ctx);
 }
 
@@ -405,14 +416,20 @@ async function commandBackfill(flags: Flags, ctx: RunContext): Promise<void> {
   const interactive = ctx.io.interactive ?? false;
   if (interactive) bar.start(periods.length, 0, { label: '' });
   for (const [i, p] of periods.entries()) {
-    const result = await runReport(
+    const { report: result, atRiskList } = await runFullReport(
       { report, source: config.source, period: p.label },
       { engine: await ctx.engine() },
+      !flags['kpis-only'],
     );
-    const files = await renderOutputs(result, format, envelope(flags), {
-      headline: report.headline,
-    });
-    await writeOutputs(join(root, report.id, p.label), files);
+    const dir = join(root, report.id, p.label);
+    const files = await renderOutputs(
+      result,
+      format,
+      envelope(flags),
+      { headline: report.headline, atRiskLink: join(dir, AT_RISK_FILE) },
+      atRiskList,
+    );
+    await writeOutputs(dir, files);
     if (interactive) bar.update(i + 1, { label: p.label });
     else ctx.io.stderr(`kpi: backfill ${i + 1}/${periods.length} ${p.label}\n`);
   }

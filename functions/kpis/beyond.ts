@@ -121,9 +121,10 @@ export async function measureBeyond(req: BeyondRequest): Promise<{
         return {
           id: String(r.customer_id),
           x: Number(r[`x_${i}`]),
-          // Weekly resolution: whole weeks, so that customers share histories.
-          tx: Math.floor(Number(r[`t_x_days_${i}`]) / 7),
-          T: Math.floor((lastDay - Number(r.first_day)) / 7),
+          // Weeks of whole days, as the papers' CDNOW summaries. Not whole weeks: a repeat
+          // buyer with t_x = 0 would make the BG/NBD likelihood unbounded as α → 0.
+          tx: Number(r[`t_x_days_${i}`]) / 7,
+          T: (lastDay - Number(r.first_day)) / 7,
           ...(mx === null || mx === undefined ? {} : { mx: Number(mx) }),
         };
       });
@@ -187,7 +188,7 @@ interface LifetimeModel {
 /**
  * Fits both models on one calibration's histories and values every customer: expected
  * purchases in the next 52 weeks times expected spend. Null with fewer than 10 customers or
- * 10 repeat buyers, where a fit would say nothing.
+ * 10 repeat buyers, or when a fit runs off to a boundary: then the data says nothing.
  */
 function fitLifetime(
   histories: readonly (CustomerHistory & { id: string })[],
@@ -197,6 +198,10 @@ function fitLifetime(
   if (histories.length < 10 || repeaters.length < 10) return null;
   const bg = fitBgNbd(compress(histories), start?.bg);
   const gg = fitGammaGamma(repeaters, start?.gg);
+  // A fit that ran off to a boundary (too little history to say anything) is no model;
+  // Gamma-Gamma's mean spend also needs q > 1.
+  const sane = (v: number): boolean => Number.isFinite(v) && v > 1e-8 && v < 1e8;
+  if (![bg.r, bg.alpha, bg.a, bg.b, gg.p, gg.q, gg.v].every(sane) || gg.q <= 1) return null;
   // Customers with the same (x, t_x, T) expect the same purchases: one hyp2f1 per history.
   const purchases = new Map<string, number>();
   const values = new Map(

@@ -1,16 +1,17 @@
 /**
  * One benchmark measurement in its own process, so that peak memory is this run's alone.
- * Usage: tsx test/bench/measure-one.ts report|baseline FILE
+ * Usage: tsx test/bench/measure-one.ts report|full|baseline FILE (`full`: the report with
+ * cohorts, RFM, the at-risk list and the lifetime model refitted at every compared period end)
  * Prints one JSON line: { ms, maxRssMb, rows? }.
  */
 import { parseConfig } from '../../functions/config/load.ts';
 import { DuckDbEngine } from '../../functions/engines/duckdb.ts';
-import { runReport } from '../../functions/pipeline.ts';
+import { runFullReport, runReport } from '../../functions/pipeline.ts';
 import { SAMPLE_END } from '../../functions/cli/main.ts';
 
 const [mode, file] = process.argv.slice(2);
-if ((mode !== 'report' && mode !== 'baseline') || !file) {
-  process.stderr.write('usage: measure-one.ts report|baseline FILE\n');
+if ((mode !== 'report' && mode !== 'full' && mode !== 'baseline') || !file) {
+  process.stderr.write('usage: measure-one.ts report|full|baseline FILE\n');
   process.exit(2);
 }
 const engine = await DuckDbEngine.create();
@@ -31,7 +32,11 @@ if (mode === 'baseline') {
   });
   const [report] = config.reports;
   if (!report) throw new Error('no report');
-  const result = await runReport({ report, source: config.source, now: SAMPLE_END }, { engine });
+  const request = { report, source: config.source, now: SAMPLE_END };
+  const result =
+    mode === 'full'
+      ? (await runFullReport(request, { engine })).report
+      : await runReport(request, { engine });
   checksum = result.dataQuality.rowsRead;
 }
 const ms = performance.now() - started;

@@ -163,6 +163,20 @@ describe('CDNOW master (Fader & Hardie), through the kpi command', () => {
       const report = JSON.parse(stdout) as Report;
       expect(report.period.label).toBe(label);
       expectMatches(report, independent(orders, label, 90));
+      // The lifetime model at every compared end: none before the first purchase (1997), a
+      // finite value from the first month on, even with only weeks of history to fit.
+      const clv = report.kpis.clv_12m?.trend ?? [];
+      const ends = report.comparisons.trend;
+      expect(clv).toHaveLength(12);
+      ends.forEach((p, i) => {
+        const v = clv[i] ?? null;
+        // A custom range's label ends with its last day; the others sort by their start.
+        const last = p.split('..').at(-1) ?? p;
+        expect({ p, known: v !== null && Number.isFinite(v) && v > 0 }).toEqual({
+          p,
+          known: last >= '1997',
+        });
+      });
     },
   );
 
