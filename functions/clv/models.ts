@@ -1,5 +1,7 @@
+import digamma from '@stdlib/math-base-special-digamma';
 import gammaln from '@stdlib/math-base-special-gammaln';
 import hyp2f1 from '@stdlib/math-base-special-hyp2f1';
+import { minimizeBfgs } from './bfgs.ts';
 import { minimize } from './nelder-mead.ts';
 
 /**
@@ -54,7 +56,7 @@ export function bgnbdLogLikelihood(
 }
 
 /** Histories as typed arrays with indices into their distinct x, t_x and T values. */
-interface CountData {
+export interface CountData {
   readonly xs: Float64Array;
   readonly txs: Float64Array;
   readonly Ts: Float64Array;
@@ -64,7 +66,7 @@ interface CountData {
   readonly w: Float64Array;
 }
 
-function prepareCounts(data: readonly CustomerHistory[]): CountData {
+export function prepareCounts(data: readonly CustomerHistory[]): CountData {
   const index = (values: number[]): [Float64Array, Uint32Array] => {
     const distinct = [...new Set(values)];
     const at = new Map(distinct.map((v, i) => [v, i]));
@@ -95,6 +97,74 @@ function countLogLikelihood(r: number, alpha: number, a: number, b: number, d: C
 }
 
 /**
+ * The BG/NBD log-likelihood and its gradient with respect to the log-parameters
+ * (ln r, ln α, ln a, ln b). Per customer, with s = r + x,
+ * LL = ln Γ(r+x) − ln Γ(r) + r ln α + ln Γ(a+b) + ln Γ(b+x) − ln Γ(b) − ln Γ(a+b+x)
+ *      + ln[(α+T)^−s + [x > 0] a/(b+x−1) (α+t_x)^−s];
+ * the last term's two parts, weighted by their shares wA and wB of the bracket, give
+ * ∂/∂r −wA ln(α+T) − wB ln(α+t_x), ∂/∂α −s (wA/(α+T) + wB/(α+t_x)), ∂/∂a wB/a and
+ * ∂/∂b −wB/(b+x−1); the gamma terms give digammas.
+ */
+export function bgnbdLogLikelihoodGradient(
+  params: readonly [number, number, number, number],
+  d: CountData,
+): { ll: number; gradient: [number, number, number, number] } {
+  const [r, alpha, a, b] = params;
+  const psiAB = digamma(a + b);
+  const psiB = digamma(b);
+  const psiR = digamma(r);
+  const lnAlpha = Math.log(alpha);
+  const base = gammaln(a + b) - gammaln(b) - gammaln(r) + r * lnAlpha;
+  const nx = d.xs.length;
+  const perX = new Float64Array(nx);
+  const dX = [new Float64Array(nx), new Float64Array(nx), new Float64Array(nx)];
+  const lnRepeat = new Float64Array(nx);
+  for (let k = 0; k < nx; k++) {
+    const x = d.xs[k] ?? 0;
+    const psiABX = digamma(a + b + x);
+    perX[k] = base + gammaln(r + x) + gammaln(b + x) - gammaln(a + b + x);
+    (dX[0] as Float64Array)[k] = digamma(r + x) - psiR + lnAlpha;
+    (dX[1] as Float64Array)[k] = psiAB - psiABX;
+    (dX[2] as Float64Array)[k] = psiAB - psiB + digamma(b + x) - psiABX;
+    lnRepeat[k] = x > 0 ? Math.log(a) - Math.log(b + x - 1) : 0;
+  }
+  const lnTx = d.txs.map((t) => Math.log(alpha + t));
+  const invTx = d.txs.map((t) => 1 / (alpha + t));
+  const lnT = d.Ts.map((t) => Math.log(alpha + t));
+  const invT = d.Ts.map((t) => 1 / (alpha + t));
+  let ll = 0;
+  let gr = 0;
+  let gAlpha = 0;
+  let ga = 0;
+  let gb = 0;
+  for (let i = 0; i < d.w.length; i++) {
+    const w = d.w[i] ?? 0;
+    const k = d.xIndex[i] ?? 0;
+    const x = d.xs[k] ?? 0;
+    const s = r + x;
+    const ti = d.TIndex[i] ?? 0;
+    const lA = -s * (lnT[ti] ?? 0);
+    let term = lA;
+    let wB = 0;
+    let txi = 0;
+    if (x > 0) {
+      txi = d.txIndex[i] ?? 0;
+      const lB = (lnRepeat[k] ?? 0) - s * (lnTx[txi] ?? 0);
+      term = logAddExp(lA, lB);
+      wB = Math.exp(lB - term);
+    }
+    const wA = 1 - wB;
+    ll += w * ((perX[k] ?? 0) + term);
+    gr += w * ((dX[0]?.[k] ?? 0) - wA * (lnT[ti] ?? 0) - wB * (x > 0 ? (lnTx[txi] ?? 0) : 0));
+    gAlpha += w * (r / alpha - s * (wA * (invT[ti] ?? 0) + wB * (x > 0 ? (invTx[txi] ?? 0) : 0)));
+    ga += w * ((dX[1]?.[k] ?? 0) + wB / a);
+    gb += w * ((dX[2]?.[k] ?? 0) - (x > 0 ? wB / (b + x - 1) : 0));
+  }
+  // With respect to the log-parameters: ∂/∂ln θ = θ ∂/∂θ.
+  return { ll, gradient: [gr * r, gAlpha * alpha, ga * a, gb * b] };
+}
+
+/**
  * From a neighbouring fit (the period before): a small first simplex, and a relative
  * tolerance of 1e-9 of the log-likelihood, far below what moves a prediction's fourth digit.
  */
@@ -107,13 +177,26 @@ export function fitBgNbd(
   start?: Omit<BgNbd, 'logLikelihood'>,
 ): BgNbd {
   const prepared = prepareCounts(data);
-  const nll = (p: readonly number[]): number => {
-    const [r, alpha, a, b] = p.map(Math.exp) as [number, number, number, number];
-    const ll = countLogLikelihood(r, alpha, a, b, prepared);
-    return Number.isFinite(ll) ? -ll : Number.MAX_VALUE;
-  };
   const x0 = start ? [start.r, start.alpha, start.a, start.b].map(Math.log) : [0, 0, 0, 0];
-  const best = minimize(nll, x0, start ? WARM : {});
+  // BFGS on the analytic gradient; the simplex (no gradient) where BFGS cannot go on.
+  const quasiNewton = minimizeBfgs((p) => {
+    const { ll, gradient } = bgnbdLogLikelihoodGradient(
+      p.map(Math.exp) as [number, number, number, number],
+      prepared,
+    );
+    return { f: -ll, g: gradient.map((v) => -v) };
+  }, x0);
+  const best =
+    quasiNewton ??
+    minimize(
+      (p) => {
+        const [r, alpha, a, b] = p.map(Math.exp) as [number, number, number, number];
+        const ll = countLogLikelihood(r, alpha, a, b, prepared);
+        return Number.isFinite(ll) ? -ll : Number.MAX_VALUE;
+      },
+      x0,
+      start ? WARM : {},
+    );
   const [r, alpha, a, b] = best.x.map(Math.exp) as [number, number, number, number];
   return { r, alpha, a, b, logLikelihood: -best.fx };
 }
@@ -179,14 +262,31 @@ export function gammaGammaLogLikelihood(
  * million customers collapse into some tens of thousands of (x, t_x, T) cells.
  */
 export function compress(data: readonly CustomerHistory[]): CustomerHistory[] {
-  const cells = new Map<string, { x: number; tx: number; T: number; weight: number }>();
-  for (const c of data) {
-    const key = `${c.x}|${c.tx}|${c.T}`;
-    const cell = cells.get(key);
-    if (cell) cell.weight += c.weight ?? 1;
-    else cells.set(key, { x: c.x, tx: c.tx, T: c.T, weight: c.weight ?? 1 });
-  }
-  return [...cells.values()];
+  return compressIndexed(data).cells;
+}
+
+/** `compress`, and for each history the index of its cell. Numeric keys, nested: no strings. */
+export function compressIndexed(data: readonly CustomerHistory[]): {
+  cells: { x: number; tx: number; T: number; weight: number }[];
+  cellOf: Uint32Array;
+} {
+  const cells: { x: number; tx: number; T: number; weight: number }[] = [];
+  const byX = new Map<number, Map<number, Map<number, number>>>();
+  const cellOf = new Uint32Array(data.length);
+  data.forEach((c, i) => {
+    let byTx = byX.get(c.x);
+    if (!byTx) byX.set(c.x, (byTx = new Map<number, Map<number, number>>()));
+    let byT = byTx.get(c.tx);
+    if (!byT) byTx.set(c.tx, (byT = new Map<number, number>()));
+    let k = byT.get(c.T);
+    if (k === undefined) {
+      k = cells.push({ x: c.x, tx: c.tx, T: c.T, weight: 0 }) - 1;
+      byT.set(c.T, k);
+    }
+    (cells[k] as { weight: number }).weight += c.weight ?? 1;
+    cellOf[i] = k;
+  });
+  return { cells, cellOf };
 }
 
 export function fitGammaGamma(

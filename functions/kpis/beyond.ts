@@ -1,6 +1,6 @@
 import type { ReportConfig, SourceConfig } from '../config/schema.ts';
 import {
-  compress,
+  compressIndexed,
   expectedPurchases,
   expectedSpend,
   fitBgNbd,
@@ -196,24 +196,17 @@ function fitLifetime(
 ): { model: LifetimeModel; values: Map<string, number>; mean: number } | null {
   const repeaters = histories.filter((h) => h.x > 0 && (h.mx ?? 0) > 0);
   if (histories.length < 10 || repeaters.length < 10) return null;
-  const bg = fitBgNbd(compress(histories), start?.bg);
+  const { cells, cellOf } = compressIndexed(histories);
+  const bg = fitBgNbd(cells, start?.bg);
   const gg = fitGammaGamma(repeaters, start?.gg);
   // A fit that ran off to a boundary (too little history to say anything) is no model;
   // Gamma-Gamma's mean spend also needs q > 1.
   const sane = (v: number): boolean => Number.isFinite(v) && v > 1e-8 && v < 1e8;
   if (![bg.r, bg.alpha, bg.a, bg.b, gg.p, gg.q, gg.v].every(sane) || gg.q <= 1) return null;
-  // Customers with the same (x, t_x, T) expect the same purchases: one hyp2f1 per history.
-  const purchases = new Map<string, number>();
+  // Customers with the same (x, t_x, T) expect the same purchases: one hyp2f1 per cell.
+  const purchases = cells.map((c) => expectedPurchases(bg, c, 52));
   const values = new Map(
-    histories.map((h) => {
-      const key = `${h.x}|${h.tx}|${h.T}`;
-      let n = purchases.get(key);
-      if (n === undefined) {
-        n = expectedPurchases(bg, h, 52);
-        purchases.set(key, n);
-      }
-      return [h.id, n * expectedSpend(gg, h)];
-    }),
+    histories.map((h, i) => [h.id, (purchases[cellOf[i] ?? 0] ?? 0) * expectedSpend(gg, h)]),
   );
   return { model: { bg, gg }, values, mean: mean([...values.values()]) };
 }

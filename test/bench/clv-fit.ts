@@ -1,6 +1,6 @@
 /**
  * The lifetime-model fit benchmark: N customers simulated from the BG/NBD and Gamma-Gamma
- * processes (CDNOW's parameters, weekly resolution, seeded), then both models fitted as the
+ * processes (CDNOW's parameters, times in weeks of whole days, seeded), then both models fitted as the
  * report would. Usage: tsx test/bench/clv-fit.ts N → one JSON line { ms, ... }.
  */
 import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
@@ -40,7 +40,8 @@ const [r, alpha, a, b] = [0.2426, 4.4135, 0.7929, 2.4258];
 const [p, q, v] = [6.25, 3.74, 15.44];
 const histories: CustomerHistory[] = [];
 for (let i = 0; i < n; i++) {
-  const T = 1 + Math.floor(u() * 156);
+  // Whole days since the first purchase, in weeks, as the report's summaries.
+  const T = (7 + Math.floor(u() * 156 * 7)) / 7;
   const lambda = gamma(r) / alpha;
   const dropout = gamma(a) / (gamma(a) + gamma(b));
   const nu = gamma(q) / v;
@@ -57,7 +58,7 @@ for (let i = 0; i < n; i++) {
     spend += gamma(p) / nu;
     if (x > 500) break;
   }
-  histories.push({ x, tx: Math.floor(last), T, ...(x > 0 ? { mx: spend / x } : {}) });
+  histories.push({ x, tx: Math.floor(last * 7) / 7, T, ...(x > 0 ? { mx: spend / x } : {}) });
 }
 
 const started = performance.now();

@@ -2,8 +2,11 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { TrinoSQL } from 'dt-sql-parser';
 import { describe, expect, test } from 'vitest';
+import { minimizeBfgs } from '../../functions/clv/bfgs.ts';
 import {
   bgnbdLogLikelihood,
+  bgnbdLogLikelihoodGradient,
+  prepareCounts,
   expectedPurchases,
   expectedSpend,
   fitBgNbd,
@@ -42,6 +45,49 @@ const within = (got: number, want: number, relative: number): void => {
 };
 
 describe('BG/NBD and Gamma-Gamma on CDNOW (Fader, Hardie & Lee 2005; Fader & Hardie 2013)', () => {
+  test('the analytic gradient matches central differences, at the optimum and away from it', () => {
+    const data = prepareCounts(published);
+    const points: [number, number, number, number][] = [
+      [0.2426, 4.4135, 0.7929, 2.4258],
+      [1, 1, 1, 1],
+      [0.05, 30, 3, 0.4],
+    ];
+    for (const point of points) {
+      const { ll, gradient } = bgnbdLogLikelihoodGradient(point, data);
+      expect(ll).toBeCloseTo(bgnbdLogLikelihood(...point, published), 6);
+      gradient.forEach((g, i) => {
+        // ∂LL/∂ln θ by central differences in ln θ.
+        const h = 1e-5;
+        const at = (e: number): number =>
+          bgnbdLogLikelihood(
+            ...(point.map((v, j) => (j === i ? v * Math.exp(e) : v)) as [
+              number,
+              number,
+              number,
+              number,
+            ]),
+            published,
+          );
+        const numeric = (at(h) - at(-h)) / (2 * h);
+        expect(Math.abs(g - numeric)).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(numeric)));
+      });
+    }
+  });
+
+  test('BFGS finds the minimum of the Rosenbrock valley, and gives up on a non-finite start', () => {
+    const rosenbrock = (x: readonly number[]): { f: number; g: number[] } => {
+      const [a = 0, b = 0] = x;
+      return {
+        f: (1 - a) ** 2 + 100 * (b - a * a) ** 2,
+        g: [-2 * (1 - a) - 400 * a * (b - a * a), 200 * (b - a * a)],
+      };
+    };
+    const r = minimizeBfgs(rosenbrock, [-1.2, 1]);
+    expect(r?.x[0]).toBeCloseTo(1, 6);
+    expect(r?.x[1]).toBeCloseTo(1, 6);
+    expect(minimizeBfgs(() => ({ f: NaN, g: [0] }), [0])).toBeNull();
+  });
+
   test('BG/NBD reproduces r, α, a, b within 0.1 % and the log-likelihood within 0.01', () => {
     const summary = csv('cdnow_customers_summary.csv').map(([, x, tx, T]) => ({
       x: x ?? 0,
