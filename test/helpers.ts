@@ -16,6 +16,15 @@ export interface OrderRow {
   status?: string;
 }
 
+/** The canonical column names of an orders source, as the fixtures write them. */
+export const CANONICAL_COLUMNS = {
+  order_id: 'order_id',
+  customer_id: 'customer_id',
+  ordered_at: 'ordered_at',
+  amount: 'amount',
+  status: 'status',
+} as const;
+
 /** Writes canonical order rows to a CSV file in a fresh temporary folder. */
 export function writeOrdersCsv(rows: readonly OrderRow[], name = 'orders.csv'): string {
   const dir = mkdtempSync(join(tmpdir(), 'kpi-test-'));

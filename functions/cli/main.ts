@@ -232,26 +232,37 @@ interface RunContext {
  * Where a run's result goes: the JSON report alone on stdout (`--format json`, no `--out`),
  * or the requested files under `--out` (default out/), each path said on stderr.
  */
-async function emitRun(
+/** Renders a run into `dir`: the formats asked for, and at-risk.csv, which the digest links. */
+async function writeRun(
+  dir: string,
   { report: result, atRiskList }: { report: Report; atRiskList: AtRiskCustomer[] },
+  format: OutputFormat,
+  flags: Flags,
+  headline: ReportConfig['headline'],
+): Promise<string[]> {
+  const files = await renderOutputs(
+    result,
+    format,
+    envelope(flags),
+    { headline, atRiskLink: join(dir, AT_RISK_FILE) },
+    atRiskList,
+  );
+  return writeOutputs(dir, files);
+}
+
+async function emitRun(
+  run: { report: Report; atRiskList: AtRiskCustomer[] },
   report: ReportConfig,
   format: OutputFormat,
   flags: Flags,
   ctx: RunContext,
 ): Promise<void> {
   if (format === 'json' && !flags.out) {
-    ctx.io.stdout(reportJson(result));
+    ctx.io.stdout(reportJson(run.report));
     return;
   }
   const outDir = resolve(ctx.cwd, flags.out ?? 'out');
-  const files = await renderOutputs(
-    result,
-    format,
-    envelope(flags),
-    { headline: report.headline, atRiskLink: join(outDir, AT_RISK_FILE) },
-    atRiskList,
-  );
-  const written = await writeOutputs(outDir, files);
+  const written = await writeRun(outDir, run, format, flags, report.headline);
   for (const path of written) ctx.io.stderr(`kpi: wrote ${path}\n`);
 }
 
@@ -416,20 +427,12 @@ async function commandBackfill(flags: Flags, ctx: RunContext): Promise<void> {
   const interactive = ctx.io.interactive ?? false;
   if (interactive) bar.start(periods.length, 0, { label: '' });
   for (const [i, p] of periods.entries()) {
-    const { report: result, atRiskList } = await runFullReport(
+    const run = await runFullReport(
       { report, source: config.source, period: p.label },
       { engine: await ctx.engine() },
       !flags['kpis-only'],
     );
-    const dir = join(root, report.id, p.label);
-    const files = await renderOutputs(
-      result,
-      format,
-      envelope(flags),
-      { headline: report.headline, atRiskLink: join(dir, AT_RISK_FILE) },
-      atRiskList,
-    );
-    await writeOutputs(dir, files);
+    await writeRun(join(root, report.id, p.label), run, format, flags, report.headline);
     if (interactive) bar.update(i + 1, { label: p.label });
     else ctx.io.stderr(`kpi: backfill ${i + 1}/${periods.length} ${p.label}\n`);
   }
@@ -452,19 +455,18 @@ async function commandDemo(flags: Flags, ctx: RunContext): Promise<void> {
   const config = await loadConfig(configPath);
   const report = config.reports[0];
   if (!report) throw new UsageError('the configuration has no report');
-  const { report: result, atRiskList } = await runFullReport(
+  const run = await runFullReport(
     { report, source: config.source, now: parseNow(flags.now) ?? SAMPLE_END },
     { engine: await ctx.engine() },
   );
-  const outDir = resolve(ctx.cwd, flags.out ?? 'out');
-  const files = await renderOutputs(
-    result,
+  const result = run.report;
+  const written = await writeRun(
+    resolve(ctx.cwd, flags.out ?? 'out'),
+    run,
     'all',
-    envelope(flags),
-    { headline: report.headline, atRiskLink: join(outDir, AT_RISK_FILE) },
-    atRiskList,
+    flags,
+    report.headline,
   );
-  const written = await writeOutputs(outDir, files);
   const crr = result.kpis.crr.value;
   ctx.io.stderr(
     `kpi: ${report.name} ${result.period.label}: retention ${crr === null ? 'n/a' : `${(crr * 100).toFixed(1)}%`}, revenue ${result.kpis.revenue.value ?? 'n/a'}\n`,

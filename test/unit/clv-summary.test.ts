@@ -6,15 +6,9 @@ import { DuckDbEngine } from '../../functions/engines/duckdb.ts';
 import { localMidnight } from '../../functions/periods/period.ts';
 import { buildClvSummaryQuery, dayNumber, utcOffsets } from '../../functions/sql/clv-query.ts';
 import { duckdbDialect, trinoDialect } from '../../functions/sql/dialect.ts';
-import { writeOrdersCsv, type OrderRow } from '../helpers.ts';
+import { CANONICAL_COLUMNS, writeOrdersCsv, type OrderRow } from '../helpers.ts';
 
-const COLUMNS = {
-  order_id: 'order_id',
-  customer_id: 'customer_id',
-  ordered_at: 'ordered_at',
-  amount: 'amount',
-  status: 'status',
-};
+const COLUMNS = CANONICAL_COLUMNS;
 
 interface Summary {
   first_day: number;

@@ -10,14 +10,9 @@ import {
   type Period,
 } from '../../functions/periods/period.ts';
 import { stringLiteral } from '../../functions/sql/dialect.ts';
+import { CANONICAL_COLUMNS } from '../helpers.ts';
 
-const COLUMNS = {
-  order_id: 'order_id',
-  customer_id: 'customer_id',
-  ordered_at: 'ordered_at',
-  amount: 'amount',
-  status: 'status',
-} as const;
+const COLUMNS = CANONICAL_COLUMNS;
 
 interface Row {
   order_id: string | null;

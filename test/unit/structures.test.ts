@@ -6,7 +6,7 @@ import {
   type StructuresRequest,
 } from '../../functions/kpis/structures.ts';
 import { segmentOf } from '../../functions/sql/structures-query.ts';
-import { writeOrdersCsv, type OrderRow } from '../helpers.ts';
+import { CANONICAL_COLUMNS, writeOrdersCsv, type OrderRow } from '../helpers.ts';
 
 let engine: DuckDbEngine;
 beforeAll(async () => {
@@ -16,13 +16,7 @@ afterAll(async () => {
   await engine.close();
 });
 
-const COLUMNS = {
-  order_id: 'order_id',
-  customer_id: 'customer_id',
-  ordered_at: 'ordered_at',
-  amount: 'amount',
-  status: 'status',
-};
+const COLUMNS = CANONICAL_COLUMNS;
 
 async function request(
   rows: OrderRow[],
