@@ -188,7 +188,7 @@ interface LifetimeModel {
 /**
  * Fits both models on one calibration's histories and values every customer: expected
  * purchases in the next 52 weeks times expected spend. Null with fewer than 10 customers or
- * 10 repeat buyers, or when a fit runs off to a boundary: then the data says nothing.
+ * 10 repeat buyers, or when the fit runs off towards a boundary: then the data says nothing.
  */
 function fitLifetime(
   histories: readonly (CustomerHistory & { id: string })[],
@@ -197,18 +197,27 @@ function fitLifetime(
   const repeaters = histories.filter((h) => h.x > 0 && (h.mx ?? 0) > 0);
   if (histories.length < 10 || repeaters.length < 10) return null;
   const { cells, cellOf } = compressIndexed(histories);
-  const bg = fitBgNbd(cells, start?.bg);
-  const gg = fitGammaGamma(repeaters, start?.gg);
-  // A fit that ran off to a boundary (too little history to say anything) is no model;
-  // Gamma-Gamma's mean spend also needs q > 1.
-  const sane = (v: number): boolean => Number.isFinite(v) && v > 1e-8 && v < 1e8;
-  if (![bg.r, bg.alpha, bg.a, bg.b, gg.p, gg.q, gg.v].every(sane) || gg.q <= 1) return null;
+  // A fit that ran off towards a boundary (a parameter outside [1e-4, 1e4]: a Beta or Gamma
+  // mixing distribution collapsing) says nothing about lifetimes, and its predictions sit
+  // near hyp2f1's poles; Gamma-Gamma's mean spend also needs q > 1. A warm start that ends
+  // there is tried again from the cold start before the period gets no model.
+  const sane = (v: number): boolean => Number.isFinite(v) && v >= 1e-4 && v <= 1e4;
+  const fit = (from?: LifetimeModel): LifetimeModel | null => {
+    const bg = fitBgNbd(cells, from?.bg);
+    const gg = fitGammaGamma(repeaters, from?.gg);
+    return [bg.r, bg.alpha, bg.a, bg.b, gg.p, gg.q, gg.v].every(sane) && gg.q > 1
+      ? { bg, gg }
+      : null;
+  };
+  const model = fit(start) ?? (start ? fit() : null);
+  if (!model) return null;
+  const { bg, gg } = model;
   // Customers with the same (x, t_x, T) expect the same purchases: one hyp2f1 per cell.
   const purchases = cells.map((c) => expectedPurchases(bg, c, 52));
   const values = new Map(
     histories.map((h, i) => [h.id, (purchases[cellOf[i] ?? 0] ?? 0) * expectedSpend(gg, h)]),
   );
-  return { model: { bg, gg }, values, mean: mean([...values.values()]) };
+  return { model, values, mean: mean([...values.values()]) };
 }
 
 /** The at-risk list as CSV, sorted by lifetime revenue. */
