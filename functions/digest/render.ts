@@ -442,7 +442,7 @@ export async function renderDigest(r: Report, options: RenderOptions = {}): Prom
   const glossary = `<mj-section background-color="#ffffff" css-class="card glossary" padding="8px 0">
       <mj-column>
         <mj-text font-weight="700" padding="4px 16px 0">${escapeHtml(m.table.glossary)}</mj-text>
-        <mj-text font-size="12px" line-height="17px" padding="2px 16px 10px"> ${kpis.map(({ id }) => `<p id="g-${id}" style="margin:4px 0;"><a name="g-${id}"></a><b>${escapeHtml(msg.kpiName(id))}</b> — ${escapeHtml(msg.kpiDefinition(id))}</p>`).join('')}</mj-text>
+        <mj-text font-size="12px" line-height="17px" padding="2px 16px 10px">${kpis.map(({ id }) => `<p id="g-${id}" style="margin:4px 0;"><a name="g-${id}"></a><b>${escapeHtml(msg.kpiName(id))}</b> — ${escapeHtml(msg.kpiDefinition(id))}</p>`).join('')}</mj-text>
       </mj-column>
     </mj-section>`;
   const footer = `<mj-section padding="8px 0 16px">

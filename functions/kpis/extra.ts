@@ -71,12 +71,8 @@ async function checkColumns(
   try {
     have = await engine.columnsOf(relation);
   } catch (err) {
-    throw new SourceError(
-      `source.${name} cannot be read: ${(err as Error).message.split('\n')[0] ?? ''}`,
-      {
-        cause: err,
-      },
-    );
+    const why = (err as Error).message.split('\n')[0] ?? '';
+    throw new SourceError(`source.${name} cannot be read: ${why}`, { cause: err });
   }
   const missing = wanted.filter((c) => !have.includes(c));
   if (missing.length > 0) {
