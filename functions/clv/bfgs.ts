@@ -5,7 +5,9 @@ import type { MinimizeResult } from './nelder-mead.ts';
  * functions whose gradient is known (Nocedal & Wright 2006, algorithm 6.1; the first inverse
  * Hessian scaled by eq. 6.20). A few dozen gradient steps where the simplex needs hundreds of
  * evaluations. Returns null when it cannot make progress (a non-finite value or gradient at
- * the start, or no converged point within `maxIterations`), so that the caller can fall back.
+ * the start, or a line search that finds no lower point), so that the caller can fall back.
+ * After `maxIterations` it returns the best point so far: a function that keeps falling
+ * towards infinity has no minimum, and the caller judges where it got to.
  */
 export interface BfgsOptions {
   /** Stop when every gradient component is within this, relative to max(1, |f|). @default 1e-10 */
@@ -75,7 +77,7 @@ export function minimizeBfgs(
       return { x, fx: cur.f, iterations: k };
     }
   }
-  return null;
+  return { x, fx: cur.f, iterations: maxIterations };
 }
 
 function identity(n: number): number[][] {

@@ -168,7 +168,9 @@ export function bgnbdLogLikelihoodGradient(
  * From a neighbouring fit (the period before): a small first simplex, and a relative
  * tolerance of 1e-9 of the log-likelihood, far below what moves a prediction's fourth digit.
  */
-const WARM = { step: 0.02, fTolerance: 1e-9, xTolerance: 1e-5 };
+const WARM = { step: 0.02, fTolerance: 1e-9, xTolerance: 1e-5, maxIterations: 2_000 };
+/** The simplex as a fallback from the cold start: bounded, as a fit running off to infinity never converges. */
+const FALLBACK = { maxIterations: 4_000 };
 
 /** Fits BG/NBD by maximum likelihood (over log-parameters, so each stays positive). */
 export function fitBgNbd(
@@ -195,7 +197,7 @@ export function fitBgNbd(
         return Number.isFinite(ll) ? -ll : Number.MAX_VALUE;
       },
       x0,
-      start ? WARM : {},
+      start ? WARM : FALLBACK,
     );
   const [r, alpha, a, b] = best.x.map(Math.exp) as [number, number, number, number];
   return { r, alpha, a, b, logLikelihood: -best.fx };
@@ -289,21 +291,146 @@ export function compressIndexed(data: readonly CustomerHistory[]): {
   return { cells, cellOf };
 }
 
+/**
+ * The Gamma-Gamma log-likelihood and its gradient over (ln p, ln q, ln v). Per repeat buyer,
+ * LL = ln Γ(px+q) − ln Γ(px) − ln Γ(q) + q ln v + (px−1) ln m + px ln x − (px+q) ln(xm+v).
+ */
+function spendLogLikelihoodGradient(
+  p: number,
+  q: number,
+  v: number,
+  d: SpendData,
+): { ll: number; gradient: [number, number, number] } {
+  let ll = d.total * (q * Math.log(v) - gammaln(q)) + p * d.sumXLnM - d.sumLnM;
+  let gp = d.sumXLnM;
+  let gq = d.total * (Math.log(v) - digamma(q));
+  let gv = (d.total * q) / v;
+  for (const [x, w] of d.weightByX) {
+    const psi = digamma(p * x + q);
+    ll += w * (gammaln(p * x + q) - gammaln(p * x) + p * x * Math.log(x));
+    gp += w * x * (psi - digamma(p * x) + Math.log(x));
+    gq += w * psi;
+  }
+  for (let i = 0; i < d.x.length; i++) {
+    const x = d.x[i] ?? 0;
+    const w = d.w[i] ?? 0;
+    const xmv = x * (d.m[i] ?? 0) + v;
+    const ln = Math.log(xmv);
+    ll -= w * (p * x + q) * ln;
+    gp -= w * x * ln;
+    gq -= w * ln;
+    gv -= (w * (p * x + q)) / xmv;
+  }
+  return { ll, gradient: [gp * p, gq * q, gv * v] };
+}
+
+/** Fits Gamma-Gamma by maximum likelihood: BFGS on the analytic gradient, else the simplex. */
 export function fitGammaGamma(
   data: readonly CustomerHistory[],
   /** A starting point, e.g. the fit of a neighbouring period. @default p = q = v = 1 */
   start?: Omit<GammaGamma, 'logLikelihood'>,
 ): GammaGamma {
   const prepared = prepareSpend(data);
-  const nll = (w: readonly number[]): number => {
-    const [p, q, v] = w.map(Math.exp) as [number, number, number];
-    const ll = spendLogLikelihood(p, q, v, prepared);
-    return Number.isFinite(ll) ? -ll : Number.MAX_VALUE;
-  };
   const x0 = start ? [start.p, start.q, start.v].map(Math.log) : [0, 0, 0];
-  const best = minimize(nll, x0, start ? WARM : {});
+  const best =
+    minimizeBfgs((w) => {
+      const [p, q, v] = w.map(Math.exp) as [number, number, number];
+      const { ll, gradient } = spendLogLikelihoodGradient(p, q, v, prepared);
+      return { f: -ll, g: gradient.map((g) => -g) };
+    }, x0) ??
+    minimize(
+      (w) => {
+        const [p, q, v] = w.map(Math.exp) as [number, number, number];
+        const ll = spendLogLikelihood(p, q, v, prepared);
+        return Number.isFinite(ll) ? -ll : Number.MAX_VALUE;
+      },
+      x0,
+      start ? WARM : FALLBACK,
+    );
   const [p, q, v] = best.x.map(Math.exp) as [number, number, number];
   return { p, q, v, logLikelihood: -best.fx };
+}
+
+/** Gamma-Gamma log-likelihood gradient, for tests. */
+export function gammaGammaLogLikelihoodGradient(
+  params: readonly [number, number, number],
+  data: readonly CustomerHistory[],
+): { ll: number; gradient: [number, number, number] } {
+  return spendLogLikelihoodGradient(...params, prepareSpend(data));
+}
+
+/**
+ * The NBD (Ehrenberg 1959): Poisson purchases with Gamma(r, α) rates and no dropout. It is
+ * BG/NBD's limit as the dropout probabilities vanish (a → 0 or b → ∞, where the Beta(a, b)
+ * mixing collapses onto 0): when the history shows nobody leaving, BG/NBD's fit runs off
+ * there, and this is the model it is running to.
+ */
+export interface Nbd {
+  readonly r: number;
+  readonly alpha: number;
+  readonly logLikelihood: number;
+}
+
+/**
+ * NBD log-likelihood and gradient over (ln r, ln α): per customer
+ * LL = ln Γ(r+x) − ln Γ(r) + r ln α − (r+x) ln(α+T) (t_x does not enter).
+ */
+export function nbdLogLikelihoodGradient(
+  params: readonly [number, number],
+  d: CountData,
+): { ll: number; gradient: [number, number] } {
+  const [r, alpha] = params;
+  const psiR = digamma(r);
+  const lnAlpha = Math.log(alpha);
+  const perX = d.xs.map((x) => gammaln(r + x) - gammaln(r) + r * lnAlpha);
+  const dPerX = d.xs.map((x) => digamma(r + x) - psiR + lnAlpha);
+  const lnT = d.Ts.map((t) => Math.log(alpha + t));
+  const invT = d.Ts.map((t) => 1 / (alpha + t));
+  let ll = 0;
+  let gr = 0;
+  let ga = 0;
+  for (let i = 0; i < d.w.length; i++) {
+    const w = d.w[i] ?? 0;
+    const k = d.xIndex[i] ?? 0;
+    const x = d.xs[k] ?? 0;
+    const t = d.TIndex[i] ?? 0;
+    ll += w * ((perX[k] ?? 0) - (r + x) * (lnT[t] ?? 0));
+    gr += w * ((dPerX[k] ?? 0) - (lnT[t] ?? 0));
+    ga += w * (r / alpha - (r + x) * (invT[t] ?? 0));
+  }
+  return { ll, gradient: [gr * r, ga * alpha] };
+}
+
+/** Fits the NBD by maximum likelihood (BFGS on the analytic gradient, else the simplex). */
+export function fitNbd(data: readonly CustomerHistory[], start?: Omit<Nbd, 'logLikelihood'>): Nbd {
+  const prepared = prepareCounts(data);
+  const x0 = start ? [start.r, start.alpha].map(Math.log) : [0, 0];
+  const ll = (p: readonly number[]): { ll: number; gradient: [number, number] } =>
+    nbdLogLikelihoodGradient(p.map(Math.exp) as [number, number], prepared);
+  const best =
+    minimizeBfgs((p) => {
+      const { ll: value, gradient } = ll(p);
+      return { f: -value, g: gradient.map((g) => -g) };
+    }, x0) ??
+    minimize(
+      (p) => {
+        const value = ll(p).ll;
+        return Number.isFinite(value) ? -value : Number.MAX_VALUE;
+      },
+      x0,
+      FALLBACK,
+    );
+  const [r, alpha] = best.x.map(Math.exp) as [number, number];
+  return { r, alpha, logLikelihood: -best.fx };
+}
+
+/** NBD: expected purchases in the next `t` weeks, the posterior mean rate times t. */
+export function nbdExpectedPurchases(
+  m: Omit<Nbd, 'logLikelihood'>,
+  c: CustomerHistory,
+  t: number,
+): number {
+  return ((m.r + c.x) / (m.alpha + c.T)) * t;
 }
 
 /** Probability that a customer with this history is still active at the end of calibration. */

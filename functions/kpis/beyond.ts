@@ -5,7 +5,11 @@ import {
   expectedSpend,
   fitBgNbd,
   fitGammaGamma,
+  nbdExpectedPurchases,
+  fitNbd,
+  probabilityAlive,
   type BgNbd,
+  type Nbd,
   type CustomerHistory,
   type GammaGamma,
 } from '../clv/models.ts';
@@ -22,6 +26,10 @@ export interface AtRiskCustomer {
   readonly orders: number;
   readonly lifetime_revenue: number;
   readonly segment: Segment;
+  /** BG/NBD probability that the customer is still active; null without a model. */
+  readonly p_alive: number | null;
+  /** Predicted revenue over the next 52 weeks; null without a model. */
+  readonly clv_12m: number | null;
 }
 
 /** What the report adds beyond the headline KPIs (KPI-SPEC "Structures" and `clv_12m`). */
@@ -37,8 +45,14 @@ export interface Beyond {
     /** Expected revenue per customer over the next 52 weeks (BG/NBD × Gamma-Gamma). */
     readonly clv12m: number | null;
     readonly bySegment: Partial<Record<Segment, number>>;
+    /**
+     * The fitted models: BG/NBD for purchases, or, when the history shows nobody leaving and
+     * BG/NBD's fit runs off to its no-dropout limit, the NBD that limit is; Gamma-Gamma for spend.
+     */
     readonly model: {
-      bgnbd: Omit<BgNbd, 'logLikelihood'>;
+      purchases: 'bg/nbd' | 'nbd';
+      bgnbd?: Omit<BgNbd, 'logLikelihood'>;
+      nbd?: Omit<Nbd, 'logLikelihood'>;
       gammaGamma: Omit<GammaGamma, 'logLikelihood'>;
     } | null;
   };
@@ -91,6 +105,8 @@ export async function measureBeyond(req: BeyondRequest): Promise<{
       orders: c.orders,
       lifetime_revenue: c.revenue,
       segment: c.segment,
+      p_alive: null as number | null,
+      clv_12m: null as number | null,
     }))
     .sort(
       (a, b) =>
@@ -134,16 +150,28 @@ export async function measureBeyond(req: BeyondRequest): Promise<{
     .sort((a, b) => a.end - b.end);
   const clvByLabel = new Map<string, number | null>();
   let warm: LifetimeModel | null = null;
-  let reported: { model: LifetimeModel; values: Map<string, number> } | null = null;
+  let reported: {
+    model: LifetimeModel;
+    values: Map<string, number>;
+    histories: (CustomerHistory & { id: string })[];
+  } | null = null;
   for (const { i } of order) {
-    const fitted = fitLifetime(historiesAt(i), warm ?? undefined);
+    const histories = historiesAt(i);
+    const fitted = fitLifetime(histories, warm ?? undefined);
     warm = fitted?.model ?? warm;
     clvByLabel.set(periods[i]?.label ?? '', fitted ? fitted.mean : null);
-    if (i === 0 && fitted) reported = fitted;
+    if (i === 0 && fitted) reported = { ...fitted, histories };
   }
   let clv: Beyond['clv'] = { clv12m: null, bySegment: {}, model: null };
   if (reported) {
     const { model, values } = reported;
+    // Each at-risk customer's chance of still being active and predicted value, for the export.
+    const history = new Map(reported.histories.map((h) => [h.id, h]));
+    for (const c of atRiskList) {
+      const h = history.get(c.customer_id);
+      c.p_alive = h ? (model.bg ? probabilityAlive(model.bg, h) : 1) : null;
+      c.clv_12m = values.get(c.customer_id) ?? null;
+    }
     const bySegment: Partial<Record<Segment, number>> = {};
     for (const s of rfm.segments) {
       const vs = customers
@@ -155,7 +183,11 @@ export async function measureBeyond(req: BeyondRequest): Promise<{
       clv12m: clvByLabel.get(req.period.label) ?? null,
       bySegment,
       model: {
-        bgnbd: { r: model.bg.r, alpha: model.bg.alpha, a: model.bg.a, b: model.bg.b },
+        purchases: model.bg ? 'bg/nbd' : 'nbd',
+        ...(model.bg
+          ? { bgnbd: { r: model.bg.r, alpha: model.bg.alpha, a: model.bg.a, b: model.bg.b } }
+          : {}),
+        ...(model.nbd ? { nbd: { r: model.nbd.r, alpha: model.nbd.alpha } } : {}),
         gammaGamma: { p: model.gg.p, q: model.gg.q, v: model.gg.v },
       },
     };
@@ -181,7 +213,9 @@ export async function measureBeyond(req: BeyondRequest): Promise<{
 const mean = (xs: readonly number[]): number => xs.reduce((s, x) => s + x, 0) / xs.length;
 
 interface LifetimeModel {
-  readonly bg: BgNbd;
+  /** BG/NBD, or null where its fit ran off to the no-dropout limit and `nbd` stands in. */
+  readonly bg: BgNbd | null;
+  readonly nbd?: Nbd;
   readonly gg: GammaGamma;
 }
 
@@ -197,31 +231,57 @@ function fitLifetime(
   const repeaters = histories.filter((h) => h.x > 0 && (h.mx ?? 0) > 0);
   if (histories.length < 10 || repeaters.length < 10) return null;
   const { cells, cellOf } = compressIndexed(histories);
-  // A fit that ran off towards a boundary (a parameter outside [1e-4, 1e4]: a Beta or Gamma
-  // mixing distribution collapsing) says nothing about lifetimes, and its predictions sit
-  // near hyp2f1's poles; Gamma-Gamma's mean spend also needs q > 1. A warm start that ends
-  // there is tried again from the cold start before the period gets no model.
+  // A fit that ran off towards a boundary (a parameter outside [1e-4, 1e4]: a mixing
+  // distribution collapsing) says nothing as it stands, and its predictions sit near hyp2f1's
+  // poles; Gamma-Gamma's mean spend also needs q > 1. A warm start that ends there is tried
+  // again from the cold start. One boundary has a meaning: dropout probabilities collapsing
+  // onto 0 (a → 0 or b → ∞) is a history where nobody left, and its limit is the NBD,
+  // fitted instead.
   const sane = (v: number): boolean => Number.isFinite(v) && v >= 1e-4 && v <= 1e4;
-  const fit = (from?: LifetimeModel): LifetimeModel | null => {
-    const bg = fitBgNbd(cells, from?.bg);
-    const gg = fitGammaGamma(repeaters, from?.gg);
-    return [bg.r, bg.alpha, bg.a, bg.b, gg.p, gg.q, gg.v].every(sane) && gg.q > 1
-      ? { bg, gg }
-      : null;
-  };
-  const model = fit(start) ?? (start ? fit() : null);
+  const saneAll = (vs: number[]): boolean => vs.every(sane);
+  // Each model from the warm start, and from the cold start when that ends off the map.
+  let gg = fitGammaGamma(repeaters, start?.gg);
+  if (start && !(saneAll([gg.p, gg.q, gg.v]) && gg.q > 1)) gg = fitGammaGamma(repeaters);
+  if (!saneAll([gg.p, gg.q, gg.v]) || gg.q <= 1) return null;
+  let bg = fitBgNbd(cells, start?.bg ?? undefined);
+  if (start?.bg && !saneAll([bg.r, bg.alpha, bg.a, bg.b])) bg = fitBgNbd(cells);
+  let model: LifetimeModel | null = null;
+  if (saneAll([bg.r, bg.alpha, bg.a, bg.b])) model = { bg, gg };
+  else if ((bg.a < 1e-4 || bg.b > 1e4) && bg.a / (bg.a + bg.b) < 1e-4) {
+    const nbd = fitNbd(cells, start?.nbd);
+    if (saneAll([nbd.r, nbd.alpha])) model = { bg: null, nbd, gg };
+  }
   if (!model) return null;
-  const { bg, gg } = model;
+  const { nbd } = model;
+  const fitted = model.bg;
   // Customers with the same (x, t_x, T) expect the same purchases: one hyp2f1 per cell.
-  const purchases = cells.map((c) => expectedPurchases(bg, c, 52));
+  const purchases = cells.map((c) =>
+    fitted ? expectedPurchases(fitted, c, 52) : nbd ? nbdExpectedPurchases(nbd, c, 52) : 0,
+  );
   const values = new Map(
     histories.map((h, i) => [h.id, (purchases[cellOf[i] ?? 0] ?? 0) * expectedSpend(gg, h)]),
   );
   return { model, values, mean: mean([...values.values()]) };
 }
 
-/** The at-risk list as CSV, sorted by lifetime revenue. */
+/**
+ * The at-risk list as CSV, sorted by lifetime revenue: who to win back first, with the
+ * lifetime model's chance that each is still active and their predicted 12-month value
+ * (empty without a model).
+ */
 export function atRiskCsv(list: readonly AtRiskCustomer[]): string {
   const quote = (s: string): string => (/[",\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s);
-  return `${['customer_id,last_order,orders,lifetime_revenue,segment', ...list.map((c) => [quote(c.customer_id), c.last_order, c.orders, c.lifetime_revenue.toFixed(2), quote(c.segment)].join(','))].join('\n')}\n`;
+  const header = 'customer_id,last_order,orders,lifetime_revenue,segment,p_alive,clv_12m';
+  const rows = list.map((c) =>
+    [
+      quote(c.customer_id),
+      c.last_order,
+      c.orders,
+      c.lifetime_revenue.toFixed(2),
+      quote(c.segment),
+      c.p_alive === null ? '' : c.p_alive.toFixed(4),
+      c.clv_12m === null ? '' : c.clv_12m.toFixed(2),
+    ].join(','),
+  );
+  return `${[header, ...rows].join('\n')}\n`;
 }

@@ -6,6 +6,10 @@ import { minimizeBfgs } from '../../functions/clv/bfgs.ts';
 import {
   bgnbdLogLikelihood,
   bgnbdLogLikelihoodGradient,
+  fitNbd,
+  gammaGammaLogLikelihood,
+  gammaGammaLogLikelihoodGradient,
+  nbdLogLikelihoodGradient,
   prepareCounts,
   expectedPurchases,
   expectedSpend,
@@ -72,6 +76,50 @@ describe('BG/NBD and Gamma-Gamma on CDNOW (Fader, Hardie & Lee 2005; Fader & Har
         expect(Math.abs(g - numeric)).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(numeric)));
       });
     }
+  });
+
+  test('the Gamma-Gamma and NBD gradients match central differences too', () => {
+    const repeaters = published.filter((c) => c.x > 0);
+    const h = 1e-5;
+    const numeric = (f: (e: number) => number): number => (f(h) - f(-h)) / (2 * h);
+    for (const point of [
+      [6.25, 3.74, 15.44],
+      [1, 1, 1],
+      [20, 2, 3],
+    ] as [number, number, number][]) {
+      const { ll, gradient } = gammaGammaLogLikelihoodGradient(point, repeaters);
+      expect(ll).toBeCloseTo(gammaGammaLogLikelihood(...point, repeaters), 6);
+      gradient.forEach((g, i) => {
+        const want = numeric((e) =>
+          gammaGammaLogLikelihood(
+            ...(point.map((v, j) => (j === i ? v * Math.exp(e) : v)) as [number, number, number]),
+            repeaters,
+          ),
+        );
+        expect(Math.abs(g - want)).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(want)));
+      });
+    }
+    const counts = prepareCounts(published);
+    for (const point of [
+      [0.55, 10.6],
+      [2, 0.5],
+    ] as [number, number][]) {
+      const { gradient } = nbdLogLikelihoodGradient(point, counts);
+      gradient.forEach((g, i) => {
+        const want = numeric(
+          (e) =>
+            nbdLogLikelihoodGradient(
+              point.map((v, j) => (j === i ? v * Math.exp(e) : v)) as [number, number],
+              counts,
+            ).ll,
+        );
+        expect(Math.abs(g - want)).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(want)));
+      });
+    }
+    // With no dropout in the data, BG/NBD's fit runs to a → 0 or b → ∞ and the NBD is its limit.
+    const m = fitNbd(published);
+    expect(m.r).toBeGreaterThan(0);
+    expect(m.logLikelihood).toBeLessThan(0);
   });
 
   test('BFGS finds the minimum of the Rosenbrock valley, and gives up on a non-finite start', () => {

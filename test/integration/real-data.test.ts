@@ -2,6 +2,10 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { main } from '../../functions/cli/main.ts';
+import { parseConfig } from '../../functions/config/load.ts';
+import { DuckDbEngine } from '../../functions/engines/duckdb.ts';
+import { atRiskCsv } from '../../functions/kpis/beyond.ts';
+import { runFullReport } from '../../functions/pipeline.ts';
 import { addDays, parsePeriod } from '../../functions/periods/period.ts';
 import type { CoreKpiId } from '../../functions/kpis/definitions.ts';
 import type { Report } from '../../functions/report/report.ts';
@@ -126,6 +130,48 @@ describe('UCI Online Retail (invoices-clean.csv)', () => {
     expectMatches(r, independent(orders, label, windowDays));
     expect(r.dataQuality.rowsRead).toBe(orders.length);
   });
+  test('the at-risk export: exactly the at-risk customers, by lifetime revenue, with their odds', async () => {
+    const config = parseConfig({
+      source: { relation: { kind: 'file', path: file } },
+      reports: [{ id: 'r', name: 'R', period: 'month', timeZone: 'Europe/London' }],
+    });
+    const [report] = config.reports;
+    if (!report) throw new Error('no report');
+    const engine = await DuckDbEngine.create();
+    const { report: r, atRiskList } = await runFullReport(
+      { report, source: config.source, period: '2011-11' },
+      { engine },
+    ).finally(() => engine.close());
+    // Directly: last order in [2010-12-01, 2011-06-04), lifetime revenue before 2011-12-01.
+    const last = new Map<string, string>();
+    const revenue = new Map<string, number>();
+    for (const o of orders) {
+      if (o.date >= '2011-12-01') continue;
+      if ((last.get(o.customer) ?? '') < o.date) last.set(o.customer, o.date);
+      revenue.set(o.customer, (revenue.get(o.customer) ?? 0) + o.cents);
+    }
+    const from = addDays('2011-12-01', -365);
+    const to = addDays('2011-12-01', -180);
+    const want = [...last]
+      .filter(([, d]) => d >= from && d < to)
+      .map(([c]) => ({ customer_id: c, cents: revenue.get(c) ?? 0 }))
+      .sort((a, b) => b.cents - a.cents || (a.customer_id < b.customer_id ? -1 : 1));
+    expect(atRiskList).toHaveLength(r.kpis.at_risk_customers.value ?? -1);
+    expect(atRiskList.map((c) => [c.customer_id, Math.round(c.lifetime_revenue * 100)])).toEqual(
+      want.map((w) => [w.customer_id, w.cents]),
+    );
+    // A year of wholesale history where customers keep buying: BG/NBD's dropout collapses
+    // onto 0 and the NBD, its limit, predicts; everybody is alive in it.
+    expect(r.beyond?.clv.model?.purchases).toBe('nbd');
+    expect(r.kpis.clv_12m?.value).toBeGreaterThan(0);
+    for (const c of atRiskList) {
+      expect(c.p_alive).toBe(1);
+      expect(c.clv_12m).toBeGreaterThan(0);
+    }
+    const csv = atRiskCsv(atRiskList).split('\n');
+    expect(csv[0]).toBe('customer_id,last_order,orders,lifetime_revenue,segment,p_alive,clv_12m');
+    expect(csv).toHaveLength(atRiskList.length + 2);
+  });
 });
 
 describe('CDNOW master (Fader & Hardie), through the kpi command', () => {
@@ -163,6 +209,7 @@ describe('CDNOW master (Fader & Hardie), through the kpi command', () => {
       const report = JSON.parse(stdout) as Report;
       expect(report.period.label).toBe(label);
       expectMatches(report, independent(orders, label, 90));
+      expect(report.beyond?.clv.model?.purchases).toBe('bg/nbd');
       // The lifetime model at every compared end: none before the first purchase (1997);
       // from two months of history on, always a model. In between, a fit may run off to a
       // boundary (the data cannot tell lifetimes apart yet) and then there is no value.
