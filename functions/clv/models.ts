@@ -172,6 +172,33 @@ const WARM = { step: 0.02, fTolerance: 1e-9, xTolerance: 1e-5, maxIterations: 2_
 /** The simplex as a fallback from the cold start: bounded, as a fit running off to infinity never converges. */
 const FALLBACK = { maxIterations: 4_000 };
 
+/**
+ * Maximum likelihood over log-parameters (so that each stays positive): BFGS on the analytic
+ * gradient, and the simplex, which needs none, where BFGS cannot go on. Returns the
+ * parameters and the log-likelihood there.
+ */
+function maximizeLikelihood(
+  llAndGradient: (params: number[]) => { ll: number; gradient: number[] },
+  start: readonly number[] | undefined,
+  dimensions: number,
+): { params: number[]; ll: number } {
+  const x0 = start ? start.map(Math.log) : new Array<number>(dimensions).fill(0);
+  const best =
+    minimizeBfgs((p) => {
+      const { ll, gradient } = llAndGradient(p.map(Math.exp));
+      return { f: -ll, g: gradient.map((g) => -g) };
+    }, x0) ??
+    minimize(
+      (p) => {
+        const { ll } = llAndGradient(p.map(Math.exp));
+        return Number.isFinite(ll) ? -ll : Number.MAX_VALUE;
+      },
+      x0,
+      start ? WARM : FALLBACK,
+    );
+  return { params: best.x.map(Math.exp), ll: -best.fx };
+}
+
 /** Fits BG/NBD by maximum likelihood (over log-parameters, so each stays positive). */
 export function fitBgNbd(
   data: readonly CustomerHistory[],
@@ -179,28 +206,13 @@ export function fitBgNbd(
   start?: Omit<BgNbd, 'logLikelihood'>,
 ): BgNbd {
   const prepared = prepareCounts(data);
-  const x0 = start ? [start.r, start.alpha, start.a, start.b].map(Math.log) : [0, 0, 0, 0];
-  // BFGS on the analytic gradient; the simplex (no gradient) where BFGS cannot go on.
-  const quasiNewton = minimizeBfgs((p) => {
-    const { ll, gradient } = bgnbdLogLikelihoodGradient(
-      p.map(Math.exp) as [number, number, number, number],
-      prepared,
-    );
-    return { f: -ll, g: gradient.map((v) => -v) };
-  }, x0);
-  const best =
-    quasiNewton ??
-    minimize(
-      (p) => {
-        const [r, alpha, a, b] = p.map(Math.exp) as [number, number, number, number];
-        const ll = countLogLikelihood(r, alpha, a, b, prepared);
-        return Number.isFinite(ll) ? -ll : Number.MAX_VALUE;
-      },
-      x0,
-      start ? WARM : FALLBACK,
-    );
-  const [r, alpha, a, b] = best.x.map(Math.exp) as [number, number, number, number];
-  return { r, alpha, a, b, logLikelihood: -best.fx };
+  const { params, ll } = maximizeLikelihood(
+    (p) => bgnbdLogLikelihoodGradient(p as [number, number, number, number], prepared),
+    start && [start.r, start.alpha, start.a, start.b],
+    4,
+  );
+  const [r = 1, alpha = 1, a = 1, b = 1] = params;
+  return { r, alpha, a, b, logLikelihood: ll };
 }
 
 /** Repeat buyers' (x, mean spend) as arrays, with the sums that do not depend on p, q, v. */
@@ -324,31 +336,20 @@ function spendLogLikelihoodGradient(
   return { ll, gradient: [gp * p, gq * q, gv * v] };
 }
 
-/** Fits Gamma-Gamma by maximum likelihood: BFGS on the analytic gradient, else the simplex. */
+/** Fits Gamma-Gamma by maximum likelihood. */
 export function fitGammaGamma(
   data: readonly CustomerHistory[],
   /** A starting point, e.g. the fit of a neighbouring period. @default p = q = v = 1 */
   start?: Omit<GammaGamma, 'logLikelihood'>,
 ): GammaGamma {
   const prepared = prepareSpend(data);
-  const x0 = start ? [start.p, start.q, start.v].map(Math.log) : [0, 0, 0];
-  const best =
-    minimizeBfgs((w) => {
-      const [p, q, v] = w.map(Math.exp) as [number, number, number];
-      const { ll, gradient } = spendLogLikelihoodGradient(p, q, v, prepared);
-      return { f: -ll, g: gradient.map((g) => -g) };
-    }, x0) ??
-    minimize(
-      (w) => {
-        const [p, q, v] = w.map(Math.exp) as [number, number, number];
-        const ll = spendLogLikelihood(p, q, v, prepared);
-        return Number.isFinite(ll) ? -ll : Number.MAX_VALUE;
-      },
-      x0,
-      start ? WARM : FALLBACK,
-    );
-  const [p, q, v] = best.x.map(Math.exp) as [number, number, number];
-  return { p, q, v, logLikelihood: -best.fx };
+  const { params, ll } = maximizeLikelihood(
+    ([p = 1, q = 1, v = 1]) => spendLogLikelihoodGradient(p, q, v, prepared),
+    start && [start.p, start.q, start.v],
+    3,
+  );
+  const [p = 1, q = 1, v = 1] = params;
+  return { p, q, v, logLikelihood: ll };
 }
 
 /** Gamma-Gamma log-likelihood gradient, for tests. */
@@ -401,27 +402,16 @@ export function nbdLogLikelihoodGradient(
   return { ll, gradient: [gr * r, ga * alpha] };
 }
 
-/** Fits the NBD by maximum likelihood (BFGS on the analytic gradient, else the simplex). */
+/** Fits the NBD by maximum likelihood. */
 export function fitNbd(data: readonly CustomerHistory[], start?: Omit<Nbd, 'logLikelihood'>): Nbd {
   const prepared = prepareCounts(data);
-  const x0 = start ? [start.r, start.alpha].map(Math.log) : [0, 0];
-  const ll = (p: readonly number[]): { ll: number; gradient: [number, number] } =>
-    nbdLogLikelihoodGradient(p.map(Math.exp) as [number, number], prepared);
-  const best =
-    minimizeBfgs((p) => {
-      const { ll: value, gradient } = ll(p);
-      return { f: -value, g: gradient.map((g) => -g) };
-    }, x0) ??
-    minimize(
-      (p) => {
-        const value = ll(p).ll;
-        return Number.isFinite(value) ? -value : Number.MAX_VALUE;
-      },
-      x0,
-      FALLBACK,
-    );
-  const [r, alpha] = best.x.map(Math.exp) as [number, number];
-  return { r, alpha, logLikelihood: -best.fx };
+  const { params, ll } = maximizeLikelihood(
+    (p) => nbdLogLikelihoodGradient(p as [number, number], prepared),
+    start && [start.r, start.alpha],
+    2,
+  );
+  const [r = 1, alpha = 1] = params;
+  return { r, alpha, logLikelihood: ll };
 }
 
 /** NBD: expected purchases in the next `t` weeks, the posterior mean rate times t. */
