@@ -14,7 +14,7 @@ import {
   type GammaGamma,
 } from '../clv/models.ts';
 import type { QueryEngine } from '../engines/query-engine.ts';
-import { addDays, localMidnight, type Period } from '../periods/period.ts';
+import { addDays, distinctPeriods, localMidnight, type Period } from '../periods/period.ts';
 import { buildClvSummaryQuery, dayNumber } from '../sql/clv-query.ts';
 import type { Segment } from '../sql/structures-query.ts';
 import { cohortMatrix, rfmSegments, type CohortMatrix, type Rfm } from './structures.ts';
@@ -115,9 +115,7 @@ export async function measureBeyond(req: BeyondRequest): Promise<{
 
   const window365 = new Map(customers.map((c) => [c.customer_id, c.revenue_365]));
   // The reported period first, then the others; fitted oldest first, each from the last.
-  const periods = [
-    ...new Map([req.period, ...(req.comparedPeriods ?? [])].map((p) => [p.label, p])).values(),
-  ];
+  const periods = distinctPeriods([req.period, ...(req.comparedPeriods ?? [])]);
   const summaries = await req.engine.query(
     buildClvSummaryQuery({
       ...base,

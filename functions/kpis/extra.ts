@@ -1,6 +1,6 @@
 import type { SourceConfig } from '../config/schema.ts';
 import { SourceError, type QueryEngine, type Row } from '../engines/query-engine.ts';
-import { localMidnight, type Period } from '../periods/period.ts';
+import { distinctPeriods, localMidnight, type Period } from '../periods/period.ts';
 import {
   buildFeedbackQuery,
   buildSpendQuery,
@@ -93,7 +93,7 @@ export async function measureExtras(req: {
   readonly periods: readonly Period[];
 }): Promise<ExtraResult> {
   const { engine, source } = req;
-  const distinct = [...new Map(req.periods.map((p) => [p.label, p])).values()];
+  const distinct = distinctPeriods(req.periods);
   const periods: ExtraPeriod[] = distinct.map((p) => ({
     start: localMidnight(p.start, req.timeZone),
     end: localMidnight(p.end, req.timeZone),

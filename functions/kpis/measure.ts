@@ -1,4 +1,4 @@
-import { addDays, localMidnight, type Period } from '../periods/period.ts';
+import { addDays, distinctPeriods, localMidnight, type Period } from '../periods/period.ts';
 import type { QueryEngine, Row } from '../engines/query-engine.ts';
 import {
   buildReportQuery,
@@ -80,7 +80,7 @@ function isoUtc(v: Row[string] | undefined): string | null {
 
 /** Builds and runs the report query for a set of periods and parses its one row. */
 export async function measure(req: MeasureRequest): Promise<MeasureResult> {
-  const distinct = [...new Map(req.periods.map((p) => [p.label, p])).values()];
+  const distinct = distinctPeriods(req.periods);
   const sql = buildReportQuery({
     dialect: req.engine.dialect,
     relation: req.relation,

@@ -246,6 +246,11 @@ export interface Comparisons {
   readonly trend: readonly Period[];
 }
 
+/** The periods without repeats (by label), in first-seen order. */
+export function distinctPeriods(periods: readonly Period[]): Period[] {
+  return [...new Map(periods.map((p) => [p.label, p])).values()];
+}
+
 /** Resolves the comparison periods of `p` (KPI-SPEC.md, "Comparisons"). */
 export function comparisonsOf(p: Period): Comparisons {
   return {

@@ -21,7 +21,7 @@ import {
 import { DuckDbEngine } from '../../functions/engines/duckdb.ts';
 import { buildClvSummaryQuery, dayNumber } from '../../functions/sql/clv-query.ts';
 import { duckdbDialect, trinoDialect } from '../../functions/sql/dialect.ts';
-import { writeOrdersCsv, type OrderRow } from '../helpers.ts';
+import { CANONICAL_COLUMNS, writeOrdersCsv, type OrderRow } from '../helpers.ts';
 
 const CDNOW = fileURLToPath(new URL('../../../shared/data/cdnow/', import.meta.url));
 
@@ -196,13 +196,7 @@ describe('BG/NBD and Gamma-Gamma on CDNOW (Fader, Hardie & Lee 2005; Fader & Har
       });
     const input = {
       relation: '',
-      columns: {
-        order_id: 'order_id',
-        customer_id: 'customer_id',
-        ordered_at: 'ordered_at',
-        amount: 'amount',
-        status: 'status',
-      },
+      columns: CANONICAL_COLUMNS,
       excludedStatuses: [],
       ends: ['1997-10-01'],
       timeZone: 'UTC',

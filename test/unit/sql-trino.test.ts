@@ -1,21 +1,16 @@
 import { TrinoSQL } from 'dt-sql-parser';
 import { describe, expect, test } from 'vitest';
 import { measuredPeriod } from '../../functions/kpis/measure.ts';
-import { comparisonsOf, parsePeriod } from '../../functions/periods/period.ts';
+import { comparisonsOf, distinctPeriods, parsePeriod } from '../../functions/periods/period.ts';
 import { trinoDialect } from '../../functions/sql/dialect.ts';
 import { buildReportQuery } from '../../functions/sql/report-query.ts';
+import { CANONICAL_COLUMNS } from '../helpers.ts';
 
-const columns = {
-  order_id: 'order_id',
-  customer_id: 'customer_id',
-  ordered_at: 'ordered_at',
-  amount: 'amount',
-  status: 'status',
-};
+const columns = CANONICAL_COLUMNS;
 
 function queryFor(label: string, zone: string): string {
   const c = comparisonsOf(parsePeriod(label));
-  const periods = [...new Map([...c.trend, c.yearAgo].map((p) => [p.label, p])).values()];
+  const periods = distinctPeriods([...c.trend, c.yearAgo]);
   return buildReportQuery({
     dialect: trinoDialect,
     relation: 'sales.orders',
