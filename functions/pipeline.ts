@@ -1,14 +1,17 @@
 import type { ReportConfig, SourceConfig } from './config/schema.ts';
 import type { QueryEngine } from './engines/query-engine.ts';
-import { measureBeyond, type AtRiskCustomer } from './kpis/beyond.ts';
-import { measureExtras } from './kpis/extra.ts';
-import { measure } from './kpis/measure.ts';
+import { customerTable, withCustomerTable } from './kpis/base.ts';
+import { measureBeyond, planBeyond, type AtRiskCustomer, type BeyondPlan } from './kpis/beyond.ts';
+import { planExtras, runExtras, type ExtrasPlan } from './kpis/extra.ts';
+import { kpiStatements, measuredPeriod, readMeasures } from './kpis/measure.ts';
 import {
   comparisonsOf,
+  distinctPeriods,
   lastCompletePeriod,
   parsePeriod,
   PeriodError,
   periodDays,
+  type Comparisons,
   type Period,
 } from './periods/period.ts';
 import { assembleReport, type Report } from './report/report.ts';
@@ -45,6 +48,91 @@ export function resolvePeriod(req: RunRequest, now: Date): Period {
 }
 
 /**
+ * Every statement a run sends, in order, built before any is sent: what `--print-sql` shows
+ * and what runFullReport runs. The orders source is read by `table.create` only; every later
+ * statement reads the run's customer table, which `table.drop` removes.
+ */
+export interface RunPlan {
+  readonly period: Period;
+  readonly comparisons: Comparisons;
+  /** The distinct periods the KPIs are measured for (the trend, year-ago, previous, trailing). */
+  readonly compared: readonly Period[];
+  /** The orders relation as the engine reads it. */
+  readonly relation: string;
+  readonly table: { readonly name: string; readonly create: string; readonly drop: string };
+  readonly kpis: { readonly kpis: string; readonly gaps: string };
+  readonly extras: ExtrasPlan;
+  readonly beyond: (BeyondPlan & { readonly sql: ReturnType<BeyondPlan['statements']> }) | null;
+}
+
+/** Plans a run: its period, comparisons and statements; sends nothing. */
+export async function planRun(
+  req: RunRequest,
+  engine: Pick<QueryEngine, 'dialect' | 'relation'>,
+  options: { readonly now: Date; readonly beyond: boolean },
+): Promise<RunPlan> {
+  const period = resolvePeriod(req, options.now);
+  const comparisons = comparisonsOf(period);
+  const relation = await engine.relation(req.source.relation);
+  const compared = distinctPeriods([
+    ...comparisons.trend,
+    comparisons.yearAgo,
+    comparisons.previous,
+    ...comparisons.trailing,
+  ]);
+  const r = req.report;
+  const measured = compared.map((p) =>
+    measuredPeriod(p, r.timeZone, r.activeWindowDays, r.atRiskDays),
+  );
+  const beyond = options.beyond
+    ? planBeyond({
+        dialect: engine.dialect,
+        report: r,
+        period,
+        previous: comparisons.previous,
+        comparedPeriods: compared,
+      })
+    : null;
+  const table = customerTable(engine.dialect, {
+    relation,
+    columns: req.source.columns,
+    excludedStatuses: req.source.excludedStatuses,
+    periods: measured,
+    ...(beyond?.spec ?? {}),
+  });
+  return {
+    period,
+    comparisons,
+    compared,
+    relation,
+    table,
+    kpis: kpiStatements(engine.dialect, table.name, measured),
+    // The optional sources (feedback, marketing spend), the reported period first.
+    extras: await planExtras({
+      engine,
+      source: req.source,
+      timeZone: r.timeZone,
+      periods: [period, ...compared],
+    }),
+    beyond: beyond ? { ...beyond, sql: beyond.statements(table.name) } : null,
+  };
+}
+
+/** The statements of a plan in the order runFullReport sends them (optional ones if set). */
+export function statementsOf(plan: RunPlan): string[] {
+  const { extras, beyond } = plan;
+  return [
+    plan.table.create,
+    plan.kpis.kpis,
+    plan.kpis.gaps,
+    ...(extras.feedback ? [extras.feedback.sql] : []),
+    ...(extras.spend ? [extras.spend.totals, extras.spend.byChannel] : []),
+    ...(beyond ? [beyond.sql.cohorts, beyond.sql.rfm, beyond.sql.atRisk, beyond.sql.lifetime] : []),
+    plan.table.drop,
+  ];
+}
+
+/**
  * The pipeline: plan the periods, measure them in one set-based query, compute and judge
  * every KPI, and return the JSON report. Rendering and delivery are separate steps.
  */
@@ -63,44 +151,27 @@ export async function runFullReport(
   beyond = true,
 ): Promise<{ report: Report; atRiskList: AtRiskCustomer[] }> {
   const now = req.now ?? (deps.clock ?? (() => new Date()))();
-  const period = resolvePeriod(req, now);
-  const comparisons = comparisonsOf(period);
-  const relation = await deps.engine.relation(req.source.relation);
-  await deps.engine.checkSource?.(relation, req.source.columns);
-  const compared = [
-    ...comparisons.trend,
-    comparisons.yearAgo,
-    comparisons.previous,
-    ...comparisons.trailing,
-  ];
-  const { byLabel, quality } = await measure({
-    engine: deps.engine,
-    relation,
-    columns: req.source.columns,
-    excludedStatuses: req.source.excludedStatuses,
-    timeZone: req.report.timeZone,
-    activeWindowDays: req.report.activeWindowDays,
-    atRiskDays: req.report.atRiskDays,
-    periods: compared,
+  const { engine } = deps;
+  const plan = await planRun(req, engine, { now, beyond });
+  await engine.checkSource?.(plan.relation, req.source.columns);
+  const { comparisons, compared } = plan;
+  const { measures, extras, more } = await withCustomerTable(engine, plan.table, async () => {
+    const measures = await readMeasures(engine, plan.kpis, compared);
+    const extras = await runExtras(engine, req.source, plan.extras);
+    const more = plan.beyond
+      ? await measureBeyond({
+          engine,
+          base: plan.table.name,
+          plan: plan.beyond,
+          report: req.report,
+          period: plan.period,
+          previous: comparisons.previous,
+          comparedPeriods: compared,
+        })
+      : null;
+    return { measures, extras, more };
   });
-  // The optional sources (feedback, marketing spend), the reported period first.
-  const extras = await measureExtras({
-    engine: deps.engine,
-    source: req.source,
-    timeZone: req.report.timeZone,
-    periods: [period, ...compared],
-  });
-  const more = beyond
-    ? await measureBeyond({
-        engine: deps.engine,
-        relation,
-        source: req.source,
-        report: req.report,
-        period,
-        previous: comparisons.previous,
-        comparedPeriods: compared,
-      })
-    : null;
+  const { byLabel, quality } = measures;
   // The lifetime model's value per period joins the optional measures (clv_12m, ltv_to_cac).
   const extraByLabel = new Map(
     compared.map((p) => {

@@ -6,6 +6,11 @@ import type { ConfigInput } from '../functions/config/schema.ts';
 import { DuckDbEngine } from '../functions/engines/duckdb.ts';
 import { runReport } from '../functions/pipeline.ts';
 import type { Report } from '../functions/report/report.ts';
+import type { QueryEngine, Row } from '../functions/engines/query-engine.ts';
+import { customerTable } from '../functions/kpis/base.ts';
+import { buildClvSummaryQuery } from '../functions/sql/clv-query.ts';
+import type { Dialect } from '../functions/sql/dialect.ts';
+import type { OrderColumns } from '../functions/sql/orders.ts';
 
 /** One canonical order row of a test fixture. */
 export interface OrderRow {
@@ -66,4 +71,45 @@ export function kpi(report: Report, id: keyof Report['kpis']): number | null {
   const k = report.kpis[id];
   if (!k) throw new Error(`the report has no ${id}`);
   return k.value;
+}
+
+/**
+ * The lifetime summaries of an orders relation at `ends` (buildClvSummaryQuery without
+ * segments), through a customer table of its own; `statements` are the two it sends.
+ */
+export async function clvSummaries(
+  engine: QueryEngine,
+  input: {
+    readonly relation: string;
+    readonly columns: OrderColumns;
+    readonly excludedStatuses: readonly string[];
+    readonly ends: readonly string[];
+    readonly timeZone: string;
+  },
+): Promise<Row[]> {
+  const { create, drop, summary } = clvStatements(engine.dialect, input);
+  await engine.query(create);
+  try {
+    return await engine.query(summary);
+  } finally {
+    await engine.query(drop);
+  }
+}
+
+/** The statements clvSummaries sends, in a dialect: create the table, read it, drop it. */
+export function clvStatements(
+  dialect: Dialect,
+  input: Parameters<typeof clvSummaries>[1],
+): { create: string; summary: string; drop: string } {
+  const table = customerTable(dialect, {
+    relation: input.relation,
+    columns: input.columns,
+    excludedStatuses: input.excludedStatuses,
+    lifetime: { ends: input.ends, timeZone: input.timeZone },
+  });
+  return {
+    create: table.create,
+    summary: buildClvSummaryQuery({ base: table.name, ends: input.ends, segments: false }),
+    drop: table.drop,
+  };
 }

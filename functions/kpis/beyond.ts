@@ -1,4 +1,4 @@
-import type { ReportConfig, SourceConfig } from '../config/schema.ts';
+import type { ReportConfig } from '../config/schema.ts';
 import {
   compressIndexed,
   expectedPurchases,
@@ -15,8 +15,17 @@ import {
 } from '../clv/models.ts';
 import type { QueryEngine } from '../engines/query-engine.ts';
 import { addDays, distinctPeriods, localMidnight, type Period } from '../periods/period.ts';
+import type { BaseSpec } from '../sql/base-query.ts';
 import { buildClvSummaryQuery, dayNumber } from '../sql/clv-query.ts';
-import type { Segment } from '../sql/structures-query.ts';
+import type { Dialect } from '../sql/dialect.ts';
+import {
+  buildAtRiskQuery,
+  buildCohortQuery,
+  buildRfmQuery,
+  cohortMonths,
+  type CohortMonths,
+  type Segment,
+} from '../sql/structures-query.ts';
 import { cohortMatrix, rfmSegments, type CohortMatrix, type Rfm } from './structures.ts';
 
 /** One at-risk customer of the export (never in the email body). */
@@ -60,8 +69,6 @@ export interface Beyond {
 
 export interface BeyondRequest {
   readonly engine: QueryEngine;
-  readonly relation: string;
-  readonly source: SourceConfig;
   readonly report: ReportConfig;
   readonly period: Period;
   readonly previous: Period;
@@ -69,61 +76,82 @@ export interface BeyondRequest {
   readonly comparedPeriods?: readonly Period[];
 }
 
+/** The boundaries and statements of what lies beyond the KPIs, over a run's customer table. */
+export interface BeyondPlan {
+  /** What the customer table must hold for them (BaseSpec's `cohorts`, `rfm`, `lifetime`). */
+  readonly spec: Pick<BaseSpec, 'cohorts' | 'rfm' | 'lifetime'>;
+  readonly months: CohortMonths;
+  /** The lifetime model's calibration periods: the reported one first. */
+  readonly clvPeriods: Period[];
+  readonly statements: (base: string) => {
+    cohorts: string;
+    rfm: string;
+    lifetime: string;
+    atRisk: string;
+  };
+}
+
+export function planBeyond(
+  req: Omit<BeyondRequest, 'engine'> & { readonly dialect: Dialect },
+): BeyondPlan {
+  const tz = req.report.timeZone;
+  const at = (d: string): Date => localMidnight(d, tz);
+  const end = at(req.period.end);
+  const months = cohortMonths(end, tz);
+  const riskFrom = at(addDays(req.period.end, -365));
+  const riskTo = at(addDays(req.period.end, -req.report.atRiskDays));
+  // The reported period first, then the others; fitted oldest first, each from the last.
+  const clvPeriods = distinctPeriods([req.period, ...(req.comparedPeriods ?? [])]);
+  const ends = clvPeriods.map((p) => p.end);
+  return {
+    spec: {
+      cohorts: { end, starts: months.starts },
+      rfm: {
+        end,
+        previousEnd: at(req.previous.end),
+        yearBeforeEnd: riskFrom,
+        yearBeforePrevious: at(addDays(req.previous.end, -365)),
+      },
+      lifetime: { ends, timeZone: tz },
+    },
+    months,
+    clvPeriods,
+    statements: (base) => ({
+      cohorts: buildCohortQuery({ dialect: req.dialect, base, months }),
+      rfm: buildRfmQuery({ base, riskFrom, riskTo }),
+      lifetime: buildClvSummaryQuery({ base, ends }),
+      atRisk: buildAtRiskQuery({ base, riskFrom, riskTo }),
+    }),
+  };
+}
+
 /** Cohorts, RFM, the at-risk list and the lifetime model for a period; the list is returned apart. */
-export async function measureBeyond(req: BeyondRequest): Promise<{
+export async function measureBeyond(
+  req: BeyondRequest & { readonly base: string; readonly plan: BeyondPlan },
+): Promise<{
   beyond: Beyond;
   atRiskList: AtRiskCustomer[];
   /** `clv_12m` by period label, the reported period and every compared one. */
   clvByLabel: Map<string, number | null>;
 }> {
-  const tz = req.report.timeZone;
-  const at = (d: string): Date => localMidnight(d, tz);
-  const end = at(req.period.end);
-  const base = {
-    engine: req.engine,
-    relation: req.relation,
-    columns: req.source.columns,
-    excludedStatuses: req.source.excludedStatuses,
-    timeZone: tz,
-    end,
-    previousEnd: at(req.previous.end),
-    yearBeforeEnd: at(addDays(req.period.end, -365)),
-    yearBeforePrevious: at(addDays(req.previous.end, -365)),
-  };
-  const cohorts = await cohortMatrix(base);
-  const { rfm, customers } = await rfmSegments(base);
-  const riskFrom = base.yearBeforeEnd.getTime();
-  const riskTo = at(addDays(req.period.end, -req.report.atRiskDays)).getTime();
-  const atRiskList = customers
-    .filter((c) => {
-      const t = new Date(`${c.last_at.replace(' ', 'T')}Z`).getTime();
-      return t >= riskFrom && t < riskTo;
-    })
-    .map((c) => ({
-      customer_id: c.customer_id,
-      last_order: c.last_at,
-      orders: c.orders,
-      lifetime_revenue: c.revenue,
-      segment: c.segment,
-      p_alive: null as number | null,
-      clv_12m: null as number | null,
-    }))
-    .sort(
-      (a, b) =>
-        b.lifetime_revenue - a.lifetime_revenue || a.customer_id.localeCompare(b.customer_id),
-    );
+  const { engine, plan } = req;
+  const sql = plan.statements(req.base);
+  const cohorts = await cohortMatrix(engine, sql.cohorts, plan.months);
+  const { rfm, atRisk } = await rfmSegments(engine, sql.rfm);
+  const atRiskList = (await engine.query(sql.atRisk)).map((c) => ({
+    customer_id: String(c.customer_id),
+    last_order: String(c.last_at),
+    orders: Number(c.orders),
+    lifetime_revenue: Number(c.revenue),
+    segment: c.segment as Segment,
+    p_alive: null as number | null,
+    clv_12m: null as number | null,
+  }));
 
-  const window365 = new Map(customers.map((c) => [c.customer_id, c.revenue_365]));
-  // The reported period first, then the others; fitted oldest first, each from the last.
-  const periods = distinctPeriods([req.period, ...(req.comparedPeriods ?? [])]);
-  const summaries = await req.engine.query(
-    buildClvSummaryQuery({
-      ...base,
-      relation: req.relation,
-      dialect: req.engine.dialect,
-      ends: periods.map((p) => p.end),
-      timeZone: tz,
-    }),
+  const periods = plan.clvPeriods;
+  const summaries = await engine.query(sql.lifetime);
+  const segmentOf = new Map(
+    summaries.flatMap((r) => (r.segment ? [[String(r.customer_id), r.segment as Segment]] : [])),
   );
   const historiesAt = (i: number): (CustomerHistory & { id: string })[] => {
     // T runs from the first purchase day to the last day before the end.
@@ -143,9 +171,7 @@ export async function measureBeyond(req: BeyondRequest): Promise<{
         };
       });
   };
-  const order = periods
-    .map((p, i) => ({ i, end: at(p.end).getTime() }))
-    .sort((a, b) => a.end - b.end);
+  const order = periods.map((p, i) => ({ i, end: dayNumber(p.end) })).sort((a, b) => a.end - b.end);
   const clvByLabel = new Map<string, number | null>();
   let warm: LifetimeModel | null = null;
   let reported: {
@@ -171,11 +197,16 @@ export async function measureBeyond(req: BeyondRequest): Promise<{
       c.clv_12m = values.get(c.customer_id) ?? null;
     }
     const bySegment: Partial<Record<Segment, number>> = {};
+    const sums = new Map<Segment, { sum: number; n: number }>();
+    for (const [id, segment] of segmentOf) {
+      const t = sums.get(segment) ?? { sum: 0, n: 0 };
+      t.sum += values.get(id) ?? 0;
+      t.n++;
+      sums.set(segment, t);
+    }
     for (const s of rfm.segments) {
-      const vs = customers
-        .filter((c) => c.segment === s.segment)
-        .map((c) => values.get(c.customer_id) ?? 0);
-      if (vs.length > 0) bySegment[s.segment] = mean(vs);
+      const t = sums.get(s.segment);
+      if (t && t.n > 0) bySegment[s.segment] = t.sum / t.n;
     }
     clv = {
       clv12m: clvByLabel.get(req.period.label) ?? null,
@@ -194,13 +225,7 @@ export async function measureBeyond(req: BeyondRequest): Promise<{
     beyond: {
       cohorts,
       rfm,
-      atRisk: {
-        customers: atRiskList.length,
-        revenueAtStake:
-          Math.round(
-            atRiskList.reduce((s, c) => s + (window365.get(c.customer_id) ?? 0), 0) * 100,
-          ) / 100,
-      },
+      atRisk,
       clv,
     },
     atRiskList,

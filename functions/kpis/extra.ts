@@ -82,6 +82,51 @@ async function checkColumns(
   }
 }
 
+/** The statements of the configured optional sources, one query each (spend: two). */
+export interface ExtrasPlan {
+  /** The distinct periods, the reported one first; `p<i>_` columns follow this order. */
+  readonly periods: readonly Period[];
+  readonly feedback?: { readonly relation: string; readonly sql: string };
+  readonly spend?: {
+    readonly relation: string;
+    readonly totals: string;
+    readonly byChannel: string;
+  };
+}
+
+export async function planExtras(req: {
+  readonly engine: Pick<QueryEngine, 'relation'>;
+  readonly source: SourceConfig;
+  readonly timeZone: string;
+  readonly periods: readonly Period[];
+}): Promise<ExtrasPlan> {
+  const { engine, source } = req;
+  const distinct = distinctPeriods(req.periods);
+  const periods: ExtraPeriod[] = distinct.map((p) => ({
+    start: localMidnight(p.start, req.timeZone),
+    end: localMidnight(p.end, req.timeZone),
+    firstDay: p.start,
+    endDay: p.end,
+  }));
+  let feedback: ExtrasPlan['feedback'];
+  if (source.feedback) {
+    const relation = await engine.relation(source.feedback.relation);
+    feedback = {
+      relation,
+      sql: buildFeedbackQuery({ relation, columns: source.feedback.columns, periods }),
+    };
+  }
+  let spend: ExtrasPlan['spend'];
+  if (source.marketingSpend) {
+    const relation = await engine.relation(source.marketingSpend.relation);
+    spend = {
+      relation,
+      ...buildSpendQuery({ relation, columns: source.marketingSpend.columns, periods }),
+    };
+  }
+  return { periods: distinct, ...(feedback ? { feedback } : {}), ...(spend ? { spend } : {}) };
+}
+
 /**
  * Measures the configured optional sources (feedback, marketing spend) for every period in
  * one query each; the first period is the reported one. Nothing runs when neither is set.
@@ -92,26 +137,30 @@ export async function measureExtras(req: {
   readonly timeZone: string;
   readonly periods: readonly Period[];
 }): Promise<ExtraResult> {
-  const { engine, source } = req;
-  const distinct = distinctPeriods(req.periods);
-  const periods: ExtraPeriod[] = distinct.map((p) => ({
-    start: localMidnight(p.start, req.timeZone),
-    end: localMidnight(p.end, req.timeZone),
-    firstDay: p.start,
-    endDay: p.end,
-  }));
+  return runExtras(req.engine, req.source, await planExtras(req));
+}
+
+/** Runs planned optional-source statements, each source's columns checked first. */
+export async function runExtras(
+  engine: QueryEngine,
+  source: SourceConfig,
+  plan: ExtrasPlan,
+): Promise<ExtraResult> {
+  const distinct = plan.periods;
   const measures = distinct.map(
     (): { -readonly [K in keyof ExtraMeasures]: ExtraMeasures[K] } => ({}),
   );
   let quality: ExtraQuality = {};
   let spendByChannel: ExtraResult['spendByChannel'];
 
-  if (source.feedback) {
-    const relation = await engine.relation(source.feedback.relation);
-    await checkColumns(engine, relation, 'feedback', Object.values(source.feedback.columns));
-    const [row] = await engine.query(
-      buildFeedbackQuery({ relation, columns: source.feedback.columns, periods }),
+  if (source.feedback && plan.feedback) {
+    await checkColumns(
+      engine,
+      plan.feedback.relation,
+      'feedback',
+      Object.values(source.feedback.columns),
     );
+    const [row] = await engine.query(plan.feedback.sql);
     if (!row) throw new Error('feedback query returned no row');
     measures.forEach((m, i) => {
       const f = {} as Record<FeedbackMeasure, number>;
@@ -122,19 +171,17 @@ export async function measureExtras(req: {
       feedback: { rowsRead: num(row, 'rows_read') ?? 0, leftOut: num(row, 'left_out') ?? 0 },
     };
   }
-  if (source.marketingSpend) {
-    const relation = await engine.relation(source.marketingSpend.relation);
+  if (source.marketingSpend && plan.spend) {
     await checkColumns(
       engine,
-      relation,
+      plan.spend.relation,
       'marketingSpend',
       Object.values(source.marketingSpend.columns).filter((c): c is string => c !== null),
     );
-    const sql = buildSpendQuery({ relation, columns: source.marketingSpend.columns, periods });
-    const [row] = await engine.query(sql.totals);
+    const [row] = await engine.query(plan.spend.totals);
     if (!row) throw new Error('marketing spend query returned no row');
     measures.forEach((m, i) => (m.spend = num(row, `p${i}_spend`)));
-    spendByChannel = (await engine.query(sql.byChannel)).map((r) => ({
+    spendByChannel = (await engine.query(plan.spend.byChannel)).map((r) => ({
       channel: String(r.channel),
       spend: num(r, 'spend') ?? 0,
     }));

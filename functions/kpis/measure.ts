@@ -1,6 +1,7 @@
 import { addDays, distinctPeriods, localMidnight, type Period } from '../periods/period.ts';
 import type { QueryEngine, Row } from '../engines/query-engine.ts';
 import {
+  buildGapQuery,
   buildReportQuery,
   EXCLUSION_REASONS,
   PERIOD_MEASURES,
@@ -9,6 +10,7 @@ import {
   type OrderColumns,
   type PeriodMeasure,
 } from '../sql/report-query.ts';
+import { customerTable, withCustomerTable } from './base.ts';
 
 /** The raw per-period counts and sums the KPIs are computed from. */
 export type Measures = Record<PeriodMeasure, number | null>;
@@ -78,41 +80,73 @@ function isoUtc(v: Row[string] | undefined): string | null {
   return Number.isNaN(d.getTime()) ? null : d.toISOString();
 }
 
-/** Builds and runs the report query for a set of periods and parses its one row. */
-export async function measure(req: MeasureRequest): Promise<MeasureResult> {
-  const distinct = distinctPeriods(req.periods);
-  const sql = buildReportQuery({
-    dialect: req.engine.dialect,
-    relation: req.relation,
-    columns: req.columns,
-    excludedStatuses: req.excludedStatuses,
-    periods: distinct.map((p) =>
-      measuredPeriod(p, req.timeZone, req.activeWindowDays, req.atRiskDays),
-    ),
-  });
-  const rows = await req.engine.query(sql);
-  const row = rows[0];
-  if (!row || rows.length !== 1)
-    throw new Error(`report query returned ${rows.length} rows, not 1`);
+/** The KPI and gap statements over a run's customer table built for the same periods. */
+export function kpiStatements(
+  dialect: QueryEngine['dialect'],
+  base: string,
+  periods: readonly MeasuredPeriod[],
+): { kpis: string; gaps: string } {
+  return {
+    kpis: buildReportQuery({ dialect, base, periods }),
+    gaps: buildGapQuery({ dialect, base, periods }),
+  };
+}
 
+/** Runs the KPI and gap statements and parses their rows: one per period, `p` its index. */
+export async function readMeasures(
+  engine: QueryEngine,
+  statements: { kpis: string; gaps: string },
+  periods: readonly Period[],
+): Promise<MeasureResult> {
+  const rows = await engine.query(statements.kpis);
+  if (rows.length !== periods.length)
+    throw new Error(`KPI statement returned ${rows.length} rows for ${periods.length} periods`);
+  const medians = new Map(
+    (await engine.query(statements.gaps)).map((r) => [num(r, 'p'), num(r, 'median_days')]),
+  );
   const byLabel = new Map<string, Measures>();
-  distinct.forEach((p, i) => {
+  for (const row of rows) {
+    const i = num(row, 'p') ?? -1;
+    const p = periods[i];
+    if (!p) throw new Error(`KPI statement returned period ${i}`);
     const m = {} as Measures;
-    for (const k of PERIOD_MEASURES) m[k] = num(row, `p${i}_${k}`);
+    for (const k of PERIOD_MEASURES)
+      m[k] = k === 'median_days' ? (medians.get(i) ?? null) : num(row, k);
     byLabel.set(p.label, m);
-  });
+  }
+  const row = rows[0] ?? {};
   const leftOut = {} as Record<ExclusionReason, number>;
   for (const r of EXCLUSION_REASONS) leftOut[r] = num(row, `left_out_${r}`) ?? 0;
+  const rowsRead = num(row, 'rows_read') ?? 0;
   return {
     byLabel,
-    sql,
+    sql: `${statements.kpis};\n${statements.gaps}`,
     quality: {
-      rowsRead: num(row, 'rows_read') ?? 0,
-      validOrders: num(row, 'valid_orders') ?? 0,
+      rowsRead,
+      validOrders: rowsRead - Object.values(leftOut).reduce((s, n) => s + n, 0),
       duplicateOrderIds: num(row, 'duplicate_order_ids') ?? 0,
       latestOrderedAt: isoUtc(row.latest_ordered_at),
       latestValidOrderedAt: isoUtc(row.latest_valid_ordered_at),
       leftOut,
     },
   };
+}
+
+/** Measures a set of periods on its own: the customer table, the KPI statements, the drop. */
+export async function measure(req: MeasureRequest): Promise<MeasureResult> {
+  const distinct = distinctPeriods(req.periods);
+  const periods = distinct.map((p) =>
+    measuredPeriod(p, req.timeZone, req.activeWindowDays, req.atRiskDays),
+  );
+  const table = customerTable(req.engine.dialect, {
+    relation: req.relation,
+    columns: req.columns,
+    excludedStatuses: req.excludedStatuses,
+    periods,
+  });
+  return withCustomerTable(req.engine, table, async (base) => {
+    const statements = kpiStatements(req.engine.dialect, base, periods);
+    const result = await readMeasures(req.engine, statements, distinct);
+    return { ...result, sql: [table.create, statements.kpis, statements.gaps].join(';\n') };
+  });
 }

@@ -1,11 +1,5 @@
 import type { QueryEngine } from '../engines/query-engine.ts';
-import type { OrderColumns } from '../sql/orders.ts';
-import {
-  buildCohortQuery,
-  buildRfmQuery,
-  SEGMENTS,
-  type Segment,
-} from '../sql/structures-query.ts';
+import { SEGMENTS, type CohortMonths, type Segment } from '../sql/structures-query.ts';
 
 export interface CohortRow {
   /** `YYYY-MM` of the first valid order. */
@@ -37,24 +31,16 @@ export interface Rfm {
   readonly moves: { from: Segment | 'none'; to: Segment; customers: number }[];
 }
 
-export interface StructuresRequest {
-  readonly engine: QueryEngine;
-  readonly relation: string;
-  readonly columns: OrderColumns;
-  readonly excludedStatuses: readonly string[];
-  readonly end: Date;
-  readonly previousEnd: Date;
-  readonly yearBeforeEnd: Date;
-  readonly yearBeforePrevious: Date;
-  readonly timeZone: string;
-}
-
 const num = (v: unknown): number => (v === null || v === undefined ? 0 : Number(v));
 
 /** The cohort matrix of KPI-SPEC "Structures". */
-export async function cohortMatrix(req: StructuresRequest): Promise<CohortMatrix> {
-  const { sql, months } = buildCohortQuery({ ...req, dialect: req.engine.dialect });
-  const rows = await req.engine.query(sql);
+export async function cohortMatrix(
+  engine: QueryEngine,
+  /** buildCohortQuery's statement for these months. */
+  sql: string,
+  months: CohortMonths,
+): Promise<CohortMatrix> {
+  const rows = await engine.query(sql);
   const n = months.labels.length;
   const cohorts = rows.map((row): CohortRow => {
     const index = num(row.cohort); // 1-based month of the cohort
@@ -86,49 +72,42 @@ export async function cohortMatrix(req: StructuresRequest): Promise<CohortMatrix
 /** Moves the digest reports: into the segments to win back, and into Champions. */
 const WATCHED: readonly Segment[] = ['At risk', "Can't lose", 'Lost', 'Champions'];
 
-export interface RfmCustomer {
-  readonly customer_id: string;
-  readonly segment: Segment;
-  readonly previous_segment: Segment | null;
-  readonly last_at: string;
-  readonly orders: number;
-  readonly revenue: number;
-  readonly revenue_365: number;
-}
-
-/** RFM segments now, their revenue, and the moves since the previous period. */
+/**
+ * RFM segments now, their revenue, and the moves since the previous period, counted in SQL;
+ * with the at-risk customers' count and 365-day revenue (last order in `[riskFrom, riskTo)`).
+ */
 export async function rfmSegments(
-  req: StructuresRequest,
-): Promise<{ rfm: Rfm; customers: RfmCustomer[] }> {
-  const rows = await req.engine.query(buildRfmQuery({ ...req, dialect: req.engine.dialect }));
-  const customers = rows.map((r): RfmCustomer => ({
-    customer_id: String(r.customer_id),
+  engine: QueryEngine,
+  /** buildRfmQuery's statement. */
+  sql: string,
+): Promise<{ rfm: Rfm; atRisk: { customers: number; revenueAtStake: number } }> {
+  const rows = await engine.query(sql);
+  const cells = rows.map((r) => ({
     segment: r.segment as Segment,
-    previous_segment: (r.previous_segment ?? null) as Segment | null,
-    last_at: String(r.last_at),
-    orders: num(r.orders),
+    from: (r.previous_segment ?? 'none') as Segment | 'none',
+    customers: num(r.customers),
     revenue: num(r.revenue),
-    revenue_365: num(r.revenue_365),
+    atRisk: num(r.at_risk),
+    atRiskRevenue: num(r.at_risk_revenue),
   }));
+  const cents = (x: number): number => Math.round(x * 100) / 100;
   const segments = SEGMENTS.map((segment) => {
-    const members = customers.filter((c) => c.segment === segment);
+    const of = cells.filter((c) => c.segment === segment);
     return {
       segment,
-      customers: members.length,
-      revenue: Math.round(members.reduce((s, c) => s + c.revenue_365, 0) * 100) / 100,
+      customers: of.reduce((s, c) => s + c.customers, 0),
+      revenue: cents(of.reduce((s, c) => s + c.revenue, 0)),
     };
   });
-  const moves = new Map<string, { from: Segment | 'none'; to: Segment; customers: number }>();
-  for (const c of customers) {
-    const from = c.previous_segment ?? 'none';
-    if (from === c.segment || !WATCHED.includes(c.segment)) continue;
-    const key = `${from}→${c.segment}`;
-    const m = moves.get(key) ?? { from, to: c.segment, customers: 0 };
-    m.customers++;
-    moves.set(key, m);
-  }
+  const moves = cells
+    .filter((c) => c.from !== c.segment && WATCHED.includes(c.segment))
+    .map((c) => ({ from: c.from, to: c.segment, customers: c.customers }))
+    .sort((a, b) => b.customers - a.customers);
   return {
-    rfm: { segments, moves: [...moves.values()].sort((a, b) => b.customers - a.customers) },
-    customers,
+    rfm: { segments, moves },
+    atRisk: {
+      customers: cells.reduce((s, c) => s + c.atRisk, 0),
+      revenueAtStake: cents(cells.reduce((s, c) => s + c.atRiskRevenue, 0)),
+    },
   };
 }

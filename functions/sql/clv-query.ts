@@ -1,18 +1,17 @@
-import type { Dialect } from './dialect.ts';
 import { IANAZone } from 'luxon';
-import { localMidnight } from '../periods/period.ts';
-import { rankTree, timestampLiteral } from './dialect.ts';
-import { classifiedOrders, type OrdersInput } from './orders.ts';
+import { tableName } from './dialect.ts';
+import { scoredCustomers } from './structures-query.ts';
 
-export interface ClvQueryInput extends OrdersInput {
-  readonly dialect: Dialect;
+export interface ClvQueryInput {
+  /** The run's customer table (buildBaseQuery with `lifetime` for the same ends, and `rfm`). */
+  readonly base: string;
   /**
    * Calibration ends (exclusive) as local dates `YYYY-MM-DD`: each is a cut-off the model
    * learns from, e.g. the end of the reported period and of every period it is compared with.
    */
   readonly ends: readonly string[];
-  /** The report's time zone: purchase days are its calendar days. */
-  readonly timeZone: string;
+  /** Each customer's RFM segment at the period end (the table must hold `rfm`). @default true */
+  readonly segments?: boolean;
 }
 
 /**
@@ -67,64 +66,33 @@ export function utcOffsets(timeZone: string, until: Date): { changes: Date[]; of
 
 /**
  * The per-customer summaries the lifetime models need (Fader & Hardie's x, t_x, T and the
- * mean repeat spend) at several calibration ends in one pass, one row per customer (see
- * ClvSummaryColumns; T is the days from `first_day` to the last day before the end). Purchases are counted per local calendar day in the report's time
- * zone, as the models' papers count per day, so an end (a local midnight) never splits a
- * day; weeks are days / 7. The orders go to days, the days to the blocks between ends, and
- * each customer's blocks to the running figures at every end. Rows come ordered by
- * customer_id: sums of doubles depend on their order, and the fits must see the same rows in
- * the same order on both engines to give the same model.
+ * mean repeat spend) at several calibration ends, one row per customer with a purchase day
+ * before the last end (see ClvSummaryColumns; T is the days from `first_day` to the last day
+ * before the end), with the customer's RFM `segment` at the period end (NULL outside it).
+ * Purchases are counted per local calendar day in the report's time zone, as the models'
+ * papers count per day, so an end (a local midnight) never splits a day; weeks are days / 7.
+ * Rows come ordered by customer_id: sums of doubles depend on their order, and the fits must
+ * see the same rows in the same order on both engines to give the same model.
  */
 export function buildClvSummaryQuery(input: ClvQueryInput): string {
-  const { dialect } = input;
   if (input.ends.length === 0) throw new Error('buildClvSummaryQuery needs at least one end');
-  const endDays = input.ends.map(dayNumber);
-  const sorted = [...new Set(endDays)].sort((a, b) => a - b);
-  const last = sorted.at(-1) ?? 0;
-  const orders = classifiedOrders(input);
-  const { changes, offsets } = utcOffsets(input.timeZone, new Date((last + 2) * 86_400_000));
-  const offset = rankTree(
-    'ordered_at',
-    changes.map((d) => timestampLiteral(d)),
-    (i) => String(offsets[i] ?? 0),
-  );
-  const day = `CAST(floor((${dialect.epochSeconds('ordered_at')} + ${offset}) / 86400) AS BIGINT)`;
-  const before = (i: number): number => sorted.indexOf(endDays[i] ?? 0);
+  const last = Math.max(...input.ends.map(dayNumber));
   const columns = input.ends.flatMap((_, i) => {
-    const j = before(i);
-    const n = `sum(CASE WHEN e <= ${j} THEN n END)`;
+    const j = i + 1;
+    const repeats = `l_days[${j}] - 1`;
     return [
-      `CAST(${n} - 1 AS INTEGER) AS x_${i}`,
-      `CAST(max(CASE WHEN e <= ${j} THEN last_day END) - min(first_day) AS INTEGER) AS t_x_days_${i}`,
-      `CAST(sum(CASE WHEN e <= ${j} THEN spend END) - ${dialect.minBy('first_spend', 'first_day')} AS DOUBLE) / nullif(${n} - 1, 0) AS mx_${i}`,
+      `CAST(CASE WHEN l_days[${j}] > 0 THEN ${repeats} END AS INTEGER) AS x_${i}`,
+      `CAST(l_last[${j}] - l_first_day AS INTEGER) AS t_x_days_${i}`,
+      `CAST(l_spend[${j}] - l_first_spend AS DOUBLE) / nullif(${repeats}, 0) AS mx_${i}`,
     ];
   });
-  return `WITH
-dup_ids AS (
-  ${orders.dupIds}
-),
-days AS (
-  SELECT customer_id, d, sum(amount) AS spend
-  FROM (
-    SELECT customer_id, amount, ${day} AS d
-    FROM (${orders.select()}) o
-    WHERE reason = 0 AND ordered_at < ${timestampLiteral(localMidnight(new Date(last * 86_400_000).toISOString().slice(0, 10), input.timeZone))}
-  ) v
-  GROUP BY customer_id, d
-),
-blocks AS (
-  SELECT customer_id, e, CAST(count(*) AS BIGINT) AS n, max(d) AS last_day, min(d) AS first_day,
-    sum(spend) AS spend, ${dialect.minBy('spend', 'd')} AS first_spend
-  FROM (
-    SELECT customer_id, d, spend, ${rankTree('d', sorted.map(String))} AS e
-    FROM days
-    WHERE d < ${last}
-  ) b
-  GROUP BY customer_id, e
-)
-SELECT customer_id, CAST(min(first_day) AS INTEGER) AS first_day,
-  ${columns.join(',\n  ')}
-FROM blocks
-GROUP BY customer_id
+  const needed = ['l_first_day', 'l_first_spend', 'l_days', 'l_last', 'l_spend'];
+  const where = `l_first_day < ${last}`;
+  const segments = input.segments ?? true;
+  return `SELECT customer_id, CAST(l_first_day AS INTEGER) AS first_day,
+  ${columns.join(',\n  ')}${segments ? ',\n  segment' : ''}
+FROM (
+  ${segments ? scoredCustomers(input.base, where, needed) : `SELECT customer_id, ${needed.join(', ')} FROM ${tableName(input.base)} WHERE ${where}`}
+) c
 ORDER BY customer_id`;
 }

@@ -1,7 +1,7 @@
 /**
  * The few SQL fragments that differ between Trino (Athena engine v3) and DuckDB.
  * Everything else in `functions/sql/` is written once and runs on both; see
- * ../shared/design/PORTABILITY.md for the verified differences.
+ * docs/sql.md for the verified differences.
  */
 export interface Dialect {
   readonly name: 'duckdb' | 'trino';
@@ -15,6 +15,13 @@ export interface Dialect {
   powerOfTwo(k: string): string;
   /** Aggregate: `value` of the row with the smallest `key` (keys unique in the group). */
   minBy(value: string, key: string): string;
+  /**
+   * Keeps a statement's result as a table for the later statements of a run: a temporary
+   * table on DuckDB; on Athena a Parquet table in the work group's result location (CTAS),
+   * dropped at the end of the run like the temporary one.
+   */
+  createTable(name: string, select: string): string;
+  dropTable(name: string): string;
 }
 
 export const duckdbDialect: Dialect = {
@@ -26,6 +33,8 @@ export const duckdbDialect: Dialect = {
   bitAnd: (a, b) => `(${a} & ${b})`,
   powerOfTwo: (k) => `(CAST(1 AS BIGINT) << (${k}))`,
   minBy: (v, k) => `arg_min(${v}, ${k})`,
+  createTable: (name, select) => `CREATE TEMP TABLE ${tableName(name)} AS\n${select}`,
+  dropTable: (name) => `DROP TABLE IF EXISTS ${tableName(name)}`,
 };
 
 export const trinoDialect: Dialect = {
@@ -37,7 +46,17 @@ export const trinoDialect: Dialect = {
   bitAnd: (a, b) => `bitwise_and(${a}, ${b})`,
   powerOfTwo: (k) => `bitwise_left_shift(BIGINT '1', ${k})`,
   minBy: (v, k) => `min_by(${v}, ${k})`,
+  createTable: (name, select) =>
+    `CREATE TABLE ${tableName(name)} WITH (format = 'PARQUET', write_compression = 'SNAPPY') AS\n${select}`,
+  // Athena's DROP TABLE is Hive DDL: the name is not quoted (tableName allows no need to).
+  dropTable: (name) => `DROP TABLE IF EXISTS ${tableName(name)}`,
 };
+
+/** A run's own table name: lower-case letters, digits and underscores only. */
+export function tableName(name: string): string {
+  if (!/^[a-z][a-z0-9_]*$/.test(name)) throw new Error(`unsafe table name: ${name}`);
+  return name;
+}
 
 /**
  * A balanced CASE tree: how many of the ascending `bounds` (SQL literals) are at or below

@@ -31,32 +31,20 @@ export interface OrdersInput {
 
 /**
  * The source rows with the canonical names, each tagged with the reason it is left out
- * (`reason`: 0 = a valid order, else 1 + its index in EXCLUSION_REASONS). Rows sharing an
- * `order_id` are one order: the latest row stands for it (ties: lowest customer_id, highest
- * amount, lowest status), the others are duplicates. Every query that reads orders starts
- * here, so the KPIs and the lifetime model agree on what an order is.
+ * (`reason`: 0 = a valid order, else 1 + its index in EXCLUSION_REASONS), in one read of the
+ * source. Rows sharing an `order_id` are one order: the latest row stands for it (ties:
+ * lowest customer_id, highest amount, lowest status), the others are duplicates; `dup_id`
+ * marks one row of each non-NULL order id that more than one row carries. Every statement
+ * that reads the orders source starts here, so the KPIs and the lifetime model agree on
+ * what an order is, and nothing else reads the source (see base-query.ts).
  *
- * Returns the body of a `dup_ids` CTE (which the select refers to) and the select itself,
- * to which a caller may add columns computed from `ordered_at`.
+ * `extraColumns` are computed from `customer_id`, `ordered_at`, `amount` and `reason`.
  */
-export function classifiedOrders(input: OrdersInput): {
-  dupIds: string;
-  select: (extraColumns?: readonly string[]) => string;
-} {
+export function classifiedOrders(input: OrdersInput, extraColumns: readonly string[] = []): string {
   const { relation, columns: c, excludedStatuses } = input;
   const statusExpr =
     c.status === null ? 'CAST(NULL AS VARCHAR)' : `CAST(${quoteIdentifier(c.status)} AS VARCHAR)`;
   const excluded = excludedStatuses.map((s) => stringLiteral(s.toLowerCase())).join(', ');
-  // The source with canonical names; inlined where used so that no engine keeps a copy.
-  const src = `(
-    SELECT
-      CAST(${quoteIdentifier(c.order_id)} AS VARCHAR) AS order_id,
-      CAST(${quoteIdentifier(c.customer_id)} AS VARCHAR) AS customer_id,
-      CAST(${quoteIdentifier(c.ordered_at)} AS TIMESTAMP) AS ordered_at,
-      CAST(${quoteIdentifier(c.amount)} AS DECIMAL(18, 2)) AS amount,
-      ${statusExpr} AS status
-    FROM ${relation}
-  )`;
   // Blank = NULL, empty, or only spaces, tabs and line breaks, spelled out because DuckDB's
   // trim() removes spaces only and Trino's all whitespace. A blank string sorts before '!'
   // (those characters are all below it), so the cheap comparison spares the rest on
@@ -64,28 +52,36 @@ export function classifiedOrders(input: OrdersInput): {
   const blank = (col: string): string =>
     `(${col} IS NULL OR (${col} < '!' AND ${[9, 10, 13].reduce((e, code) => `replace(${e}, chr(${code}), '')`, `replace(${col}, ' ', '')`)} = ''))`;
   const code = (r: ExclusionReason): number => EXCLUSION_REASONS.indexOf(r) + 1;
-  return {
-    dupIds: `SELECT order_id FROM ${src} s WHERE order_id IS NOT NULL GROUP BY order_id HAVING count(*) > 1`,
-    select: (extra = []) => `SELECT customer_id, ordered_at, amount,
-    CAST(CASE
-      WHEN ${blank('order_id')} THEN ${code('missing_order_id')}
-      WHEN rn > 1 THEN ${code('duplicate')}
-      WHEN ordered_at IS NULL THEN ${code('missing_ordered_at')}
-      WHEN ${blank('customer_id')} THEN ${code('missing_customer')}
-      WHEN amount IS NULL THEN ${code('missing_amount')}
-      WHEN amount < 0 THEN ${code('negative_amount')}
-      WHEN lower(status) IN (${excluded || "''"}) THEN ${code('excluded_status')}
-      ELSE 0
-    END AS TINYINT) AS reason${extra.map((e) => `,\n    ${e}`).join('')}
+  return `SELECT customer_id, ordered_at, amount, reason, dup_id${extraColumns.map((e) => `,\n    ${e}`).join('')}
   FROM (
-    SELECT s.*, 1 AS rn FROM ${src} s LEFT JOIN dup_ids d ON s.order_id = d.order_id
-    WHERE d.order_id IS NULL
-    UNION ALL
-    SELECT s.*, row_number() OVER (
-      PARTITION BY s.order_id
-      ORDER BY s.ordered_at DESC NULLS LAST, s.customer_id NULLS LAST, s.amount DESC NULLS LAST, s.status NULLS LAST
-    ) AS rn
-    FROM ${src} s JOIN dup_ids d ON s.order_id = d.order_id
-  ) ranked_rows`,
-  };
+    SELECT customer_id, ordered_at, amount,
+      CAST(CASE
+        WHEN ${blank('order_id')} THEN ${code('missing_order_id')}
+        WHEN rn > 1 THEN ${code('duplicate')}
+        WHEN ordered_at IS NULL THEN ${code('missing_ordered_at')}
+        WHEN ${blank('customer_id')} THEN ${code('missing_customer')}
+        WHEN amount IS NULL THEN ${code('missing_amount')}
+        WHEN amount < 0 THEN ${code('negative_amount')}
+        WHEN lower(status) IN (${excluded || "''"}) THEN ${code('excluded_status')}
+        ELSE 0
+      END AS TINYINT) AS reason,
+      (rn = 1 AND id_rows > 1 AND order_id IS NOT NULL) AS dup_id
+    FROM (
+      SELECT order_id, customer_id, ordered_at, amount, status,
+        row_number() OVER (
+          PARTITION BY order_id
+          ORDER BY ordered_at DESC NULLS LAST, customer_id NULLS LAST, amount DESC NULLS LAST, status NULLS LAST
+        ) AS rn,
+        count(*) OVER (PARTITION BY order_id) AS id_rows
+      FROM (
+        SELECT
+          CAST(${quoteIdentifier(c.order_id)} AS VARCHAR) AS order_id,
+          CAST(${quoteIdentifier(c.customer_id)} AS VARCHAR) AS customer_id,
+          CAST(${quoteIdentifier(c.ordered_at)} AS TIMESTAMP) AS ordered_at,
+          CAST(${quoteIdentifier(c.amount)} AS DECIMAL(18, 2)) AS amount,
+          ${statusExpr} AS status
+        FROM ${relation}
+      ) src
+    ) ranked
+  ) tagged`;
 }

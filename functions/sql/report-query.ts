@@ -1,41 +1,21 @@
 import type { Dialect } from './dialect.ts';
-import { rankTree, timestampLiteral } from './dialect.ts';
-import {
-  classifiedOrders,
-  EXCLUSION_REASONS,
-  type ExclusionReason,
-  type OrderColumns,
-} from './orders.ts';
-
-/** One period the query measures, with every boundary it needs as a UTC instant. */
-export interface MeasuredPeriod {
-  readonly start: Date;
-  readonly end: Date;
-  /** `start − activeWindowDays` local days. */
-  readonly startWindow: Date;
-  /** `end − activeWindowDays` local days. */
-  readonly endWindow: Date;
-  /** `end − 365` local days. */
-  readonly yearBeforeEnd: Date;
-  /** `end − atRiskDays` local days. */
-  readonly atRiskBeforeEnd: Date;
-  /** `end − 730` local days: the start of the year before the 365 days before the end. */
-  readonly twoYearsBeforeEnd: Date;
-}
+import { rankTree, tableName } from './dialect.ts';
+import { EXCLUSION_REASONS } from './orders.ts';
+import { sliceLayout, type MeasuredPeriod } from './slices.ts';
 
 export interface ReportQueryInput {
   readonly dialect: Dialect;
-  /** The orders relation: a table name or a table function from the engine. */
-  readonly relation: string;
-  readonly columns: OrderColumns;
-  readonly excludedStatuses: readonly string[];
-  /** Distinct periods, which may overlap; the result has columns `p<i>_<measure>` for each. */
+  /** The run's customer table (buildBaseQuery with the same `periods`). */
+  readonly base: string;
+  /** Distinct periods, which may overlap; the result has one row per period, `p` = index. */
   readonly periods: readonly MeasuredPeriod[];
 }
 
+export type { MeasuredPeriod } from './slices.ts';
+
 export { EXCLUSION_REASONS, type ExclusionReason, type OrderColumns } from './orders.ts';
 
-/** Per-period measures the query returns as `p<i>_<name>`. */
+/** Per-period measures: the KPI statement's columns, and `median_days` from the gap statement. */
 export const PERIOD_MEASURES = [
   'customers_start',
   'customers_end',
@@ -70,324 +50,164 @@ export const QUALITY_MEASURES = [
   ...EXCLUSION_REASONS.map((r) => `left_out_${r}` as const),
 ] as const;
 
-const ts = timestampLiteral;
-
 /**
- * Merges periods that touch or overlap into disjoint blocks `[start, end)`, in time order.
- * (A custom period's year-ago period can lie inside its trend.)
- */
-function blocks(periods: readonly MeasuredPeriod[]): { start: Date; end: Date }[] {
-  const sorted = [...periods].sort((a, b) => a.start.getTime() - b.start.getTime());
-  const out: { start: Date; end: Date }[] = [];
-  for (const p of sorted) {
-    const last = out.at(-1);
-    if (last && last.end.getTime() >= p.start.getTime()) {
-      if (p.end.getTime() > last.end.getTime()) last.end = p.end;
-    } else out.push({ start: p.start, end: p.end });
-  }
-  return out;
-}
-
-/**
- * Builds the one statement that measures every period of a report.
+ * The KPI statement: every per-period measure but the median gap, one row per period (`p`),
+ * each also carrying the run-wide data-quality measures. It reads the run's customer table
+ * (never the source) twice, and nothing else more than once:
  *
- * Shape (all set-based, aggregation pushed down):
- *  1. `dup_ids` finds order ids seen twice; the latest row of each such id stands for its
- *     order. The source is read three times rather than materialized: once for order ids
- *     only, once for the unique ids, once for the few duplicated ones.
- *  2. `rows` tags every row with the reason it is left out (0 = valid) and its time slice:
- *     every boundary any period needs cuts the time line, and slice `k` is
- *     `[B(k−1), B(k))`. A balanced CASE tree finds the slice in about log2(boundaries) tests.
- *  3. `slice_totals` counts rows and sums revenue per (reason, slice): the data-quality
- *     figures and every per-period order and revenue total come from that small table.
- *  4. `cust` is one pass over the valid orders per customer: a bitmask of the slices holding
- *     a valid order (62 slices per BIGINT), the last order and the number of orders before
- *     each block of contiguous periods, and per period the revenue in the 365 days before its
- *     end (as DOUBLE cents, which are integers and so summed exactly below 2^53). Every
- *     customer-set KPI is then a bit test on the mask.
- *  5. `flags` counts those tests per period in a single row; `topk` ranks customers by
- *     365-day revenue per period. `block_seq` numbers each customer's orders inside the
- *     blocks and finds the order before each: `gaps`/`med` give the exact median days
- *     between orders, and `seconds` the second orders that make repeat customers.
+ *  1. `cp` pairs each customer with each period (a VALUES list that carries, per period, the
+ *     mask-word bits of every window it tests), so each customer-set KPI is a bit test with
+ *     no CASE per period; `rung` places the customer's 365-day revenue on a fixed ladder of
+ *     amounts (for those active in the 365 days).
+ *  2. `per_p` counts those tests and sums the per-period arrays per (period, rung), then per
+ *     period, and finds the highest rung with at least ceil(n / 5) active customers at or
+ *     above it: only that top fifth needs ranking for the top-10 % / top-20 % revenue.
+ *  3. The top fifth, read in the second pass over `cp`, is ranked per period; its ranks are
+ *     its ranks among all active customers.
  *
- * Trino notes: every ratio is computed in TypeScript from integer counts and sums; integer
- * comparisons replace `ceil(n / 10)`; the median uses `row_number`, not `median`.
+ * Trino inlines a WITH block at every reference, so each block here is referenced once.
+ * Every ratio is computed in TypeScript from integer counts and sums; integer comparisons
+ * replace `ceil(n / 10)`.
  */
 export function buildReportQuery(input: ReportQueryInput): string {
-  const { dialect, relation, columns: c, excludedStatuses, periods } = input;
-  if (periods.length === 0) throw new Error('buildReportQuery needs at least one period');
+  const { dialect: D, periods } = input;
+  const base = tableName(input.base);
+  const L = sliceLayout(periods);
+  const words = Array.from({ length: L.maskCount }, (_, m) => m);
 
-  const boundaryMs = [
-    ...new Set(
-      periods.flatMap((p) =>
-        [
-          p.start,
-          p.end,
-          p.startWindow,
-          p.endWindow,
-          p.yearBeforeEnd,
-          p.atRiskBeforeEnd,
-          p.twoYearsBeforeEnd,
-        ].map((d) => d.getTime()),
-      ),
-    ),
-  ].sort((a, b) => a - b);
-  const B = boundaryMs.map((ms) => new Date(ms));
-  /** The slice that ends at boundary `d`, i.e. everything in `[previous boundary, d)`. */
-  const idx = (d: Date): number => {
-    const i = boundaryMs.indexOf(d.getTime());
-    if (i < 0) throw new Error(`boundary ${d.toISOString()} is not a slice boundary`);
-    return i;
-  };
-  // Slice of an order: the number of boundaries at or before it, 0..B.length. Orders at or
-  // after the last boundary (slice B.length) matter to no period.
-  const slice = rankTree('ordered_at', B.map(ts));
-
-  const BITS = 62;
-  const maskCount = Math.ceil(B.length / BITS);
-  const maskColumns = Array.from({ length: maskCount }, (_, m) => {
-    const first = m * BITS;
-    const last = Math.min(first + BITS, B.length);
-    const inWord = m === 0 ? `s < ${last}` : `s >= ${first} AND s < ${last}`;
-    const bit = dialect.powerOfTwo(m === 0 ? 's' : `s - ${first}`);
-    // 0, not NULL, for a customer with no order in this word: NOT (NULL <> 0) is NULL.
-    return `coalesce(${dialect.bitOrAgg(`CASE WHEN ${inWord} THEN ${bit} END`)}, 0) AS m${m}`;
+  // The windows each period tests, as inclusive slice ranges.
+  const windows = {
+    ins: (p: MeasuredPeriod) => L.range(p.startWindow, p.start),
+    ine: (p: MeasuredPeriod) => L.range(p.endWindow, p.end),
+    buyer: (p: MeasuredPeriod) => L.range(p.start, p.end),
+    before: (p: MeasuredPeriod): [number, number] => [0, L.idx(p.start)],
+    to_date: (p: MeasuredPeriod): [number, number] => [0, L.idx(p.end)],
+    active: (p: MeasuredPeriod) => L.range(p.yearBeforeEnd, p.end),
+    year_before: (p: MeasuredPeriod) => L.range(p.twoYearsBeforeEnd, p.yearBeforeEnd),
+    risk_old: (p: MeasuredPeriod) => L.range(p.yearBeforeEnd, p.atRiskBeforeEnd),
+    risk_new: (p: MeasuredPeriod) => L.range(p.atRiskBeforeEnd, p.end),
+  } as const;
+  const names = Object.keys(windows) as (keyof typeof windows)[];
+  const valueColumns = ['p', 'end_s', ...names.flatMap((n) => words.map((m) => `${n}_${m}`))];
+  const rows = periods.map((p, i) => {
+    const bits = names.flatMap((n) => L.wordBits(...windows[n](p)));
+    return `(${[i, L.idx(p.end), ...bits.map((b) => `CAST(${b} AS BIGINT)`)].join(', ')})`;
   });
-  /** SQL that is true when the customer has a valid order in slices lo..hi (inclusive). */
-  const anyInSlices = (lo: number, hi: number): string => {
-    const tests: string[] = [];
-    for (let m = 0; m < maskCount; m++) {
-      let bits = 0n;
-      for (let k = Math.max(lo, m * BITS); k <= Math.min(hi, m * BITS + BITS - 1); k++) {
-        bits |= 1n << BigInt(k - m * BITS);
-      }
-      if (bits !== 0n) tests.push(`${dialect.bitAnd(`m${m}`, bits.toString())} <> 0`);
-    }
-    return tests.length === 0 ? 'FALSE' : `(${tests.join(' OR ')})`;
-  };
-  /** Slices of [a, b), both boundaries, as an inclusive range. */
-  const range = (a: Date, b: Date): [number, number] => [idx(a) + 1, idx(b)];
-  /** A valid order in [a, b). */
-  const anyIn = (a: Date, b: Date): string => anyInSlices(...range(a, b));
-  /** A valid order before b. */
-  const anyBefore = (b: Date): string => anyInSlices(0, idx(b));
-  /** `s` lies in [a, b). */
-  const sIn = (a: Date, b: Date): string => {
-    const [lo, hi] = range(a, b);
-    return lo === hi ? `s = ${lo}` : `s BETWEEN ${lo} AND ${hi}`;
-  };
+  const test = (n: keyof typeof windows): string =>
+    `(${words.map((m) => `${D.bitAnd(`b.m${m}`, `q.${n}_${m}`)} <> 0`).join(' OR ')})`;
 
-  const orders = classifiedOrders({ relation, columns: c, excludedStatuses });
-  const reasonCode = (r: ExclusionReason): number => EXCLUSION_REASONS.indexOf(r) + 1;
-
-  // Contiguous blocks of periods, for the days-between-purchases median.
-  const blks = blocks(periods);
-  const custColumns = [
-    ...maskColumns,
-    ...blks.flatMap((b, k) => [
-      `max(CASE WHEN s <= ${idx(b.start)} THEN ordered_at END) AS before_block_${k}`,
-      `count(CASE WHEN s <= ${idx(b.start)} THEN 1 END) AS orders_before_block_${k}`,
-    ]),
-    ...periods.map(
-      (p, i) =>
-        `sum(CASE WHEN ${sIn(p.yearBeforeEnd, p.end)} THEN CAST(amount * 100 AS DOUBLE) END) AS r365_${i}`,
-    ),
-  ];
+  const rungs: number[] = [1];
+  while ((rungs.at(-1) ?? 1) < 1e14) rungs.push(Math.ceil((rungs.at(-1) ?? 1) * Math.SQRT2));
+  const at = (column: string): string => `b.${column}[q.p + 1]`;
 
   const count = (cond: string, alias: string): string =>
     `CAST(count(CASE WHEN ${cond} THEN 1 END) AS BIGINT) AS ${alias}`;
-  const flagColumns = periods.flatMap((p, i) => {
-    const inS = anyIn(p.startWindow, p.start);
-    const inE = anyIn(p.endWindow, p.end);
-    const buyer = anyIn(p.start, p.end);
-    const before = anyBefore(p.start);
-    const active365 = anyIn(p.yearBeforeEnd, p.end);
-    const yearBefore = anyIn(p.twoYearsBeforeEnd, p.yearBeforeEnd);
-    return [
-      count(inS, `p${i}_customers_start`),
-      count(inE, `p${i}_customers_end`),
-      count(`${inS} AND ${inE}`, `p${i}_retained`),
-      count(`${buyer} AND NOT ${before}`, `p${i}_new_customers`),
-      count(buyer, `p${i}_buyers`),
-      count(`${buyer} AND ${before}`, `p${i}_returning_buyers`),
-      count(anyBefore(p.end), `p${i}_customers_to_date`),
-      count(active365, `p${i}_active_365`),
-      count(yearBefore, `p${i}_active_year_before`),
-      count(`${yearBefore} AND ${active365}`, `p${i}_retained_year`),
-      count(
-        `${anyIn(p.yearBeforeEnd, p.atRiskBeforeEnd)} AND NOT ${anyIn(p.atRiskBeforeEnd, p.end)}`,
-        `p${i}_at_risk`,
-      ),
-      `sum(CASE WHEN ${active365} THEN r365_${i} END) / 100.0 AS p${i}_revenue_365`,
-    ];
-  });
-
-  // Customers with two orders before a period's end: those with two before its block
-  // starts, plus those whose second order falls in the block before the period ends.
-  const blockIndex = (p: MeasuredPeriod): number =>
-    blks.findIndex((b) => b.start <= p.start && p.end <= b.end);
-  const repeatBaseColumns = blks.map((_, k) =>
-    count(`orders_before_block_${k} >= 2`, `repeat_before_block_${k}`),
-  );
-  const secondOrderColumns = periods.map(
-    (p, i) =>
-      `CAST(count(CASE WHEN k = 2 AND b = ${blockIndex(p)} AND s <= ${idx(p.end)} THEN 1 END) AS BIGINT) AS second_orders_${i}`,
-  );
-  const repeatColumns = periods.map(
-    (p, i) =>
-      `CAST(flags.repeat_before_block_${blockIndex(p)} + second_orders_${i} AS BIGINT) AS p${i}_repeat_customers_to_date`,
-  );
-
-  const totalColumns = periods.flatMap((p, i) => [
-    `CAST(coalesce(sum(CASE WHEN reason = 0 AND ${sIn(p.start, p.end)} THEN n END), 0) AS BIGINT) AS p${i}_orders`,
-    `CAST(coalesce(sum(CASE WHEN reason = 0 AND ${sIn(p.start, p.end)} THEN revenue END), 0) AS DECIMAL(38, 2)) AS p${i}_revenue`,
-    `CAST(coalesce(sum(CASE WHEN reason = 0 AND s <= ${idx(p.end)} THEN revenue END), 0) AS DECIMAL(38, 2)) AS p${i}_revenue_to_date`,
-  ]);
-  const qualityColumns = [
-    'CAST(coalesce(sum(n), 0) AS BIGINT) AS rows_read',
-    'CAST(coalesce(sum(CASE WHEN reason = 0 THEN n END), 0) AS BIGINT) AS valid_orders',
-    'CAST(max(latest) AS VARCHAR) AS latest_ordered_at',
-    'CAST(max(CASE WHEN reason = 0 THEN latest END) AS VARCHAR) AS latest_valid_ordered_at',
-    ...EXCLUSION_REASONS.map(
-      (r) =>
-        `CAST(coalesce(sum(CASE WHEN reason = ${reasonCode(r)} THEN n END), 0) AS BIGINT) AS left_out_${r}`,
-    ),
+  const flagCounts = [
+    count('ins', 'customers_start'),
+    count('ine', 'customers_end'),
+    count('ins AND ine', 'retained'),
+    count('buyer AND NOT before', 'new_customers'),
+    count('buyer', 'buyers'),
+    count('buyer AND before', 'returning_buyers'),
+    count('to_date', 'customers_to_date'),
+    count('s2 <= end_s', 'repeat_customers_to_date'),
+    count('active', 'active_365'),
+    count('year_before', 'active_year_before'),
+    count('year_before AND active', 'retained_year'),
+    count('risk_old AND NOT risk_new', 'at_risk'),
+    'sum(CASE WHEN active THEN r END) AS r365',
+    'CAST(sum(orders) AS BIGINT) AS orders',
+    'CAST(coalesce(sum(revenue), 0) AS DECIMAL(38, 2)) AS revenue',
+    'CAST(coalesce(sum(revenue_to_date), 0) AS DECIMAL(38, 2)) AS revenue_to_date',
+    'CAST(sum(q_rows) AS BIGINT) AS rows_read',
+    ...EXCLUSION_REASONS.map((r, i) => `CAST(sum(q_r${i + 1}) AS BIGINT) AS left_out_${r}`),
+    'CAST(sum(q_dup_ids) AS BIGINT) AS duplicate_order_ids',
+    'max(q_latest) AS latest',
+    'max(q_latest_valid) AS latest_valid',
   ];
-
-  // Customers active in each period's 365 days, one row per (period, customer); the count
-  // of them per period is p<i>_active_365, so the ranks need no second window. Only the
-  // top fifth needs ranking: a histogram over a fixed ladder of amounts finds, per period,
-  // the highest rung with at least ceil(n / 5) members at or above it, and only those are
-  // sorted. Their ranks are their ranks among all members.
-  const rungs: number[] = [1];
-  while ((rungs.at(-1) ?? 1) < 1e14) rungs.push(Math.ceil((rungs.at(-1) ?? 1) * Math.SQRT2));
-  const ranked = periods
-    .map(
-      (p, i) => `SELECT ${i} AS p, r365_${i} AS r FROM cust WHERE ${anyIn(p.yearBeforeEnd, p.end)}`,
-    )
-    .join('\n    UNION ALL ');
-  const topkColumns = periods.flatMap((_, i) => {
-    const n = `flags.p${i}_active_365`;
-    return [
-      `sum(CASE WHEN p = ${i} AND 10 * rn <= ${n} + 9 THEN r END) / 100.0 AS p${i}_top10_revenue`,
-      `CAST(count(CASE WHEN p = ${i} AND 10 * rn <= ${n} + 9 THEN 1 END) AS BIGINT) AS p${i}_top10_count`,
-      `sum(CASE WHEN p = ${i} AND 5 * rn <= ${n} + 4 THEN r END) / 100.0 AS p${i}_top20_revenue`,
-    ];
-  });
-
-  // Exact median of days between orders: orders inside contiguous blocks of periods, each
-  // with its customer's previous valid order (inside the block, or the last one before it).
-  const inBlock = blks.map((b) => `(${sIn(b.start, b.end)})`).join(' OR ');
-  const blockOf = `CASE ${blks.map((b, k) => `WHEN s <= ${idx(b.end)} THEN ${k}`).join(' ')} END`;
-  // Ties in ordered_at may come in either order: they give the same gaps and slices.
-  const seq = 'PARTITION BY bo.customer_id, bo.b ORDER BY bo.ordered_at';
-  const perBlock = (column: string): string =>
-    `CASE bo.b ${blks.map((_, k) => `WHEN ${k} THEN c.${column}_${k}`).join(' ')} END`;
-  // One row per (period, gap): periods may overlap, so an order can count for two.
-  const periodGaps = periods
-    .map((p, i) => `SELECT ${i} AS p, d FROM block_gaps WHERE ${sIn(p.start, p.end)}`)
-    .join('\n  UNION ALL ');
-  const medColumns = periods.map(
-    (_, i) => `avg(CASE WHEN p = ${i} THEN d END) AS p${i}_median_days`,
+  const perPeriod = [...flagCounts.map((c) => c.replace(/^.* AS (\w+)$/, '$1'))];
+  const summed = perPeriod.map((c) =>
+    c === 'latest' || c === 'latest_valid' ? `max(${c}) AS ${c}` : `sum(${c}) AS ${c}`,
   );
 
   return `WITH
-dup_ids AS (
-  ${orders.dupIds}
+cp AS (
+  SELECT q.p, q.end_s, b.k_s2 AS s2,
+    ${names.map((n) => `${test(n)} AS ${n}`).join(',\n    ')},
+    ${at('k_r365')} AS r,
+    CASE WHEN ${test('active')} THEN ${rankTree(at('k_r365'), rungs.map(String))} END AS rung,
+    ${at('k_orders')} AS orders,
+    ${at('k_revenue')} AS revenue,
+    ${at('k_revenue_to_date')} AS revenue_to_date,
+    b.q_rows, ${EXCLUSION_REASONS.map((_, i) => `b.q_r${i + 1}`).join(', ')}, b.q_dup_ids,
+    b.q_latest, b.q_latest_valid
+  FROM ${base} b
+  CROSS JOIN (VALUES
+    ${rows.join(',\n    ')}
+  ) AS q(${valueColumns.join(', ')})
 ),
-rows AS (
-  ${orders.select([`CAST(${slice} AS SMALLINT) AS s`])}
-),
-slice_totals AS (
-  SELECT reason, s, count(*) AS n, sum(amount) AS revenue, max(ordered_at) AS latest
-  FROM rows
-  GROUP BY reason, s
-),
-cust AS (
-  SELECT customer_id,
-    ${custColumns.join(',\n    ')}
-  FROM rows
-  WHERE reason = 0
-  GROUP BY customer_id
-),
-flags AS (
-  SELECT
-    ${[...flagColumns, ...repeatBaseColumns].join(',\n    ')}
-  FROM cust
-),
-totals AS (
-  SELECT
-    ${totalColumns.join(',\n    ')},
-    ${qualityColumns.join(',\n    ')},
-    (SELECT CAST(count(*) AS BIGINT) FROM dup_ids) AS duplicate_order_ids
-  FROM slice_totals
-),
-members AS (
-  SELECT p, r, ${rankTree('r', rungs.map(String))} AS rung
-  FROM (${ranked}) u
-),
-cuts AS (
-  SELECT p, max(rung) AS rung
+per_p AS (
+  SELECT p,
+    ${summed.join(',\n    ')},
+    max(CASE WHEN 5 * at_or_above >= n_active + 4 THEN rung END) AS cut
   FROM (
-    SELECT p, rung,
-      sum(n) OVER (PARTITION BY p ORDER BY rung DESC) AS at_or_above,
-      sum(n) OVER (PARTITION BY p) AS total
-    FROM (SELECT p, rung, count(*) AS n FROM members GROUP BY p, rung) h
+    SELECT h.*,
+      sum(active_365) OVER (PARTITION BY p ORDER BY rung DESC) AS at_or_above,
+      sum(active_365) OVER (PARTITION BY p) AS n_active
+    FROM (
+      SELECT p, rung,
+        ${flagCounts.join(',\n        ')}
+      FROM cp
+      GROUP BY p, rung
+    ) h
   ) x
-  WHERE 5 * at_or_above >= total + 4
   GROUP BY p
-),
-topk AS (
-  SELECT
-    ${topkColumns.join(',\n    ')}
-  FROM (
-    SELECT m.p, m.r, row_number() OVER (PARTITION BY m.p ORDER BY m.r DESC) AS rn
-    FROM members m JOIN cuts c ON m.p = c.p AND m.rung >= c.rung
-  ) t
-  CROSS JOIN flags
-),
-block_orders AS (
-  SELECT customer_id, ordered_at, s, ${blockOf} AS b
-  FROM rows
-  WHERE reason = 0 AND (${inBlock})
-),
-block_seq AS (
-  SELECT bo.b, bo.s, bo.ordered_at,
-    coalesce(
-      lag(bo.ordered_at) OVER (${seq}),
-      ${perBlock('before_block')}
-    ) AS prev_at,
-    ${perBlock('orders_before_block')} + row_number() OVER (${seq}) AS k
-  FROM block_orders bo JOIN cust c ON c.customer_id = bo.customer_id
-),
-seconds AS (
-  SELECT
-    ${secondOrderColumns.join(',\n    ')}
-  FROM block_seq
-),
-repeats AS (
-  SELECT
-    ${repeatColumns.join(',\n    ')}
-  FROM flags CROSS JOIN seconds
-),
-block_gaps AS (
-  SELECT s, (${dialect.epochSeconds('ordered_at')} - ${dialect.epochSeconds('prev_at')}) / 86400.0 AS d
-  FROM block_seq
-  WHERE prev_at IS NOT NULL
-),
-gaps AS (
-  ${periodGaps}
-),
-med AS (
-  SELECT
-    ${medColumns.join(',\n    ')}
-  FROM (
-    SELECT p, d,
-      row_number() OVER (PARTITION BY p ORDER BY d) AS rn,
-      count(*) OVER (PARTITION BY p) AS n
-    FROM gaps
-  ) g
-  WHERE 2 * rn >= n AND 2 * rn <= n + 2
 )
-SELECT * FROM totals CROSS JOIN flags CROSS JOIN repeats CROSS JOIN topk CROSS JOIN med`;
+SELECT t.period AS p,
+  ${perPeriod
+    .filter((c) => c !== 'r365' && c !== 'latest' && c !== 'latest_valid')
+    .map((c) => `coalesce(max(t.${c}), 0) AS ${c}`)
+    .join(',\n  ')},
+  max(t.r365) / 100.0 AS revenue_365,
+  CAST(max(t.latest) AS VARCHAR) AS latest_ordered_at,
+  CAST(max(t.latest_valid) AS VARCHAR) AS latest_valid_ordered_at,
+  sum(CASE WHEN 10 * t.rn <= t.active_365 + 9 THEN t.r END) / 100.0 AS top10_revenue,
+  CAST(count(CASE WHEN 10 * t.rn <= t.active_365 + 9 THEN 1 END) AS BIGINT) AS top10_count,
+  sum(CASE WHEN 5 * t.rn <= t.active_365 + 4 THEN t.r END) / 100.0 AS top20_revenue
+FROM (
+  SELECT e.period, n.*, c.r, row_number() OVER (PARTITION BY e.period ORDER BY c.r DESC) AS rn
+  FROM (VALUES ${periods.map((_, i) => `(${i})`).join(', ')}) AS e(period)
+  LEFT JOIN per_p n ON n.p = e.period
+  LEFT JOIN cp c ON c.p = e.period AND c.rung >= n.cut
+) t
+GROUP BY t.period
+ORDER BY t.period`;
+}
+
+/**
+ * The exact median of days between orders per period: each valid order in the period with
+ * the customer's previous valid order, from the gap arrays of the customer table (one read).
+ * One row per period that has gaps: `p`, `median_days`.
+ */
+export function buildGapQuery(input: ReportQueryInput): string {
+  const base = tableName(input.base);
+  const L = sliceLayout(input.periods);
+  const ranges = input.periods.map((p, i) => `(${[i, ...L.range(p.start, p.end)].join(', ')})`);
+  return `SELECT p, avg(d) AS median_days
+FROM (
+  SELECT q.p, g.d,
+    row_number() OVER (PARTITION BY q.p ORDER BY g.d) AS rn,
+    count(*) OVER (PARTITION BY q.p) AS n
+  FROM (
+    SELECT u.s, b.k_gap_d[u.i] AS d
+    FROM ${base} b
+    CROSS JOIN UNNEST(b.k_gap_s) WITH ORDINALITY AS u(s, i)
+  ) g
+  JOIN (VALUES
+    ${ranges.join(',\n    ')}
+  ) AS q(p, lo, hi) ON g.s BETWEEN q.lo AND q.hi
+) x
+WHERE 2 * rn >= n AND 2 * rn <= n + 2
+GROUP BY p
+ORDER BY p`;
 }

@@ -1,7 +1,6 @@
 import { DateTime } from 'luxon';
 import type { Dialect } from './dialect.ts';
-import { rankTree, timestampLiteral as ts } from './dialect.ts';
-import { classifiedOrders, type OrdersInput } from './orders.ts';
+import { tableName, timestampLiteral as ts } from './dialect.ts';
 
 /** The month slices of a cohort matrix: local month starts as instants, oldest first. */
 export interface CohortMonths {
@@ -24,51 +23,32 @@ export function cohortMonths(end: Date, timeZone: string, cohorts = 12): CohortM
   return { labels, starts };
 }
 
-export interface StructuresInput extends OrdersInput {
+export interface StructuresInput {
   readonly dialect: Dialect;
-  /** The period end (exclusive). */
-  readonly end: Date;
-  readonly timeZone: string;
+  /** The run's customer table (buildBaseQuery with `cohorts` and `rfm`). */
+  readonly base: string;
 }
 
 /**
  * The cohort matrix (KPI-SPEC "Structures"): one row per cohort month with its size and,
  * for k = 0..11, how many of its customers have a valid order in month c + k (`k<k>`).
- * Months are local calendar months; a customer's months form a bitmask.
+ * Months are local calendar months; a customer's months form a bitmask (`c_mask`).
  */
-export function buildCohortQuery(input: StructuresInput): { sql: string; months: CohortMonths } {
-  const { dialect, end, timeZone } = input;
-  const months = cohortMonths(end, timeZone);
-  const orders = classifiedOrders(input);
-  const n = months.labels.length;
-  // Month index: 0 = before the first cohort month, j = cohort month j − 1.
-  const monthOf = (e: string): string => rankTree(e, months.starts.slice(0, n).map(ts));
+export function buildCohortQuery(
+  input: StructuresInput & { readonly months: CohortMonths },
+): string {
+  const { dialect } = input;
+  const n = input.months.labels.length;
   const cells = Array.from({ length: 12 }, (_, k) => {
     const bit = dialect.powerOfTwo(`cohort + ${k}`);
     return `CAST(count(CASE WHEN cohort + ${k} <= ${n} AND ${dialect.bitAnd('mask', bit)} <> 0 THEN 1 END) AS BIGINT) AS k${k}`;
   });
-  const sql = `WITH
-dup_ids AS (
-  ${orders.dupIds}
-),
-per_customer AS (
-  SELECT customer_id,
-    min(m) AS cohort,
-    ${dialect.bitOrAgg(`CASE WHEN m > 0 THEN ${dialect.powerOfTwo('m')} END`)} AS mask
-  FROM (
-    SELECT customer_id, ${monthOf('ordered_at')} AS m
-    FROM (${orders.select()}) o
-    WHERE reason = 0 AND ordered_at < ${ts(end)}
-  ) v
-  GROUP BY customer_id
-)
-SELECT cohort, CAST(count(*) AS BIGINT) AS size,
+  return `SELECT cohort, CAST(count(*) AS BIGINT) AS size,
   ${cells.join(',\n  ')}
-FROM per_customer
+FROM (SELECT c_month AS cohort, c_mask AS mask FROM ${tableName(input.base)}) c
 WHERE cohort > 0
 GROUP BY cohort
 ORDER BY cohort`;
-  return { sql, months };
 }
 
 /** RFM segment names of KPI-SPEC, in the order the digest lists them. */
@@ -100,83 +80,93 @@ export function segmentOf(r: number, f: number, m: number): Segment {
   return f >= 4 ? "Can't lose" : 'Lost';
 }
 
-/** The same rule in SQL, over columns r, f, m. */
-function segmentSql(): string {
+/** The same rule in SQL, over score columns `r`, `f`, `m` with a suffix. */
+function segmentSql(suffix = ''): string {
+  const [r, f, m] = ['r', 'f', 'm'].map((c) => c + suffix);
   return `CASE
-      WHEN r >= 4 AND f >= 4 AND m >= 4 THEN 'Champions'
-      WHEN r >= 4 AND f >= 4 THEN 'Loyal'
-      WHEN r >= 4 AND f >= 2 THEN 'Potential loyalists'
-      WHEN r >= 4 THEN 'New'
-      WHEN r = 3 AND f >= 4 THEN 'Loyal'
-      WHEN r = 3 THEN 'Need attention'
-      WHEN r = 2 AND f >= 3 THEN 'At risk'
-      WHEN r = 2 THEN 'Hibernating'
-      WHEN f >= 4 THEN 'Can''t lose'
+      WHEN ${r} >= 4 AND ${f} >= 4 AND ${m} >= 4 THEN 'Champions'
+      WHEN ${r} >= 4 AND ${f} >= 4 THEN 'Loyal'
+      WHEN ${r} >= 4 AND ${f} >= 2 THEN 'Potential loyalists'
+      WHEN ${r} >= 4 THEN 'New'
+      WHEN ${r} = 3 AND ${f} >= 4 THEN 'Loyal'
+      WHEN ${r} = 3 THEN 'Need attention'
+      WHEN ${r} = 2 AND ${f} >= 3 THEN 'At risk'
+      WHEN ${r} = 2 THEN 'Hibernating'
+      WHEN ${f} >= 4 THEN 'Can''t lose'
       ELSE 'Lost'
     END`;
 }
 
 /**
- * RFM at two period ends (the period's and the previous one's): customers with a valid order
- * in the 365 days before each end, scored 1–5 by quintile (`ntile(5)`, ties by customer_id)
- * on recency (last order), frequency (orders) and monetary value (revenue) in those days.
- * Returns one row per customer: segment now and before (NULL when not scored then), the
- * scores, last order, orders and revenue to date.
+ * Every customer of the run's customer table that `where` keeps, with their RFM segment at
+ * the period end (`segment`) and at the previous one (`previous_segment`), each NULL where
+ * the customer had no valid order in the 365 days before that end. Scores are quintiles
+ * (`ntile(5)`, ties by customer_id) of recency (last order), frequency (orders) and monetary
+ * value (revenue) in those days, among the customers who had one. One read of the table.
  */
-export function buildRfmQuery(
-  input: StructuresInput & {
-    readonly previousEnd: Date;
-    readonly yearBeforeEnd: Date;
-    readonly yearBeforePrevious: Date;
-  },
+export function scoredCustomers(
+  base: string,
+  where: string,
+  columns: readonly string[] = ['h_last', 'h_orders', 'h_revenue'],
 ): string {
-  const orders = classifiedOrders(input);
-  const scored = (
-    end: Date,
-    from: Date,
-  ): string => `SELECT customer_id, r, f, m, ${segmentSql()} AS segment
-    FROM (
-      SELECT customer_id,
-        ntile(5) OVER (ORDER BY last_at, customer_id) AS r,
-        ntile(5) OVER (ORDER BY n, customer_id) AS f,
-        ntile(5) OVER (ORDER BY revenue, customer_id) AS m
-      FROM (
-        SELECT customer_id, max(ordered_at) AS last_at, count(*) AS n, sum(amount) AS revenue
-        FROM valid
-        WHERE ordered_at >= ${ts(from)} AND ordered_at < ${ts(end)}
-        GROUP BY customer_id
-      ) a
-    ) s`;
-  return `WITH
-dup_ids AS (
-  ${orders.dupIds}
-),
-valid AS (
-  SELECT customer_id, ordered_at, amount FROM (${orders.select()}) o WHERE reason = 0
-),
-now_rfm AS (
-  ${scored(input.end, input.yearBeforeEnd)}
-),
-before_rfm AS (
-  ${scored(input.previousEnd, input.yearBeforePrevious)}
-),
-history AS (
-  SELECT customer_id, max(ordered_at) AS last_at, CAST(count(*) AS BIGINT) AS orders,
-    CAST(sum(amount) AS DECIMAL(38, 2)) AS revenue
-  FROM valid
-  WHERE ordered_at < ${ts(input.end)}
-  GROUP BY customer_id
-),
-window_revenue AS (
-  SELECT customer_id, CAST(sum(amount) AS DECIMAL(38, 2)) AS revenue_365
-  FROM valid
-  WHERE ordered_at >= ${ts(input.yearBeforeEnd)} AND ordered_at < ${ts(input.end)}
-  GROUP BY customer_id
-)
-SELECT n.customer_id, n.r, n.f, n.m, n.segment, b.segment AS previous_segment,
-  CAST(h.last_at AS VARCHAR) AS last_at, h.orders, h.revenue, w.revenue_365
-FROM now_rfm n
-JOIN history h ON h.customer_id = n.customer_id
-JOIN window_revenue w ON w.customer_id = n.customer_id
-LEFT JOIN before_rfm b ON b.customer_id = n.customer_id`;
+  const scores = (name: string, suffix: string): string => {
+    const set = `PARTITION BY f_n_${name} > 0`;
+    return [
+      `ntile(5) OVER (${set} ORDER BY f_last_${name}, customer_id) AS r${suffix}`,
+      `ntile(5) OVER (${set} ORDER BY f_n_${name}, customer_id) AS f${suffix}`,
+      `ntile(5) OVER (${set} ORDER BY f_rev_${name}, customer_id) AS m${suffix}`,
+    ].join(',\n      ');
+  };
+  return `SELECT customer_id, f_n_now, f_rev_now, ${columns.join(', ')},
+    CASE WHEN f_n_now > 0 THEN ${segmentSql()} END AS segment,
+    CASE WHEN f_n_before > 0 THEN ${segmentSql('_b')} END AS previous_segment
+  FROM (
+    SELECT customer_id, f_n_now, f_n_before, f_rev_now, ${columns.join(', ')},
+      ${scores('now', '')},
+      ${scores('before', '_b')}
+    FROM ${tableName(base)} b
+    WHERE ${where}
+  ) s`;
+}
+
+/**
+ * RFM segments counted in SQL: customers and their 365-day revenue per (segment now,
+ * segment before), and of them the at-risk customers (last order in `[riskFrom, riskTo)`)
+ * and their 365-day revenue. A few dozen rows, whatever the number of customers.
+ */
+export function buildRfmQuery(input: {
+  readonly base: string;
+  readonly riskFrom: Date;
+  readonly riskTo: Date;
+}): string {
+  const risk = `h_last >= ${ts(input.riskFrom)} AND h_last < ${ts(input.riskTo)}`;
+  return `SELECT segment, previous_segment, CAST(count(*) AS BIGINT) AS customers,
+  CAST(sum(f_rev_now) AS DECIMAL(38, 2)) AS revenue,
+  CAST(count(CASE WHEN ${risk} THEN 1 END) AS BIGINT) AS at_risk,
+  CAST(sum(CASE WHEN ${risk} THEN f_rev_now END) AS DECIMAL(38, 2)) AS at_risk_revenue
+FROM (
+  ${scoredCustomers(input.base, 'f_n_now > 0 OR f_n_before > 0')}
+) c
+WHERE f_n_now > 0
+GROUP BY segment, previous_segment
+ORDER BY segment, previous_segment`;
+}
+
+/**
+ * The at-risk customers (a valid order in the 365 days before the end, none in the last
+ * `atRiskDays`), most lifetime revenue first: the list for the CSV export, the only
+ * per-customer rows of a run. The caller reads it in pages of `LIMIT`/`OFFSET` rows.
+ */
+export function buildAtRiskQuery(input: {
+  readonly base: string;
+  readonly riskFrom: Date;
+  readonly riskTo: Date;
+}): string {
+  return `SELECT customer_id, CAST(h_last AS VARCHAR) AS last_at, h_orders AS orders,
+  CAST(h_revenue AS DECIMAL(38, 2)) AS revenue, segment
+FROM (
+  ${scoredCustomers(input.base, 'f_n_now > 0 OR f_n_before > 0')}
+) c
+WHERE f_n_now > 0 AND h_last >= ${ts(input.riskFrom)} AND h_last < ${ts(input.riskTo)}
+ORDER BY h_revenue DESC, customer_id`;
 }

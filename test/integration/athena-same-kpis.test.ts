@@ -16,6 +16,7 @@ import { AthenaEngine } from '../../functions/engines/athena.ts';
 import { DuckDbEngine } from '../../functions/engines/duckdb.ts';
 import { runFullReport } from '../../functions/pipeline.ts';
 import { generateSample } from '../../functions/sample/generate.ts';
+import { relationReads, runReads } from '../sql-reads.ts';
 
 /**
  * Athena has no emulator. This stands in for it at the wire: the mocked client checks each
@@ -69,7 +70,12 @@ beforeAll(async () => {
   >();
   athena.on(StartQueryExecutionCommand).callsFake(async (input: { QueryString: string }) => {
     statements.push(input.QueryString);
-    const reader = await connection.runAndReadAll(input.QueryString);
+    // Athena keeps a CTAS result as Parquet in the work group's location; DuckDB as a table.
+    const sql = input.QueryString.replace(
+      /^CREATE TABLE (\w+) WITH \([^)]*\) AS/,
+      'CREATE TABLE $1 AS',
+    );
+    const reader = await connection.runAndReadAll(sql);
     const id = `q-${results.size + 1}`;
     results.set(id, {
       columns: reader.columnNames().map((name, i) => ({
@@ -150,6 +156,7 @@ describe('the same KPI SQL on Athena (Trino dialect) and on DuckDB', () => {
       const [athenaReport] = onAthena.reports;
       const [duckdbReport] = onDuckDb.reports;
       if (!athenaReport || !duckdbReport) throw new Error('no report');
+      statements.length = 0;
       const viaAthena = await runFullReport(
         { report: athenaReport, source: onAthena.source, period, now },
         { engine: athenaEngine },
@@ -173,9 +180,17 @@ describe('the same KPI SQL on Athena (Trino dialect) and on DuckDB', () => {
           measured: true,
         });
       }
-      // Every statement Athena received is valid Trino.
+      // Every statement Athena received is valid Trino; the orders were read once, by the
+      // first, and the run's own table was dropped by the last.
       const trino = new TrinoSQL();
       for (const sql of statements) expect(trino.validate(sql)).toEqual([]);
+      expect(runReads(statements).get('sales.orders')).toBe(1);
+      expect(relationReads(statements[0] ?? '').get('sales.orders')).toBe(1);
+      expect(statements.at(-1)).toMatch(/^DROP TABLE IF EXISTS kpi_run_[0-9a-f]{32}$/);
+      const tables = await connection.runAndReadAll(
+        "SELECT count(*) AS n FROM duckdb_tables() WHERE table_name LIKE 'kpi_run_%'",
+      );
+      expect(Number(tables.getRowObjectsJson()[0]?.n)).toBe(0);
     },
     120_000,
   );

@@ -52,12 +52,14 @@ interface Outcome {
   error: string;
   engines: number;
   queries: string[];
+  /** The whole text of every statement. */
+  statements: string[];
   sent: number;
 }
 
 /** Parses the config and runs the payload, recording every engine, query and send. */
 async function attempt(config: unknown, payload: unknown): Promise<Outcome> {
-  const outcome: Outcome = { error: '', engines: 0, queries: [], sent: 0 };
+  const outcome: Outcome = { error: '', engines: 0, queries: [], statements: [], sent: 0 };
   const mailer: Mailer = {
     sendMessage: () => {
       outcome.sent++;
@@ -78,6 +80,7 @@ async function attempt(config: unknown, payload: unknown): Promise<Outcome> {
         const query = engine.query.bind(engine);
         engine.query = (sql: string) => {
           outcome.queries.push(sql.trim().split(/\s+/).slice(0, 2).join(' '));
+          outcome.statements.push(sql);
           return query(sql);
         };
         return engine;
@@ -381,7 +384,16 @@ test('an SQL-looking excluded status is a plain string literal, not SQL', async 
     },
   );
   expect(o.error).toBe('');
-  // The schema probe, then only statements built on the classified orders.
+  // The schema probe, then the run's own statements: the customer table (where the status
+  // is a string literal), the statements that read it, and its drop.
   expect(o.queries[0]).toBe('DESCRIBE SELECT');
-  expect(o.queries.slice(1).every((q) => q === 'WITH dup_ids')).toBe(true);
+  const [create, ...rest] = o.statements.slice(1);
+  expect(create).toMatch(/^CREATE TEMP TABLE kpi_run_[0-9a-f]{32} AS/);
+  // (statuses compare in lower case)
+  expect(create).toContain(`'${SQL.toLowerCase().replaceAll("'", "''")}'`);
+  expect(rest.at(-1)).toMatch(/^DROP TABLE IF EXISTS kpi_run_[0-9a-f]{32}$/);
+  expect(rest.slice(0, -1).filter((q) => !/^(WITH|SELECT)\s/.test(q))).toEqual([]);
+  expect(
+    o.statements.some((q) => /DROP TABLE orders/.test(q.replace(/'[^']*(''[^']*)*'/g, ''))),
+  ).toBe(false);
 });

@@ -19,9 +19,15 @@ import {
   type CustomerHistory,
 } from '../../functions/clv/models.ts';
 import { DuckDbEngine } from '../../functions/engines/duckdb.ts';
-import { buildClvSummaryQuery, dayNumber } from '../../functions/sql/clv-query.ts';
-import { duckdbDialect, trinoDialect } from '../../functions/sql/dialect.ts';
-import { CANONICAL_COLUMNS, writeOrdersCsv, type OrderRow } from '../helpers.ts';
+import { dayNumber } from '../../functions/sql/clv-query.ts';
+import { trinoDialect } from '../../functions/sql/dialect.ts';
+import {
+  CANONICAL_COLUMNS,
+  clvStatements,
+  clvSummaries,
+  writeOrdersCsv,
+  type OrderRow,
+} from '../helpers.ts';
 
 const CDNOW = fileURLToPath(new URL('../../../shared/data/cdnow/', import.meta.url));
 
@@ -204,9 +210,7 @@ describe('BG/NBD and Gamma-Gamma on CDNOW (Fader, Hardie & Lee 2005; Fader & Har
     const engine = await DuckDbEngine.create();
     try {
       const relation = await engine.relation({ kind: 'file', path: writeOrdersCsv(rows) });
-      const got = (
-        await engine.query(buildClvSummaryQuery({ ...input, relation, dialect: duckdbDialect }))
-      ).map((r) => {
+      const got = (await clvSummaries(engine, { ...input, relation })).map((r) => {
         // T runs to the last day before the end, 1997-09-30.
         const lastDay = dayNumber('1997-10-01') - 1;
         return {
@@ -217,11 +221,9 @@ describe('BG/NBD and Gamma-Gamma on CDNOW (Fader, Hardie & Lee 2005; Fader & Har
           mx: r.mx_0,
         };
       });
-      expect(
-        new TrinoSQL().validate(
-          buildClvSummaryQuery({ ...input, relation: '"sales"."orders"', dialect: trinoDialect }),
-        ),
-      ).toEqual([]);
+      const trino = clvStatements(trinoDialect, { ...input, relation: '"sales"."orders"' });
+      for (const sql of [trino.create, trino.summary])
+        expect(new TrinoSQL().validate(sql)).toEqual([]);
       const byId = new Map(got.map((r) => [Number(r.customer_id), r]));
       expect(byId.size).toBe(2357);
       let worst = 0;

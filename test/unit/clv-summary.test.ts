@@ -4,9 +4,15 @@ import { TrinoSQL } from 'dt-sql-parser';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { DuckDbEngine } from '../../functions/engines/duckdb.ts';
 import { localMidnight } from '../../functions/periods/period.ts';
-import { buildClvSummaryQuery, dayNumber, utcOffsets } from '../../functions/sql/clv-query.ts';
-import { duckdbDialect, trinoDialect } from '../../functions/sql/dialect.ts';
-import { CANONICAL_COLUMNS, writeOrdersCsv, type OrderRow } from '../helpers.ts';
+import { dayNumber, utcOffsets } from '../../functions/sql/clv-query.ts';
+import { trinoDialect } from '../../functions/sql/dialect.ts';
+import {
+  CANONICAL_COLUMNS,
+  clvStatements,
+  clvSummaries,
+  writeOrdersCsv,
+  type OrderRow,
+} from '../helpers.ts';
 
 const COLUMNS = CANONICAL_COLUMNS;
 
@@ -78,16 +84,13 @@ describe('lifetime-model summaries at several ends in one query', () => {
       { order_id: '4', customer_id: 'c', ordered_at: '2026-03-09T04:00:00Z', amount: '99.00' },
     ];
     const relation = await engine.relation({ kind: 'file', path: writeOrdersCsv(rows) });
-    const [got] = await engine.query(
-      buildClvSummaryQuery({
-        dialect: duckdbDialect,
-        relation,
-        columns: COLUMNS,
-        excludedStatuses: [],
-        ends: ['2026-03-09', '2026-03-08', '2026-03-10'],
-        timeZone: 'America/New_York',
-      }),
-    );
+    const [got] = await clvSummaries(engine, {
+      relation,
+      columns: COLUMNS,
+      excludedStatuses: [],
+      ends: ['2026-03-09', '2026-03-08', '2026-03-10'],
+      timeZone: 'America/New_York',
+    });
     expect(got).toEqual({
       customer_id: 'c',
       first_day: dayNumber('2026-03-07'),
@@ -133,16 +136,13 @@ describe('lifetime-model summaries at several ends in one query', () => {
             DateTime.fromISO('2025-10-27').plus({ weeks: w }).toISODate(),
           ) as string[];
           const relation = await engine.relation({ kind: 'file', path: writeOrdersCsv(rows) });
-          const got = await engine.query(
-            buildClvSummaryQuery({
-              dialect: duckdbDialect,
-              relation,
-              columns: COLUMNS,
-              excludedStatuses: [],
-              ends,
-              timeZone,
-            }),
-          );
+          const got = await clvSummaries(engine, {
+            relation,
+            columns: COLUMNS,
+            excludedStatuses: [],
+            ends,
+            timeZone,
+          });
           const last = [...ends].sort().at(-1) ?? '';
           const firsts = direct(rows, last, timeZone);
           expect(new Set(got.map((r) => r.customer_id))).toEqual(new Set(firsts.keys()));
@@ -173,15 +173,15 @@ describe('lifetime-model summaries at several ends in one query', () => {
     );
   }, 120_000);
 
-  test('the query parses with the Trino grammar', () => {
-    const sql = buildClvSummaryQuery({
-      dialect: trinoDialect,
+  test('the statements parse with the Trino grammar', () => {
+    const sql = clvStatements(trinoDialect, {
       relation: '"sales"."orders"',
       columns: COLUMNS,
       excludedStatuses: ['cancelled'],
       ends: ['2026-11-23', '2026-11-16', '2025-11-24'],
       timeZone: 'Europe/London',
     });
-    expect(new TrinoSQL().validate(sql)).toEqual([]);
+    for (const s of [sql.create, sql.summary, sql.drop])
+      expect(new TrinoSQL().validate(s)).toEqual([]);
   });
 });

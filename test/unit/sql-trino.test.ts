@@ -1,39 +1,73 @@
+import { AthenaClient } from '@aws-sdk/client-athena';
 import { TrinoSQL } from 'dt-sql-parser';
 import { describe, expect, test } from 'vitest';
-import { measuredPeriod } from '../../functions/kpis/measure.ts';
-import { comparisonsOf, distinctPeriods, parsePeriod } from '../../functions/periods/period.ts';
-import { trinoDialect } from '../../functions/sql/dialect.ts';
-import { buildReportQuery } from '../../functions/sql/report-query.ts';
-import { CANONICAL_COLUMNS } from '../helpers.ts';
+import { parseConfig } from '../../functions/config/load.ts';
+import { AthenaEngine } from '../../functions/engines/athena.ts';
+import { planRun, statementsOf } from '../../functions/pipeline.ts';
+import { relationReads, runReads } from '../sql-reads.ts';
 
-const columns = CANONICAL_COLUMNS;
+const ORDERS = 'sales.orders';
 
-function queryFor(label: string, zone: string): string {
-  const c = comparisonsOf(parsePeriod(label));
-  const periods = distinctPeriods([...c.trend, c.yearAgo]);
-  return buildReportQuery({
-    dialect: trinoDialect,
-    relation: 'sales.orders',
-    columns,
-    excludedStatuses: ['cancelled', "o'brien"],
-    periods: periods.map((p) => measuredPeriod(p, zone, 400, 180)),
+/** Every statement of one full run on Athena, planned (nothing is sent). */
+async function runStatements(
+  label: string,
+  kind: 'week' | 'month' | 'quarter' | 'year' | 'custom',
+  zone: string,
+  optional = true,
+): Promise<string[]> {
+  const config = parseConfig({
+    source: {
+      relation: { kind: 'table', table: ORDERS },
+      excludedStatuses: ['cancelled', "o'brien"],
+      ...(optional
+        ? {
+            feedback: { relation: { kind: 'table', table: 'sales.feedback' } },
+            marketingSpend: { relation: { kind: 'table', table: 'sales.marketing_spend' } },
+          }
+        : {}),
+    },
+    reports: [
+      {
+        id: 'r',
+        name: 'R',
+        period: kind === 'custom' ? 'week' : kind,
+        timeZone: zone,
+        activeWindowDays: 400,
+      },
+    ],
   });
+  const [report] = config.reports;
+  if (!report) throw new Error('no report');
+  const engine = new AthenaEngine({
+    client: new AthenaClient({ region: 'eu-west-1' }),
+    workGroup: 'kpi',
+  });
+  const plan = await planRun({ report, source: config.source, period: label }, engine, {
+    now: new Date('2027-02-01T00:00:00Z'),
+    beyond: true,
+  });
+  return statementsOf(plan);
 }
 
-describe('the report SQL parses with the Trino grammar (Athena engine v3)', () => {
+const CASES = [
+  ['2026-W47', 'week', 'Europe/London'],
+  ['2026-11', 'month', 'America/New_York'],
+  ['2026-Q4', 'quarter', 'Asia/Tokyo'],
+  ['2026', 'year', 'UTC'],
+  ['2026-11-01..2026-11-15', 'custom', 'Australia/Sydney'],
+] as const;
+
+describe('every statement of a run parses with the Trino grammar (Athena engine v3)', () => {
   const parser = new TrinoSQL();
-  test.each([
-    ['2026-W47', 'Europe/London'],
-    ['2026-11', 'America/New_York'],
-    ['2026-Q4', 'Asia/Tokyo'],
-    ['2026', 'UTC'],
-    ['2026-11-01..2026-11-15', 'Australia/Sydney'],
-  ])('%s in %s', (label, zone) => {
-    const sql = queryFor(label, zone);
-    expect(parser.validate(sql)).toEqual([]);
-    // DuckDB-only syntax that the grammar might not catch on its own
-    expect(sql).not.toMatch(/::|\bQUALIFY\b|\bILIKE\b|GROUP BY ALL|\/\/|epoch_us|\bmedian\(/i);
-    expect(Buffer.byteLength(sql)).toBeLessThan(262_144);
+  test.each(CASES)('%s (%s) in %s', async (label, kind, zone) => {
+    const statements = await runStatements(label, kind, zone);
+    expect(statements.length).toBeGreaterThan(5);
+    for (const sql of statements) {
+      expect(parser.validate(sql)).toEqual([]);
+      // DuckDB-only syntax that the grammar might not catch on its own
+      expect(sql).not.toMatch(/::|\bQUALIFY\b|\bILIKE\b|GROUP BY ALL|\/\/|epoch_us|\bmedian\(/i);
+      expect(Buffer.byteLength(sql)).toBeLessThan(262_144);
+    }
   });
 
   test('the check itself catches DuckDB-only syntax', () => {
@@ -42,7 +76,48 @@ describe('the report SQL parses with the Trino grammar (Athena engine v3)', () =
     ).toBeGreaterThan(0);
   });
 
-  test('string literals from configuration are escaped', () => {
-    expect(queryFor('2026-W47', 'UTC')).toContain("'o''brien'");
+  test('string literals from configuration are escaped', async () => {
+    const [create] = await runStatements('2026-W47', 'week', 'UTC');
+    expect(create).toContain("'o''brien'");
+  });
+});
+
+describe('a run reads the orders once, as Trino plans it (WITH blocks inlined)', () => {
+  test.each(CASES)('%s (%s) in %s', async (label, kind, zone) => {
+    for (const optional of [true, false]) {
+      const statements = await runStatements(label, kind, zone, optional);
+      // The orders source: once in the whole run, by the statement that creates the table.
+      expect(runReads(statements).get(ORDERS)).toBe(1);
+      expect(relationReads(statements[0] ?? '').get(ORDERS)).toBe(1);
+      // No relation more than twice in any one statement.
+      for (const sql of statements) {
+        for (const [name, n] of relationReads(sql)) {
+          expect({ name, n, within: n <= 2 }).toEqual({ name, n, within: true });
+        }
+      }
+      // The optional sources, once each.
+      if (optional) {
+        expect(runReads(statements).get('sales.feedback')).toBe(1);
+        expect(runReads(statements).get('sales.marketing_spend')).toBe(2);
+      }
+    }
+  });
+
+  test('the count expands WITH blocks at every reference, as Trino does', () => {
+    const sql = `WITH a AS (SELECT * FROM "sales"."orders" o),
+b AS (SELECT x FROM a JOIN a a2 ON a.x = a2.x),
+c AS (SELECT x FROM b UNION ALL SELECT x FROM b CROSS JOIN UNNEST(y) AS u(v))
+SELECT * FROM c, sales.other s LEFT JOIN (SELECT 1 FROM a) z ON TRUE WHERE s.k = 'FROM sales.orders'`;
+    // c reads b twice, b reads a twice, a reads the orders once; then one more a.
+    expect(relationReads(sql)).toEqual(
+      new Map([
+        [ORDERS, 5],
+        ['sales.other', 1],
+      ]),
+    );
+    expect(relationReads(`CREATE TABLE t WITH (format = 'PARQUET') AS\n${sql}`).get(ORDERS)).toBe(
+      5,
+    );
+    expect(relationReads('DROP TABLE IF EXISTS t').size).toBe(0);
   });
 });

@@ -1,11 +1,14 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { DuckDbEngine } from '../../functions/engines/duckdb.ts';
+import { customerTable, withCustomerTable } from '../../functions/kpis/base.ts';
+import { cohortMatrix, rfmSegments } from '../../functions/kpis/structures.ts';
 import {
-  cohortMatrix,
-  rfmSegments,
-  type StructuresRequest,
-} from '../../functions/kpis/structures.ts';
-import { segmentOf } from '../../functions/sql/structures-query.ts';
+  buildCohortQuery,
+  buildRfmQuery,
+  cohortMonths,
+  scoredCustomers,
+  segmentOf,
+} from '../../functions/sql/structures-query.ts';
 import { CANONICAL_COLUMNS, writeOrdersCsv, type OrderRow } from '../helpers.ts';
 
 let engine: DuckDbEngine;
@@ -18,25 +21,39 @@ afterAll(async () => {
 
 const COLUMNS = CANONICAL_COLUMNS;
 
-async function request(
-  rows: OrderRow[],
-  end: string,
-  previousEnd: string,
-): Promise<StructuresRequest> {
+/** Cohorts, RFM and every scored customer's segment, from a customer table of `rows`. */
+async function structures(rows: OrderRow[], end: string, previousEnd: string) {
   const day = 86_400_000;
   const e = new Date(end);
   const p = new Date(previousEnd);
-  return {
-    engine,
+  const months = cohortMonths(e, 'UTC');
+  const riskFrom = new Date(e.getTime() - 365 * day);
+  const table = customerTable(engine.dialect, {
     relation: await engine.relation({ kind: 'file', path: writeOrdersCsv(rows) }),
     columns: COLUMNS,
     excludedStatuses: ['cancelled'],
-    end: e,
-    previousEnd: p,
-    yearBeforeEnd: new Date(e.getTime() - 365 * day),
-    yearBeforePrevious: new Date(p.getTime() - 365 * day),
-    timeZone: 'UTC',
-  };
+    cohorts: { end: e, starts: months.starts },
+    rfm: {
+      end: e,
+      previousEnd: p,
+      yearBeforeEnd: riskFrom,
+      yearBeforePrevious: new Date(p.getTime() - 365 * day),
+    },
+  });
+  return withCustomerTable(engine, table, async (base) => ({
+    cohorts: await cohortMatrix(
+      engine,
+      buildCohortQuery({ dialect: engine.dialect, base, months }),
+      months,
+    ),
+    ...(await rfmSegments(
+      engine,
+      buildRfmQuery({ base, riskFrom, riskTo: new Date(e.getTime() - 180 * day) }),
+    )),
+    customers: await engine.query(
+      `SELECT customer_id, segment FROM (${scoredCustomers(base, 'f_n_now > 0 OR f_n_before > 0')}) c WHERE f_n_now > 0`,
+    ),
+  }));
 }
 
 let n = 0;
@@ -68,9 +85,7 @@ describe('the cohort matrix (monthly cohorts by first order, months 0–11)', ()
       // After the end: ignored.
       o('c7', '2026-05-02'),
     ];
-    const m = await cohortMatrix(
-      await request(rows, '2026-05-01T00:00:00Z', '2026-04-01T00:00:00Z'),
-    );
+    const { cohorts: m } = await structures(rows, '2026-05-01T00:00:00Z', '2026-04-01T00:00:00Z');
     expect(m.cohorts).toEqual([
       // Dec + 4 = Apr, the last month before the end: five cells.
       { cohort: '2025-12', size: 1, retention: [1, 1, 0, 0, 0] },
@@ -119,10 +134,12 @@ describe('RFM segments', () => {
       for (let j = 0; j < k - 1; j++) rows.push(o(c, `2026-03-0${j + 1}`));
       rows.push(o(c, `2026-10-${String(10 + i).padStart(2, '0')}`));
     });
-    const { rfm, customers } = await rfmSegments(
-      await request(rows, '2026-11-01T00:00:00Z', '2026-10-01T00:00:00Z'),
+    const { rfm, customers } = await structures(
+      rows,
+      '2026-11-01T00:00:00Z',
+      '2026-10-01T00:00:00Z',
     );
-    const by = Object.fromEntries(customers.map((c) => [c.customer_id, c.segment]));
+    const by = Object.fromEntries(customers.map((c) => [String(c.customer_id), c.segment]));
     expect(by).toEqual({
       A: "Can't lose",
       B: "Can't lose",
