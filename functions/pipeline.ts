@@ -3,7 +3,8 @@ import type { QueryEngine } from './engines/query-engine.ts';
 import { customerTable, withCustomerTable } from './kpis/base.ts';
 import { measureBeyond, planBeyond, type AtRiskCustomer, type BeyondPlan } from './kpis/beyond.ts';
 import { planExtras, runExtras, type ExtrasPlan } from './kpis/extra.ts';
-import { kpiStatements, measuredPeriod, readMeasures } from './kpis/measure.ts';
+import { kpiStatements, measuredPeriod, readMeasures, type KpiStatements } from './kpis/measure.ts';
+import type { MeasuredPeriod } from './sql/slices.ts';
 import {
   comparisonsOf,
   distinctPeriods,
@@ -57,10 +58,12 @@ export interface RunPlan {
   readonly comparisons: Comparisons;
   /** The distinct periods the KPIs are measured for (the trend, year-ago, previous, trailing). */
   readonly compared: readonly Period[];
+  /** The same periods with the boundaries the statements measure them at. */
+  readonly measured: readonly MeasuredPeriod[];
   /** The orders relation as the engine reads it. */
   readonly relation: string;
   readonly table: { readonly name: string; readonly create: string; readonly drop: string };
-  readonly kpis: { readonly kpis: string; readonly gaps: string };
+  readonly kpis: KpiStatements;
   readonly extras: ExtrasPlan;
   readonly beyond: (BeyondPlan & { readonly sql: ReturnType<BeyondPlan['statements']> }) | null;
 }
@@ -104,6 +107,7 @@ export async function planRun(
     period,
     comparisons,
     compared,
+    measured,
     relation,
     table,
     kpis: kpiStatements(engine.dialect, table.name, measured),
@@ -124,6 +128,7 @@ export function statementsOf(plan: RunPlan): string[] {
   return [
     plan.table.create,
     plan.kpis.kpis,
+    plan.kpis.top,
     plan.kpis.gaps,
     ...(extras.feedback ? [extras.feedback.sql] : []),
     ...(extras.spend ? [extras.spend.totals, extras.spend.byChannel] : []),
@@ -156,7 +161,7 @@ export async function runFullReport(
   await engine.checkSource?.(plan.relation, req.source.columns);
   const { comparisons, compared } = plan;
   const { measures, extras, more } = await withCustomerTable(engine, plan.table, async () => {
-    const measures = await readMeasures(engine, plan.kpis, compared);
+    const measures = await readMeasures(engine, plan.kpis, compared, plan.measured);
     const extras = await runExtras(engine, req.source, plan.extras);
     const more = plan.beyond
       ? await measureBeyond({

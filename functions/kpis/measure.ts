@@ -1,8 +1,11 @@
 import { addDays, distinctPeriods, localMidnight, type Period } from '../periods/period.ts';
 import type { QueryEngine, Row } from '../engines/query-engine.ts';
+import { sliceLayout } from '../sql/slices.ts';
 import {
+  blockOf,
   buildGapQuery,
   buildReportQuery,
+  buildTopQuery,
   EXCLUSION_REASONS,
   PERIOD_MEASURES,
   type ExclusionReason,
@@ -85,42 +88,95 @@ export function kpiStatements(
   dialect: QueryEngine['dialect'],
   base: string,
   periods: readonly MeasuredPeriod[],
-): { kpis: string; gaps: string } {
+): KpiStatements {
   return {
     kpis: buildReportQuery({ dialect, base, periods }),
+    top: buildTopQuery({ dialect, base, periods }),
     gaps: buildGapQuery({ dialect, base, periods }),
   };
 }
 
-/** Runs the KPI and gap statements and parses their rows: one per period, `p` its index. */
+/** The statements that measure the KPIs, over a run's customer table. */
+export interface KpiStatements {
+  /** The customer-set measures, one row. */
+  readonly kpis: string;
+  /** The top-10 % / top-20 % revenue, a row per period with active customers. */
+  readonly top: string;
+  /** The orders inside the periods: per slice, and the median gap per period. */
+  readonly gaps: string;
+}
+
+/** A DECIMAL result (a string, or a number) as integer cents, exact below 2^53 cents. */
+function cents(v: Row[string] | undefined): number {
+  return v === null || v === undefined ? 0 : Math.round(Number(v) * 100);
+}
+
+/**
+ * Runs the KPI and gap statements and puts each period's measures together: the KPI
+ * statement's row for the customer counts; the gap statement's slices for the orders and
+ * revenue in the period, and, added to the counts before the period's block, the revenue
+ * and repeat customers to date; its period rows for the median gap.
+ */
 export async function readMeasures(
   engine: QueryEngine,
-  statements: { kpis: string; gaps: string },
+  statements: KpiStatements,
   periods: readonly Period[],
+  measured: readonly MeasuredPeriod[],
 ): Promise<MeasureResult> {
   const rows = await engine.query(statements.kpis);
-  if (rows.length !== periods.length)
-    throw new Error(`KPI statement returned ${rows.length} rows for ${periods.length} periods`);
-  const medians = new Map(
-    (await engine.query(statements.gaps)).map((r) => [num(r, 'p'), num(r, 'median_days')]),
-  );
-  const byLabel = new Map<string, Measures>();
-  for (const row of rows) {
-    const i = num(row, 'p') ?? -1;
-    const p = periods[i];
-    if (!p) throw new Error(`KPI statement returned period ${i}`);
-    const m = {} as Measures;
-    for (const k of PERIOD_MEASURES)
-      m[k] = k === 'median_days' ? (medians.get(i) ?? null) : num(row, k);
-    byLabel.set(p.label, m);
+  const row = rows[0];
+  if (!row || rows.length !== 1)
+    throw new Error(`KPI statement returned ${rows.length} rows, not 1`);
+  const top = new Map((await engine.query(statements.top)).map((r) => [num(r, 'p'), r]));
+  const L = sliceLayout(measured);
+  const slices = new Map<number, { orders: number; revenue: number; seconds: number }>();
+  const medians = new Map<number, number | null>();
+  for (const r of await engine.query(statements.gaps)) {
+    const key = num(r, 'key') ?? -1;
+    if (r.kind === 'slice') {
+      slices.set(key, {
+        orders: num(r, 'orders') ?? 0,
+        revenue: cents(r.revenue),
+        seconds: num(r, 'seconds') ?? 0,
+      });
+    } else medians.set(key, num(r, 'median_days'));
   }
-  const row = rows[0] ?? {};
+  /** Sums a slice measure over slices lo..hi. */
+  const over = (lo: number, hi: number, k: 'orders' | 'revenue' | 'seconds'): number => {
+    let total = 0;
+    for (let s = lo; s <= hi; s++) total += slices.get(s)?.[k] ?? 0;
+    return total;
+  };
+  const byLabel = new Map<string, Measures>();
+  periods.forEach((p, i) => {
+    const mp = measured[i];
+    const k = mp ? blockOf(L, mp) : -1;
+    const block = L.blocks[k];
+    if (!mp || !block) throw new Error(`period ${p.label} is in no block`);
+    const [lo, hi] = L.range(mp.start, mp.end);
+    const blockLo = L.range(block.start, block.end)[0];
+    const toEnd = L.idx(mp.end);
+    const m = {} as Measures;
+    for (const name of PERIOD_MEASURES) m[name] = num(row, `p${i}_${name}`);
+    const t = top.get(i);
+    m.top10_revenue = t ? num(t, 'top10_revenue') : null;
+    m.top10_count = t ? (num(t, 'top10_count') ?? 0) : 0;
+    m.top20_revenue = t ? num(t, 'top20_revenue') : null;
+    m.orders = over(lo, hi, 'orders');
+    m.revenue = over(lo, hi, 'revenue') / 100;
+    m.revenue_to_date =
+      (cents(row[`revenue_before_block_${k}`]) + over(blockLo, toEnd, 'revenue')) / 100;
+    m.repeat_customers_to_date =
+      (num(row, `repeat_before_block_${k}`) ?? 0) + over(blockLo, toEnd, 'seconds');
+    m.median_days = medians.get(i) ?? null;
+    byLabel.set(p.label, m);
+  });
   const leftOut = {} as Record<ExclusionReason, number>;
   for (const r of EXCLUSION_REASONS) leftOut[r] = num(row, `left_out_${r}`) ?? 0;
   const rowsRead = num(row, 'rows_read') ?? 0;
   return {
     byLabel,
-    sql: `${statements.kpis};\n${statements.gaps}`,
+    sql: [statements.kpis, statements.top, statements.gaps].join(';\n'),
     quality: {
       rowsRead,
       validOrders: rowsRead - Object.values(leftOut).reduce((s, n) => s + n, 0),
@@ -146,7 +202,7 @@ export async function measure(req: MeasureRequest): Promise<MeasureResult> {
   });
   return withCustomerTable(req.engine, table, async (base) => {
     const statements = kpiStatements(req.engine.dialect, base, periods);
-    const result = await readMeasures(req.engine, statements, distinct);
-    return { ...result, sql: [table.create, statements.kpis, statements.gaps].join(';\n') };
+    const result = await readMeasures(req.engine, statements, distinct, periods);
+    return { ...result, sql: [table.create, result.sql].join(';\n') };
   });
 }

@@ -2,7 +2,7 @@ import { dayNumber, utcOffsets } from './clv-query.ts';
 import type { Dialect } from './dialect.ts';
 import { rankTree, timestampLiteral as ts } from './dialect.ts';
 import { classifiedOrders, EXCLUSION_REASONS, type OrdersInput } from './orders.ts';
-import { maskAggregates, sliceLayout, type MeasuredPeriod } from './slices.ts';
+import { BITS_PER_WORD, sliceLayout, type MeasuredPeriod } from './slices.ts';
 
 /**
  * What a run needs from the orders, beyond the data-quality counts. Each part adds its
@@ -10,7 +10,7 @@ import { maskAggregates, sliceLayout, type MeasuredPeriod } from './slices.ts';
  */
 export interface BaseSpec extends OrdersInput {
   readonly dialect: Dialect;
-  /** The KPI periods (distinct): slice masks, per-period sums, gaps between orders. */
+  /** The KPI periods (distinct): slice masks, 365-day revenue, the orders inside the periods. */
   readonly periods?: readonly MeasuredPeriod[];
   /** The cohort matrix: orders before `end` by local month (`starts`: see CohortMonths). */
   readonly cohorts?: { readonly end: Date; readonly starts: readonly Date[] };
@@ -25,34 +25,49 @@ export interface BaseSpec extends OrdersInput {
   readonly lifetime?: { readonly ends: readonly string[]; readonly timeZone: string };
 }
 
+/** The fields of each element of `k_block`, the valid orders inside the periods. */
+export const BLOCK_ORDER_FIELDS = ['s', 't', 'a'] as const;
+
+/**
+ * One column of the customer table as an aggregate over the customer's rows: `count`,
+ * `sum`, `max`, `min` and `bits` (bitwise OR) of `value` where `when` holds, `rows` an array
+ * of `value` (a ROW) where `when` holds.
+ */
+interface Agg {
+  readonly name: string;
+  readonly kind: 'count' | 'sum' | 'max' | 'min' | 'bits' | 'rows';
+  readonly when: string;
+  readonly value?: string;
+}
+
 /**
  * The one statement of a run that reads the orders source: it cleans and deduplicates the
  * orders and reduces them to one row per customer (and one for rows without a customer),
  * which the run keeps as a table (`CREATE TABLE … AS`, see Dialect.createTable) and every
  * later statement reads instead of the source.
  *
- * The source is read once: the duplicate rule is a window over `order_id`, the order of a
- * customer's valid orders a window over `(customer_id, reason)` ordered by time, and
- * everything else aggregates of the single `GROUP BY customer_id`. (Trino inlines a WITH
+ * The source is read once: the duplicate rule is a window over `order_id` (see
+ * classifiedOrders), the lifetime model's purchase days a window over each customer's
+ * valid orders, and the rest aggregates of one `GROUP BY customer_id`. (Trino inlines a WITH
  * block at every reference, so the statement has none: nested subqueries, each read once.)
  *
  * Columns, all over the customer's rows:
  * - data quality: `q_rows`, `q_r<code>` (rows left out for each reason), `q_dup_ids`,
  *   `q_latest`, `q_latest_valid`;
  * - KPIs (with `periods`): mask words `m<j>` (a bit per slice holding a valid order, see
- *   SliceLayout), arrays over the periods of the 365-day revenue before each end in DOUBLE
- *   cents (`k_r365`, integers, so exact below 2^53), the orders and revenue in each period
- *   (`k_orders`, `k_revenue`) and the revenue before each end (`k_revenue_to_date`); the
- *   slice of the second valid order (`k_s2`); and for each valid order inside the periods
- *   that has one before it, its slice and the days since that order (`k_gap_s`, `k_gap_d`,
- *   same order);
+ *   SliceLayout); `k_r365`, an array over the periods of the revenue in the 365 days before
+ *   each end, in DOUBLE cents (integers, so summed exactly below 2^53); per block `<b>` of
+ *   contiguous periods, the valid orders before it, the last one's time and their revenue
+ *   (`k_before_<b>`, `k_last_before_<b>`, `k_rev_before_<b>`); and `k_block`, the valid
+ *   orders inside the blocks as ROWs (slice `s`, time `t`, amount `a`): the few rows the
+ *   per-period orders, revenue, repeat customers and gaps between orders come from;
  * - cohorts: `c_month` (the month of the first valid order before the end, 0 = before the
  *   first cohort month) and `c_mask` (a bit per later month with a valid order);
  * - RFM: last order, orders and revenue in the 365 days before the end (`f_*_now`) and
  *   before the previous end (`f_*_before`), and the history before the end (`h_*`);
  * - lifetime: the first local purchase day and its spend (`l_first_day`, `l_first_spend`)
- *   and per end the purchase days, the last purchase day and the spend before it
- *   (`l_days`, `l_last`, `l_spend`).
+ *   and arrays over the ends of the purchase days, the last purchase day and the spend
+ *   before each (`l_days`, `l_last`, `l_spend`).
  */
 export function buildBaseQuery(spec: BaseSpec): string {
   const { dialect: D } = spec;
@@ -67,105 +82,173 @@ export function buildBaseQuery(spec: BaseSpec): string {
     const starts = spec.cohorts.starts.slice(0, -1).map(ts);
     rowColumns.push(`CAST(${rankTree('ordered_at', starts)} AS SMALLINT) AS cm`);
   }
+  const ends = life ? life.ends.map(dayNumber) : [];
   if (life) {
-    const lastEndDay = Math.max(...life.ends.map(dayNumber));
     // The zone's UTC offset at each order, from its offset changes: local days without a
     // time-zone function (Athena's and DuckDB's differ, and DuckDB's needs ICU).
-    const { changes, offsets } = utcOffsets(life.timeZone, new Date((lastEndDay + 2) * 86_400_000));
+    const { changes, offsets } = utcOffsets(
+      life.timeZone,
+      new Date((Math.max(...ends) + 2) * 86_400_000),
+    );
     const offset = rankTree('ordered_at', changes.map(ts), (i) => String(offsets[i] ?? 0));
     rowColumns.push(
       `CAST(floor((${D.epochSeconds('ordered_at')} + ${offset}) / 86400) AS BIGINT) AS lday`,
     );
   }
 
-  // The order of each customer's valid orders (ties in time may come in either order: they
-  // give the same slices, days and gaps).
-  const w = 'PARTITION BY customer_id, reason ORDER BY ordered_at';
-  const seqColumns: string[] = [];
-  if (layout) {
-    seqColumns.push(`lag(ordered_at) OVER (${w}) AS prev_at`, `row_number() OVER (${w}) AS k`);
-  }
-  if (life) {
-    seqColumns.push(
-      `lag(lday) OVER (${w}) AS prev_day`,
-      `first_value(lday) OVER (${w}) AS first_day`,
-    );
-  }
-
-  const count = (cond: string): string => `count(CASE WHEN ${cond} THEN 1 END)`;
-  const sumIf = (cond: string, value: string): string => `sum(CASE WHEN ${cond} THEN ${value} END)`;
-  const array = (items: string[]): string => `ARRAY[${items.join(', ')}]`;
-
-  const columns = [
-    'count(*) AS q_rows',
-    ...EXCLUSION_REASONS.map((_, i) => `${count(`reason = ${i + 1}`)} AS q_r${i + 1}`),
-    `${count('dup_id')} AS q_dup_ids`,
-    'max(ordered_at) AS q_latest',
-    `max(CASE WHEN ${valid} THEN ordered_at END) AS q_latest_valid`,
+  const aggs: Agg[] = [
+    { name: 'q_rows', kind: 'count', when: 'TRUE' },
+    ...EXCLUSION_REASONS.map((_, i): Agg => ({
+      name: `q_r${i + 1}`,
+      kind: 'count',
+      when: `reason = ${i + 1}`,
+    })),
+    { name: 'q_dup_ids', kind: 'count', when: 'dup_id' },
+    { name: 'q_latest', kind: 'max', when: 'TRUE', value: 'ordered_at' },
+    { name: 'q_latest_valid', kind: 'max', when: valid, value: 'ordered_at' },
   ];
+  // Columns of the customer row built from the aggregates (arrays of them, defaults).
+  const finals: string[] = [];
+  const inArrays = new Set<string>();
+  const arrayOf = (name: string, items: Agg[]): void => {
+    aggs.push(...items);
+    for (const a of items) inArrays.add(a.name);
+    finals.push(`ARRAY[${items.map((a) => a.name).join(', ')}] AS ${name}`);
+  };
   if (layout && spec.periods) {
-    const periods = spec.periods;
-    const inP = (a: Date, b: Date): string => `${valid} AND ${layout.sIn(a, b)}`;
-    const inBlock = layout.blocks.map((b) => `(${layout.sIn(b.start, b.end)})`).join(' OR ');
-    const gapFilter = `FILTER (WHERE ${valid} AND prev_at IS NOT NULL AND (${inBlock}))`;
-    const gap = `(${D.epochSeconds('ordered_at')} - ${D.epochSeconds('prev_at')}) / 86400.0`;
-    columns.push(
-      ...maskAggregates(D, layout, valid),
-      `${array(periods.map((p) => sumIf(inP(p.yearBeforeEnd, p.end), 'CAST(amount * 100 AS DOUBLE)')))} AS k_r365`,
-      `${array(periods.map((p) => count(inP(p.start, p.end))))} AS k_orders`,
-      `${array(periods.map((p) => sumIf(inP(p.start, p.end), 'amount')))} AS k_revenue`,
-      `${array(periods.map((p) => sumIf(`${valid} AND s <= ${layout.idx(p.end)}`, 'amount')))} AS k_revenue_to_date`,
-      `min(CASE WHEN ${valid} AND k = 2 THEN s END) AS k_s2`,
-      `array_agg(s ORDER BY ordered_at, ${gap}) ${gapFilter} AS k_gap_s`,
-      `array_agg(${gap} ORDER BY ordered_at, ${gap}) ${gapFilter} AS k_gap_d`,
+    const n = layout.boundaries.length;
+    for (let m = 0; m < layout.maskCount; m++) {
+      const first = m * BITS_PER_WORD;
+      const last = Math.min(first + BITS_PER_WORD, n);
+      aggs.push({
+        name: `m${m}`,
+        kind: 'bits',
+        when: `${valid} AND ${m === 0 ? `s < ${last}` : `s >= ${first} AND s < ${last}`}`,
+        value: D.powerOfTwo(m === 0 ? 's' : `s - ${first}`),
+      });
+    }
+    arrayOf(
+      'k_r365',
+      spec.periods.map((p, i) => ({
+        name: `r365_${i}`,
+        kind: 'sum',
+        when: `${valid} AND ${layout.sIn(p.yearBeforeEnd, p.end)}`,
+        value: 'CAST(amount * 100 AS DOUBLE)',
+      })),
     );
+    layout.blocks.forEach((b, k) => {
+      const before = `${valid} AND s <= ${layout.idx(b.start)}`;
+      aggs.push(
+        { name: `k_before_${k}`, kind: 'count', when: before },
+        { name: `k_last_before_${k}`, kind: 'max', when: before, value: 'ordered_at' },
+        { name: `k_rev_before_${k}`, kind: 'sum', when: before, value: 'amount' },
+      );
+    });
+    const inBlock = layout.blocks.map((b) => `(${layout.sIn(b.start, b.end)})`).join(' OR ');
+    aggs.push({
+      name: 'k_block',
+      kind: 'rows',
+      when: `${valid} AND (${inBlock})`,
+      value: `CAST(ROW(s, ordered_at, amount) AS ROW(${BLOCK_ORDER_FIELDS[0]} SMALLINT, ${BLOCK_ORDER_FIELDS[1]} TIMESTAMP, ${BLOCK_ORDER_FIELDS[2]} DECIMAL(18, 2)))`,
+    });
   }
   if (spec.cohorts) {
     const before = `${valid} AND ordered_at < ${ts(spec.cohorts.end)}`;
-    columns.push(
-      `min(CASE WHEN ${before} THEN cm END) AS c_month`,
-      `${D.bitOrAgg(`CASE WHEN ${before} AND cm > 0 THEN ${D.powerOfTwo('cm')} END`)} AS c_mask`,
+    aggs.push(
+      { name: 'c_month', kind: 'min', when: before, value: 'cm' },
+      { name: 'c_mask', kind: 'bits', when: `${before} AND cm > 0`, value: D.powerOfTwo('cm') },
     );
   }
   if (spec.rfm) {
     const r = spec.rfm;
-    const window = (from: Date, to: Date, name: string): string[] => {
-      const inW = `${valid} AND ordered_at >= ${ts(from)} AND ordered_at < ${ts(to)}`;
+    const window = (from: Date, to: Date, name: string): Agg[] => {
+      const when = `${valid} AND ordered_at >= ${ts(from)} AND ordered_at < ${ts(to)}`;
       return [
-        `max(CASE WHEN ${inW} THEN ordered_at END) AS f_last_${name}`,
-        `${count(inW)} AS f_n_${name}`,
-        `${sumIf(inW, 'amount')} AS f_rev_${name}`,
+        { name: `f_last_${name}`, kind: 'max', when, value: 'ordered_at' },
+        { name: `f_n_${name}`, kind: 'count', when },
+        { name: `f_rev_${name}`, kind: 'sum', when, value: 'amount' },
       ];
     };
-    const toEnd = `${valid} AND ordered_at < ${ts(r.end)}`;
-    columns.push(
+    const when = `${valid} AND ordered_at < ${ts(r.end)}`;
+    aggs.push(
       ...window(r.yearBeforeEnd, r.end, 'now'),
       ...window(r.yearBeforePrevious, r.previousEnd, 'before'),
-      `max(CASE WHEN ${toEnd} THEN ordered_at END) AS h_last`,
-      `${count(toEnd)} AS h_orders`,
-      `${sumIf(toEnd, 'amount')} AS h_revenue`,
-    );
-  }
-  if (life) {
-    const ends = life.ends.map(dayNumber);
-    const before = (e: number): string => `${valid} AND lday < ${e}`;
-    columns.push(
-      `min(CASE WHEN ${valid} THEN lday END) AS l_first_day`,
-      `${sumIf(`${valid} AND lday = first_day`, 'amount')} AS l_first_spend`,
-      `${array(ends.map((e) => count(`${before(e)} AND (prev_day IS NULL OR prev_day <> lday)`)))} AS l_days`,
-      `${array(ends.map((e) => `max(CASE WHEN ${before(e)} THEN lday END)`))} AS l_last`,
-      `${array(ends.map((e) => sumIf(before(e), 'amount')))} AS l_spend`,
+      { name: 'h_last', kind: 'max', when, value: 'ordered_at' },
+      { name: 'h_orders', kind: 'count', when },
+      { name: 'h_revenue', kind: 'sum', when, value: 'amount' },
     );
   }
 
-  const tagged = classifiedOrders(spec, rowColumns);
-  const sequenced = seqColumns.length
-    ? `SELECT t.*, ${seqColumns.join(',\n      ')}\n    FROM (\n    ${tagged}\n    ) t`
-    : tagged;
+  if (life) {
+    // Purchase days: a valid order starts one when the customer's previous valid order was
+    // on another local day (or there is none); the first day is the first order's.
+    const before = (e: number): string => `${valid} AND lday < ${e}`;
+    const newDay = '(prev_day IS NULL OR prev_day <> lday)';
+    aggs.push(
+      { name: 'l_first_day', kind: 'min', when: valid, value: 'lday' },
+      {
+        name: 'l_first_spend',
+        kind: 'sum',
+        when: `${valid} AND lday = first_day`,
+        value: 'amount',
+      },
+    );
+    arrayOf(
+      'l_days',
+      ends.map((e, j) => ({
+        name: `l_days_${j}`,
+        kind: 'count',
+        when: `${before(e)} AND ${newDay}`,
+      })),
+    );
+    arrayOf(
+      'l_last',
+      ends.map((e, j) => ({ name: `l_last_${j}`, kind: 'max', when: before(e), value: 'lday' })),
+    );
+    arrayOf(
+      'l_spend',
+      ends.map((e, j) => ({ name: `l_spend_${j}`, kind: 'sum', when: before(e), value: 'amount' })),
+    );
+  }
+
+  const aggregate = (a: Agg): string => {
+    const v = a.value ?? '1';
+    switch (a.kind) {
+      case 'count':
+        return `count(CASE WHEN ${a.when} THEN 1 END)`;
+      case 'bits':
+        return D.bitOrAgg(`CASE WHEN ${a.when} THEN ${v} END`);
+      case 'rows':
+        return `array_agg(${v}) FILTER (WHERE ${a.when})`;
+      default:
+        return `${a.kind}(CASE WHEN ${a.when} THEN ${v} END)`;
+    }
+  };
+  // A mask word is 0, not NULL, for a customer with no valid order in it: NOT (NULL <> 0)
+  // is NULL.
+  const masks = new Set(layout ? Array.from({ length: layout.maskCount }, (_, m) => `m${m}`) : []);
+  const finalOf = (a: Agg): string =>
+    masks.has(a.name) ? `coalesce(${a.name}, 0) AS ${a.name}` : a.name;
+
+  let rows = classifiedOrders(spec, rowColumns);
+  if (life) {
+    // The order of each customer's valid orders (ties in time may come in either order:
+    // they are on the same day).
+    const w = 'PARTITION BY customer_id, reason ORDER BY ordered_at';
+    rows = `SELECT t.*, lag(lday) OVER (${w}) AS prev_day, first_value(lday) OVER (${w}) AS first_day
+    FROM (
+    ${rows}
+    ) t`;
+  }
+  const plain = aggs.filter((a) => !inArrays.has(a.name)).map(finalOf);
   return `SELECT customer_id,
-  ${columns.join(',\n  ')}
+  ${[...plain, ...finals].join(',\n  ')}
 FROM (
-  ${sequenced}
-) o
-GROUP BY customer_id`;
+  SELECT customer_id,
+    ${aggs.map((a) => `${aggregate(a)} AS ${a.name}`).join(',\n    ')}
+  FROM (
+    ${rows}
+  ) o
+  GROUP BY customer_id
+) c`;
 }

@@ -22,6 +22,11 @@ export interface Dialect {
    */
   createTable(name: string, select: string): string;
   dropTable(name: string): string;
+  /**
+   * A join clause that turns each element of an array of ROWs into a row of `alias` with
+   * the ROW's `fields` as columns (`alias.field`); no row for a NULL or empty array.
+   */
+  unnestRows(array: string, alias: string, fields: readonly string[]): string;
 }
 
 export const duckdbDialect: Dialect = {
@@ -35,6 +40,9 @@ export const duckdbDialect: Dialect = {
   minBy: (v, k) => `arg_min(${v}, ${k})`,
   createTable: (name, select) => `CREATE TEMP TABLE ${tableName(name)} AS\n${select}`,
   dropTable: (name) => `DROP TABLE IF EXISTS ${tableName(name)}`,
+  // DuckDB names an unnested STRUCT as one column; `recursive` spreads its fields instead.
+  unnestRows: (array, alias) =>
+    `CROSS JOIN (SELECT unnest(${array}, recursive := true)) AS ${alias}`,
 };
 
 export const trinoDialect: Dialect = {
@@ -50,6 +58,9 @@ export const trinoDialect: Dialect = {
     `CREATE TABLE ${tableName(name)} WITH (format = 'PARQUET', write_compression = 'SNAPPY') AS\n${select}`,
   // Athena's DROP TABLE is Hive DDL: the name is not quoted (tableName allows no need to).
   dropTable: (name) => `DROP TABLE IF EXISTS ${tableName(name)}`,
+  // Trino spreads an unnested ROW's fields into the alias's columns.
+  unnestRows: (array, alias, fields) =>
+    `CROSS JOIN UNNEST(${array}) AS ${alias}(${fields.join(', ')})`,
 };
 
 /** A run's own table name: lower-case letters, digits and underscores only. */

@@ -1,7 +1,8 @@
 import type { Dialect } from './dialect.ts';
 import { rankTree, tableName } from './dialect.ts';
 import { EXCLUSION_REASONS } from './orders.ts';
-import { sliceLayout, type MeasuredPeriod } from './slices.ts';
+import { BLOCK_ORDER_FIELDS } from './base-query.ts';
+import { sliceLayout, type MeasuredPeriod, type SliceLayout } from './slices.ts';
 
 export interface ReportQueryInput {
   readonly dialect: Dialect;
@@ -50,164 +51,191 @@ export const QUALITY_MEASURES = [
   ...EXCLUSION_REASONS.map((r) => `left_out_${r}` as const),
 ] as const;
 
-/**
- * The KPI statement: every per-period measure but the median gap, one row per period (`p`),
- * each also carrying the run-wide data-quality measures. It reads the run's customer table
- * (never the source) twice, and nothing else more than once:
- *
- *  1. `cp` pairs each customer with each period (a VALUES list that carries, per period, the
- *     mask-word bits of every window it tests), so each customer-set KPI is a bit test with
- *     no CASE per period; `rung` places the customer's 365-day revenue on a fixed ladder of
- *     amounts (for those active in the 365 days).
- *  2. `per_p` counts those tests and sums the per-period arrays per (period, rung), then per
- *     period, and finds the highest rung with at least ceil(n / 5) active customers at or
- *     above it: only that top fifth needs ranking for the top-10 % / top-20 % revenue.
- *  3. The top fifth, read in the second pass over `cp`, is ranked per period; its ranks are
- *     its ranks among all active customers.
- *
- * Trino inlines a WITH block at every reference, so each block here is referenced once.
- * Every ratio is computed in TypeScript from integer counts and sums; integer comparisons
- * replace `ceil(n / 10)`.
- */
-export function buildReportQuery(input: ReportQueryInput): string {
-  const { dialect: D, periods } = input;
-  const base = tableName(input.base);
-  const L = sliceLayout(periods);
-  const words = Array.from({ length: L.maskCount }, (_, m) => m);
+/** The windows of a period that its customer-set KPIs test, as inclusive slice ranges. */
+function windowsOf(L: SliceLayout, p: MeasuredPeriod) {
+  return {
+    ins: L.range(p.startWindow, p.start),
+    ine: L.range(p.endWindow, p.end),
+    buyer: L.range(p.start, p.end),
+    before: [0, L.idx(p.start)] as [number, number],
+    toDate: [0, L.idx(p.end)] as [number, number],
+    active: L.range(p.yearBeforeEnd, p.end),
+    yearBefore: L.range(p.twoYearsBeforeEnd, p.yearBeforeEnd),
+    riskOld: L.range(p.yearBeforeEnd, p.atRiskBeforeEnd),
+    riskNew: L.range(p.atRiskBeforeEnd, p.end),
+  };
+}
 
-  // The windows each period tests, as inclusive slice ranges.
-  const windows = {
-    ins: (p: MeasuredPeriod) => L.range(p.startWindow, p.start),
-    ine: (p: MeasuredPeriod) => L.range(p.endWindow, p.end),
-    buyer: (p: MeasuredPeriod) => L.range(p.start, p.end),
-    before: (p: MeasuredPeriod): [number, number] => [0, L.idx(p.start)],
-    to_date: (p: MeasuredPeriod): [number, number] => [0, L.idx(p.end)],
-    active: (p: MeasuredPeriod) => L.range(p.yearBeforeEnd, p.end),
-    year_before: (p: MeasuredPeriod) => L.range(p.twoYearsBeforeEnd, p.yearBeforeEnd),
-    risk_old: (p: MeasuredPeriod) => L.range(p.yearBeforeEnd, p.atRiskBeforeEnd),
-    risk_new: (p: MeasuredPeriod) => L.range(p.atRiskBeforeEnd, p.end),
-  } as const;
-  const names = Object.keys(windows) as (keyof typeof windows)[];
-  const valueColumns = ['p', 'end_s', ...names.flatMap((n) => words.map((m) => `${n}_${m}`))];
-  const rows = periods.map((p, i) => {
-    const bits = names.flatMap((n) => L.wordBits(...windows[n](p)));
-    return `(${[i, L.idx(p.end), ...bits.map((b) => `CAST(${b} AS BIGINT)`)].join(', ')})`;
-  });
-  const test = (n: keyof typeof windows): string =>
-    `(${words.map((m) => `${D.bitAnd(`b.m${m}`, `q.${n}_${m}`)} <> 0`).join(' OR ')})`;
-
-  const rungs: number[] = [1];
-  while ((rungs.at(-1) ?? 1) < 1e14) rungs.push(Math.ceil((rungs.at(-1) ?? 1) * Math.SQRT2));
-  const at = (column: string): string => `b.${column}[q.p + 1]`;
-
-  const count = (cond: string, alias: string): string =>
-    `CAST(count(CASE WHEN ${cond} THEN 1 END) AS BIGINT) AS ${alias}`;
-  const flagCounts = [
-    count('ins', 'customers_start'),
-    count('ine', 'customers_end'),
-    count('ins AND ine', 'retained'),
-    count('buyer AND NOT before', 'new_customers'),
-    count('buyer', 'buyers'),
-    count('buyer AND before', 'returning_buyers'),
-    count('to_date', 'customers_to_date'),
-    count('s2 <= end_s', 'repeat_customers_to_date'),
-    count('active', 'active_365'),
-    count('year_before', 'active_year_before'),
-    count('year_before AND active', 'retained_year'),
-    count('risk_old AND NOT risk_new', 'at_risk'),
-    'sum(CASE WHEN active THEN r END) AS r365',
-    'CAST(sum(orders) AS BIGINT) AS orders',
-    'CAST(coalesce(sum(revenue), 0) AS DECIMAL(38, 2)) AS revenue',
-    'CAST(coalesce(sum(revenue_to_date), 0) AS DECIMAL(38, 2)) AS revenue_to_date',
-    'CAST(sum(q_rows) AS BIGINT) AS rows_read',
-    ...EXCLUSION_REASONS.map((r, i) => `CAST(sum(q_r${i + 1}) AS BIGINT) AS left_out_${r}`),
-    'CAST(sum(q_dup_ids) AS BIGINT) AS duplicate_order_ids',
-    'max(q_latest) AS latest',
-    'max(q_latest_valid) AS latest_valid',
-  ];
-  const perPeriod = [...flagCounts.map((c) => c.replace(/^.* AS (\w+)$/, '$1'))];
-  const summed = perPeriod.map((c) =>
-    c === 'latest' || c === 'latest_valid' ? `max(${c}) AS ${c}` : `sum(${c}) AS ${c}`,
+/** SQL that is true when the customer (`b`) has a valid order in slices lo..hi. */
+function anyIn(D: Dialect, L: SliceLayout, [lo, hi]: [number, number]): string {
+  const tests = L.wordBits(lo, hi).flatMap((bits, m) =>
+    bits === '0' ? [] : [`${D.bitAnd(`b.m${m}`, bits)} <> 0`],
   );
-
-  return `WITH
-cp AS (
-  SELECT q.p, q.end_s, b.k_s2 AS s2,
-    ${names.map((n) => `${test(n)} AS ${n}`).join(',\n    ')},
-    ${at('k_r365')} AS r,
-    CASE WHEN ${test('active')} THEN ${rankTree(at('k_r365'), rungs.map(String))} END AS rung,
-    ${at('k_orders')} AS orders,
-    ${at('k_revenue')} AS revenue,
-    ${at('k_revenue_to_date')} AS revenue_to_date,
-    b.q_rows, ${EXCLUSION_REASONS.map((_, i) => `b.q_r${i + 1}`).join(', ')}, b.q_dup_ids,
-    b.q_latest, b.q_latest_valid
-  FROM ${base} b
-  CROSS JOIN (VALUES
-    ${rows.join(',\n    ')}
-  ) AS q(${valueColumns.join(', ')})
-),
-per_p AS (
-  SELECT p,
-    ${summed.join(',\n    ')},
-    max(CASE WHEN 5 * at_or_above >= n_active + 4 THEN rung END) AS cut
-  FROM (
-    SELECT h.*,
-      sum(active_365) OVER (PARTITION BY p ORDER BY rung DESC) AS at_or_above,
-      sum(active_365) OVER (PARTITION BY p) AS n_active
-    FROM (
-      SELECT p, rung,
-        ${flagCounts.join(',\n        ')}
-      FROM cp
-      GROUP BY p, rung
-    ) h
-  ) x
-  GROUP BY p
-)
-SELECT t.period AS p,
-  ${perPeriod
-    .filter((c) => c !== 'r365' && c !== 'latest' && c !== 'latest_valid')
-    .map((c) => `coalesce(max(t.${c}), 0) AS ${c}`)
-    .join(',\n  ')},
-  max(t.r365) / 100.0 AS revenue_365,
-  CAST(max(t.latest) AS VARCHAR) AS latest_ordered_at,
-  CAST(max(t.latest_valid) AS VARCHAR) AS latest_valid_ordered_at,
-  sum(CASE WHEN 10 * t.rn <= t.active_365 + 9 THEN t.r END) / 100.0 AS top10_revenue,
-  CAST(count(CASE WHEN 10 * t.rn <= t.active_365 + 9 THEN 1 END) AS BIGINT) AS top10_count,
-  sum(CASE WHEN 5 * t.rn <= t.active_365 + 4 THEN t.r END) / 100.0 AS top20_revenue
-FROM (
-  SELECT e.period, n.*, c.r, row_number() OVER (PARTITION BY e.period ORDER BY c.r DESC) AS rn
-  FROM (VALUES ${periods.map((_, i) => `(${i})`).join(', ')}) AS e(period)
-  LEFT JOIN per_p n ON n.p = e.period
-  LEFT JOIN cp c ON c.p = e.period AND c.rung >= n.cut
-) t
-GROUP BY t.period
-ORDER BY t.period`;
+  return tests.length === 0 ? 'FALSE' : `(${tests.join(' OR ')})`;
 }
 
 /**
- * The exact median of days between orders per period: each valid order in the period with
- * the customer's previous valid order, from the gap arrays of the customer table (one read).
- * One row per period that has gaps: `p`, `median_days`.
+ * The KPI statement: every customer-set measure of every period in one row (`p<i>_<name>`),
+ * with the run-wide data-quality measures, in one pass over the run's customer table (never
+ * the source): each customer-set KPI is a bit test on the customer's slice mask; the 365-day
+ * revenue is each period's element of `k_r365`; per block of contiguous periods, the
+ * customers with two valid orders before it and their revenue, to which the gap statement
+ * adds what happens inside the block. The top-10 % / top-20 % revenue comes from the top
+ * statement, the orders, revenue and gaps inside the periods from the gap statement.
+ * Every ratio is computed in TypeScript from integer counts and sums.
+ */
+export function buildReportQuery(input: ReportQueryInput): string {
+  const { dialect: D, periods } = input;
+  const L = sliceLayout(periods);
+  const count = (cond: string, alias: string): string =>
+    `CAST(count(CASE WHEN ${cond} THEN 1 END) AS BIGINT) AS ${alias}`;
+  const columns = periods.flatMap((p, i) => {
+    const w = windowsOf(L, p);
+    const t = (k: keyof typeof w): string => anyIn(D, L, w[k]);
+    return [
+      count(t('ins'), `p${i}_customers_start`),
+      count(t('ine'), `p${i}_customers_end`),
+      count(`${t('ins')} AND ${t('ine')}`, `p${i}_retained`),
+      count(`${t('buyer')} AND NOT ${t('before')}`, `p${i}_new_customers`),
+      count(t('buyer'), `p${i}_buyers`),
+      count(`${t('buyer')} AND ${t('before')}`, `p${i}_returning_buyers`),
+      count(t('toDate'), `p${i}_customers_to_date`),
+      count(t('active'), `p${i}_active_365`),
+      count(t('yearBefore'), `p${i}_active_year_before`),
+      count(`${t('yearBefore')} AND ${t('active')}`, `p${i}_retained_year`),
+      count(`${t('riskOld')} AND NOT ${t('riskNew')}`, `p${i}_at_risk`),
+      `sum(CASE WHEN ${t('active')} THEN b.k_r365[${i + 1}] END) / 100.0 AS p${i}_revenue_365`,
+    ];
+  });
+  const blocks = L.blocks.flatMap((_, k) => [
+    count(`b.k_before_${k} >= 2`, `repeat_before_block_${k}`),
+    `CAST(sum(b.k_rev_before_${k}) AS DECIMAL(38, 2)) AS revenue_before_block_${k}`,
+  ]);
+  const quality = [
+    'CAST(coalesce(sum(b.q_rows), 0) AS BIGINT) AS rows_read',
+    ...EXCLUSION_REASONS.map(
+      (r, i) => `CAST(coalesce(sum(b.q_r${i + 1}), 0) AS BIGINT) AS left_out_${r}`,
+    ),
+    'CAST(coalesce(sum(b.q_dup_ids), 0) AS BIGINT) AS duplicate_order_ids',
+    'CAST(max(b.q_latest) AS VARCHAR) AS latest_ordered_at',
+    'CAST(max(b.q_latest_valid) AS VARCHAR) AS latest_valid_ordered_at',
+  ];
+  return `SELECT
+  ${[...columns, ...blocks, ...quality].join(',\n  ')}
+FROM ${tableName(input.base)} b`;
+}
+
+/**
+ * The top statement: per period (`p`), the revenue of the top 10 % and top 20 % of the
+ * customers active in the 365 days before its end, ranked by that revenue, and how many
+ * the top 10 % are. Only the top fifth needs ranking: a histogram over a fixed ladder of
+ * amounts (`rung`) finds, per period, the highest rung with at least ceil(n / 5) members at
+ * or above it, and only those are sorted; their ranks are their ranks among all members.
+ * The members (each active customer with each period, from a VALUES list of the periods'
+ * bits) are read twice: for the histogram and for the ranking.
+ */
+export function buildTopQuery(input: ReportQueryInput): string {
+  const { dialect: D, periods } = input;
+  const L = sliceLayout(periods);
+  const words = Array.from({ length: L.maskCount }, (_, m) => m);
+  const rows = periods.map(
+    (p, i) =>
+      `(${[i, ...L.wordBits(...windowsOf(L, p).active).map((b) => `CAST(${b} AS BIGINT)`)].join(', ')})`,
+  );
+  const active = words.map((m) => `${D.bitAnd(`b.m${m}`, `q.a${m}`)} <> 0`).join(' OR ');
+  const rungs: number[] = [1];
+  while ((rungs.at(-1) ?? 1) < 1e14) rungs.push(Math.ceil((rungs.at(-1) ?? 1) * Math.SQRT2));
+  return `WITH
+members AS (
+  SELECT q.p, b.k_r365[q.p + 1] AS r
+  FROM ${tableName(input.base)} b
+  CROSS JOIN (VALUES
+    ${rows.join(',\n    ')}
+  ) AS q(p, ${words.map((m) => `a${m}`).join(', ')})
+  WHERE ${active}
+),
+ranked AS (
+  SELECT p, r, ${rankTree('r', rungs.map(String))} AS rung
+  FROM members
+),
+cuts AS (
+  SELECT p, max(total) AS n, max(CASE WHEN 5 * at_or_above >= total + 4 THEN rung END) AS rung
+  FROM (
+    SELECT p, rung,
+      sum(n) OVER (PARTITION BY p ORDER BY rung DESC) AS at_or_above,
+      sum(n) OVER (PARTITION BY p) AS total
+    FROM (SELECT p, rung, count(*) AS n FROM ranked GROUP BY p, rung) h
+  ) x
+  GROUP BY p
+)
+SELECT p,
+  sum(CASE WHEN 10 * rn <= n + 9 THEN r END) / 100.0 AS top10_revenue,
+  CAST(count(CASE WHEN 10 * rn <= n + 9 THEN 1 END) AS BIGINT) AS top10_count,
+  sum(CASE WHEN 5 * rn <= n + 4 THEN r END) / 100.0 AS top20_revenue
+FROM (
+  SELECT m.p, m.r, c.n, row_number() OVER (PARTITION BY m.p ORDER BY m.r DESC) AS rn
+  FROM ranked m JOIN cuts c ON m.p = c.p AND m.rung >= c.rung
+) t
+GROUP BY p`;
+}
+
+/** The index of the block of contiguous periods that holds `p`. */
+export function blockOf(L: SliceLayout, p: MeasuredPeriod): number {
+  return L.blocks.findIndex((b) => b.start <= p.start && p.end <= b.end);
+}
+
+/**
+ * The measures that come from the valid orders inside the periods (`k_block` of the
+ * customer table, one read of it per part), in rows of two kinds:
+ * - `kind = 'slice'`, `key` a slice: its orders, revenue and second orders (the customer's
+ *   second valid order ever), which add up to each period's orders and revenue and, with
+ *   the KPI statement's counts before its block, to its revenue and repeat customers to date;
+ * - `kind = 'period'`, `key` a period's index: the exact median of the days between each
+ *   valid order in the period and the customer's previous valid order.
+ * A customer's orders in a block are numbered and paired with the previous one by a window
+ * over the block's few orders; the first takes the last order before the block.
  */
 export function buildGapQuery(input: ReportQueryInput): string {
+  const { dialect: D } = input;
   const base = tableName(input.base);
   const L = sliceLayout(input.periods);
   const ranges = input.periods.map((p, i) => `(${[i, ...L.range(p.start, p.end)].join(', ')})`);
-  return `SELECT p, avg(d) AS median_days
+  const blk = `CASE ${L.blocks.map((b, k) => `WHEN ${L.sIn(b.start, b.end).replace(/\bs\b/g, 'u.s')} THEN ${k}`).join(' ')} END`;
+  const perBlock = (column: string): string =>
+    `CASE ${blk} ${L.blocks.map((_, k) => `WHEN ${k} THEN b.${column}_${k}`).join(' ')} END`;
+  const w = 'PARTITION BY customer_id, blk ORDER BY t';
+  const [fs, ft, fa] = BLOCK_ORDER_FIELDS;
+  return `WITH
+seq AS (
+  SELECT s, a, orders_before + row_number() OVER (${w}) AS k,
+    (${D.epochSeconds('t')} - ${D.epochSeconds(`coalesce(lag(t) OVER (${w}), last_before)`)}) / 86400.0 AS d
+  FROM (
+    SELECT b.customer_id, u.${fs} AS s, u.${ft} AS t, u.${fa} AS a, ${blk} AS blk,
+      ${perBlock('k_before')} AS orders_before,
+      ${perBlock('k_last_before')} AS last_before
+    FROM ${base} b
+    ${D.unnestRows('b.k_block', 'u', BLOCK_ORDER_FIELDS)}
+  ) o
+)
+SELECT 'slice' AS kind, CAST(s AS INTEGER) AS key, CAST(count(*) AS BIGINT) AS orders,
+  CAST(sum(a) AS DECIMAL(38, 2)) AS revenue,
+  CAST(count(CASE WHEN k = 2 THEN 1 END) AS BIGINT) AS seconds,
+  CAST(NULL AS DOUBLE) AS median_days
+FROM seq
+GROUP BY s
+UNION ALL
+SELECT 'period', CAST(p AS INTEGER), CAST(NULL AS BIGINT), CAST(NULL AS DECIMAL(38, 2)),
+  CAST(NULL AS BIGINT), avg(d)
 FROM (
   SELECT q.p, g.d,
     row_number() OVER (PARTITION BY q.p ORDER BY g.d) AS rn,
     count(*) OVER (PARTITION BY q.p) AS n
-  FROM (
-    SELECT u.s, b.k_gap_d[u.i] AS d
-    FROM ${base} b
-    CROSS JOIN UNNEST(b.k_gap_s) WITH ORDINALITY AS u(s, i)
-  ) g
+  FROM seq g
   JOIN (VALUES
     ${ranges.join(',\n    ')}
   ) AS q(p, lo, hi) ON g.s BETWEEN q.lo AND q.hi
+  WHERE g.d IS NOT NULL
 ) x
 WHERE 2 * rn >= n AND 2 * rn <= n + 2
-GROUP BY p
-ORDER BY p`;
+GROUP BY p`;
 }

@@ -71,9 +71,13 @@ beforeAll(async () => {
   athena.on(StartQueryExecutionCommand).callsFake(async (input: { QueryString: string }) => {
     statements.push(input.QueryString);
     // Athena keeps a CTAS result as Parquet in the work group's location; DuckDB as a table.
+    // Trino spreads the fields of unnested ROWs into columns; DuckDB does with `recursive`.
     const sql = input.QueryString.replace(
       /^CREATE TABLE (\w+) WITH \([^)]*\) AS/,
       'CREATE TABLE $1 AS',
+    ).replace(
+      /CROSS JOIN UNNEST\(([^()]*)\) AS (\w+)\([^)]*\)/g,
+      'CROSS JOIN (SELECT unnest($1, recursive := true)) AS $2',
     );
     const reader = await connection.runAndReadAll(sql);
     const id = `q-${results.size + 1}`;
