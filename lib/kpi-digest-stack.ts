@@ -3,6 +3,7 @@ import {
   Duration,
   RemovalPolicy,
   Stack,
+  Token,
   Validations,
   type StackProps,
 } from 'aws-cdk-lib';
@@ -126,6 +127,20 @@ export class KpiDigestStack extends Stack {
         ],
       }),
     );
+    // Each run keeps its customer table as a CTAS table named kpi_run_<32 hex digits> in the
+    // database (Parquet under the results bucket) and drops it at the end: those names only.
+    const runTables = `arn:${this.partition}:glue:${region}:${account}:table/${aws.athena.database}/kpi_run_*`;
+    fn.addToRolePolicy(
+      new PolicyStatement({
+        effect: Effect.ALLOW,
+        actions: ['glue:CreateTable', 'glue:DeleteTable', 'glue:GetTable'],
+        resources: [
+          `arn:${this.partition}:glue:${region}:${account}:catalog`,
+          `arn:${this.partition}:glue:${region}:${account}:database/${aws.athena.database}`,
+          runTables,
+        ],
+      }),
+    );
     athena.results.grantReadWrite(fn);
     const dataBucket =
       athena.data ??
@@ -159,6 +174,10 @@ export class KpiDigestStack extends Stack {
         `Athena manages its own result objects through ${grants}.`,
       ],
       ['AwsSolutions-IAM5[Action::s3:Abort*]', `Aborting multipart uploads through ${grants}.`],
+      [
+        `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:glue:${Token.isUnresolved(region) ? '<AWS::Region>' : region}:${Token.isUnresolved(account) ? '<AWS::AccountId>' : account}:table/${aws.athena.database}/kpi_run_*]`,
+        "The run's own customer tables (kpi_run_ and 32 hex digits), created and dropped by each run.",
+      ],
       [
         `AwsSolutions-IAM5[Resource::<${this.getLogicalId(archive.node.defaultChild as CfnBucket)}.Arn>/*]`,
         'Objects of the archive bucket only.',

@@ -157,6 +157,18 @@ describe('the stack', () => {
       expect(s.Resource).not.toBe('*');
       expect(JSON.stringify(s.Resource)).not.toMatch(/"\*"/);
     }
+    // Glue writes: the run's own kpi_run_ tables only (each run creates and drops one).
+    const glueWrites = statements.filter((s) =>
+      actions(s).some((a) => ['glue:CreateTable', 'glue:DeleteTable'].includes(a)),
+    );
+    expect(glueWrites).toHaveLength(1);
+    const tables = JSON.stringify(glueWrites[0]?.Resource).match(/:table\/[^"]*/g);
+    expect(tables).toEqual([':table/sales/kpi_run_*']);
+    expect(
+      statements.some((s) =>
+        actions(s).some((a) => /^glue:(\*|Delete(Database|Partition)|Update)/.test(a)),
+      ),
+    ).toBe(false);
   });
 
   test('an optional source: read access to its Glue table and its data prefix only', () => {
