@@ -38,7 +38,7 @@ import {
   type Period,
 } from '../periods/period.ts';
 import type { AtRiskCustomer } from '../kpis/beyond.ts';
-import { runFullReport, type RunRequest } from '../pipeline.ts';
+import { planRun, runFullReport, statementsOf, type RunRequest } from '../pipeline.ts';
 import type { Report } from '../report/report.ts';
 import { generateSample } from '../sample/generate.ts';
 
@@ -73,8 +73,10 @@ Commands:
              [--config F] [--report ID] [--source PATH] [--period LABEL] [--timezone TZ]
              [--format json|html|text|eml|all] [--out DIR] [--now ISO] [--active-window-days N]
              [--kpis-only: skip cohorts, RFM, the at-risk list and the lifetime model]
-  backfill   One report per period: --from LABEL --to LABEL [run options] (--out DIR, default out/backfill)
              [--engine duckdb|athena] [--workgroup W] [--database D] [--table DB.T] [--region R]
+             [--print-sql: print every statement the run would send, each ended by a line ';',
+              and send none (no credentials needed)]
+  backfill   One report per period: --from LABEL --to LABEL [run options] (--out DIR, default out/backfill)
   invoke     Run the deployed report function: [--config F] [--report ID] [--period LABEL]
              [--recipients a@x,b@x] [--dry-run] [--format F] [--function NAME] [--region R]
              [--force: operators only, send again although this audience has the period]
@@ -106,6 +108,7 @@ const options = {
   recipients: { type: 'string' },
   'dry-run': { type: 'boolean' },
   'kpis-only': { type: 'boolean' },
+  'print-sql': { type: 'boolean' },
   force: { type: 'boolean' },
   function: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -294,9 +297,6 @@ async function athenaRun(flags: Flags, ctx: RunContext): Promise<void> {
     database: flags.database ?? config.aws?.athena.database,
     maxWaitMs: (config.aws?.athena.queryTimeoutSeconds ?? 600) * 1000,
   });
-  ctx.io.stderr(
-    `kpi: running ${report.id} ${period?.label ?? '(last complete period)'} on Athena work group ${workGroup}\n`,
-  );
   // Athena reads tables only: an optional source kept in a local file stays out of this run.
   const base = config.aws ? athenaSource(config) : config.source;
   const { feedback, marketingSpend, ...orders } = base;
@@ -306,17 +306,30 @@ async function athenaRun(flags: Flags, ctx: RunContext): Promise<void> {
     ...(feedback?.relation.kind === 'table' ? { feedback } : {}),
     ...(marketingSpend?.relation.kind === 'table' ? { marketingSpend } : {}),
   };
-  const result = await runFullReport(
-    {
-      report,
-      source,
-      period: period?.label,
-      now: parseNow(flags.now),
-    },
-    { engine },
-    !flags['kpis-only'],
+  const request: RunRequest = { report, source, period: period?.label, now: parseNow(flags.now) };
+  if (flags['print-sql']) return printSql(request, engine, flags, ctx);
+  ctx.io.stderr(
+    `kpi: running ${report.id} ${period?.label ?? '(last complete period)'} on Athena work group ${workGroup}\n`,
   );
+  const result = await runFullReport(request, { engine }, !flags['kpis-only']);
   await emitRun(result, report, format, flags, ctx);
+}
+
+/**
+ * `--print-sql`: every statement of the run in the order it would send them, each followed
+ * by a line holding only `;`. Nothing is sent; Athena needs no credentials for it.
+ */
+async function printSql(
+  request: RunRequest,
+  engine: Pick<QueryEngine, 'dialect' | 'relation'>,
+  flags: Flags,
+  ctx: RunContext,
+): Promise<void> {
+  const plan = await planRun(request, engine, {
+    now: request.now ?? new Date(),
+    beyond: !flags['kpis-only'],
+  });
+  for (const sql of statementsOf(plan)) ctx.io.stdout(`${sql}\n;\n`);
 }
 
 /** Invokes the deployed function; the payload is checked here first, as the function would. */
@@ -380,6 +393,7 @@ async function commandRun(flags: Flags, ctx: RunContext): Promise<void> {
     period: period?.label,
     now: parseNow(flags.now),
   };
+  if (flags['print-sql']) return printSql(request, await ctx.engine(), flags, ctx);
   ctx.io.stderr(`kpi: running ${report.id} ${period?.label ?? '(last complete period)'}\n`);
   const result = await runFullReport(request, { engine: await ctx.engine() }, !flags['kpis-only']);
   await emitRun(result, report, format, flags, ctx);

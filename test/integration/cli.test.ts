@@ -6,7 +6,9 @@ import { beforeAll, describe, expect, test } from 'vitest';
 import { main, periodRange } from '../../functions/cli/main.ts';
 import { parsePeriod } from '../../functions/periods/period.ts';
 import type { Report } from '../../functions/report/report.ts';
+import { TrinoSQL } from 'dt-sql-parser';
 import { writeOrdersCsv } from '../helpers.ts';
+import { relationReads, runReads } from '../sql-reads.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -27,6 +29,50 @@ beforeAll(() => {
     { order_id: '2', customer_id: 'a', ordered_at: '2026-11-17T10:00:00Z', amount: 20 },
     { order_id: '3', customer_id: 'b', ordered_at: '2026-11-18T10:00:00Z', amount: 30.5 },
   ]);
+});
+
+describe('kpi run --print-sql', () => {
+  test('--engine athena prints every statement of the run, ended by ";" lines, and sends none', async () => {
+    // The project's own config names the Athena work group and tables; no credentials exist
+    // here, so a statement sent would fail.
+    const saved = process.env;
+    const credentials = new Set(['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_PROFILE']);
+    process.env = {
+      ...Object.fromEntries(Object.entries(saved).filter(([k]) => !credentials.has(k))),
+      AWS_REGION: 'eu-west-1',
+    };
+    try {
+      const r = await kpi(['run', '--engine', 'athena', '--period', '2026-W47', '--print-sql']);
+      expect(r.code).toBe(0);
+      expect(r.out.endsWith('\n;\n')).toBe(true);
+      const statements = r.out.split(/\n;\n/).filter((s) => s.trim() !== '');
+      expect(statements[0]).toMatch(/^CREATE TABLE kpi_run_[0-9a-f]{32} WITH \(format = 'PARQUET'/);
+      expect(statements.at(-1)).toMatch(/^DROP TABLE IF EXISTS kpi_run_[0-9a-f]{32}$/);
+      const trino = new TrinoSQL();
+      for (const sql of statements) expect(trino.validate(sql)).toEqual([]);
+      // As Trino plans them (WITH blocks inlined): the orders once in the run, nothing more
+      // than twice in a statement.
+      expect(runReads(statements).get('sales.orders')).toBe(1);
+      for (const sql of statements) {
+        expect(Math.max(0, ...relationReads(sql).values())).toBeLessThanOrEqual(2);
+      }
+      // --kpis-only leaves out cohorts, RFM, the at-risk list and the lifetime model.
+      const kpisOnly = await kpi([
+        'run',
+        '--engine',
+        'athena',
+        '--period',
+        '2026-W47',
+        '--print-sql',
+        '--kpis-only',
+      ]);
+      const fewer = kpisOnly.out.split(/\n;\n/).filter((s) => s.trim() !== '');
+      expect(fewer.length).toBeLessThan(statements.length);
+      expect(runReads(fewer).get('sales.orders')).toBe(1);
+    } finally {
+      process.env = saved;
+    }
+  });
 });
 
 describe('kpi run', () => {
