@@ -1,0 +1,94 @@
+/**
+ * An estimate of the bytes Athena scans in one full weekly run over FILE, without AWS.
+ * Athena bills the compressed Parquet column chunks a statement reads, once per read of a
+ * relation: so each statement of the run (planned for Athena, as `--print-sql` prints it)
+ * costs, for each relation, its reads (WITH blocks expanded as Trino does) times the sizes
+ * of the columns it names. The sizes come from FILE's own Parquet metadata and from the
+ * run's customer table written as Parquet (Snappy) by DuckDB: Athena's writer differs, so
+ * this is an estimate, not a bill.
+ * Usage: tsx test/bench/athena-bytes.ts FILE → one JSON line.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AthenaClient } from '@aws-sdk/client-athena';
+import { SAMPLE_END } from '../../functions/cli/main.ts';
+import { parseConfig } from '../../functions/config/load.ts';
+import { AthenaEngine } from '../../functions/engines/athena.ts';
+import { DuckDbEngine } from '../../functions/engines/duckdb.ts';
+import { planRun, statementsOf, type RunRequest } from '../../functions/pipeline.ts';
+import { relationReads } from '../sql-reads.ts';
+
+const file = process.argv[2];
+if (!file) throw new Error('usage: athena-bytes.ts FILE');
+const ORDERS = 'sales.orders';
+
+function request(relation: RunRequest['source']['relation']): RunRequest {
+  const config = parseConfig({
+    source: { relation },
+    reports: [{ id: 'bench', name: 'Bench', period: 'week', timeZone: 'Europe/London' }],
+  });
+  const [report] = config.reports;
+  if (!report) throw new Error('no report');
+  return { report, source: config.source, now: SAMPLE_END };
+}
+
+/** Compressed bytes per top-level column of a Parquet file. */
+async function columnSizes(engine: DuckDbEngine, path: string): Promise<Map<string, number>> {
+  const rows = await engine.query(
+    `SELECT path_in_schema AS path, sum(total_compressed_size) AS bytes FROM parquet_metadata('${path}') GROUP BY path_in_schema`,
+  );
+  const sizes = new Map<string, number>();
+  for (const r of rows) {
+    const top = String(r.path).split(',')[0]?.trim().toLowerCase() ?? '';
+    sizes.set(top, (sizes.get(top) ?? 0) + Number(r.bytes));
+  }
+  return sizes;
+}
+
+const athena = new AthenaEngine({
+  client: new AthenaClient({ region: 'eu-west-1' }),
+  workGroup: 'kpi',
+});
+const plan = await planRun(request({ kind: 'table', table: ORDERS }), athena, {
+  now: SAMPLE_END,
+  beyond: true,
+});
+const statements = statementsOf(plan);
+
+// The customer table as DuckDB builds it for the same run, written as Parquet.
+const duckdb = await DuckDbEngine.create();
+const local = await planRun(request({ kind: 'file', path: file }), duckdb, {
+  now: SAMPLE_END,
+  beyond: true,
+});
+await duckdb.query(local.table.create);
+const tablePath = join(mkdtempSync(join(tmpdir(), 'kpi-bytes-')), 'table.parquet');
+await duckdb.query(
+  `COPY ${local.table.name} TO '${tablePath}' (FORMAT parquet, COMPRESSION snappy)`,
+);
+const source = await columnSizes(duckdb, file);
+const table = await columnSizes(duckdb, tablePath);
+await duckdb.close();
+
+const sourceColumns = ['order_id', 'customer_id', 'ordered_at', 'amount', 'status'];
+const oneRead = sourceColumns.reduce((s, c) => s + (source.get(c) ?? 0), 0);
+const named = (sql: string, columns: Map<string, number>): number =>
+  [...columns].reduce((s, [c, bytes]) => (new RegExp(`\\b${c}\\b`).test(sql) ? s + bytes : s), 0);
+const perStatement = statements.map((sql) => {
+  const reads = relationReads(sql);
+  const bytes =
+    (reads.get(ORDERS) ?? 0) * oneRead + (reads.get(plan.table.name) ?? 0) * named(sql, table);
+  return { statement: sql.trim().split(/\s+/).slice(0, 3).join(' '), bytes };
+});
+const total = perStatement.reduce((s, x) => s + x.bytes, 0);
+process.stdout.write(
+  `${JSON.stringify({
+    oneReadBytes: oneRead,
+    tableBytes: [...table.values()].reduce((s, b) => s + b, 0),
+    totalBytes: total,
+    ratio: total / oneRead,
+    largestStatementBytes: Math.max(...perStatement.map((x) => x.bytes)),
+    perStatement,
+  })}\n`,
+);
