@@ -1,4 +1,3 @@
-import type { Dialect } from './dialect.ts';
 import { rankTree, timestampLiteral } from './dialect.ts';
 
 /** One period the KPI statements measure, with every boundary it needs as a UTC instant. */
@@ -110,17 +109,4 @@ export function sliceLayout(periods: readonly MeasuredPeriod[]): SliceLayout {
       }),
     blocks: blocksOf(periods),
   };
-}
-
-/** The mask word columns `m<j>` of a customer's valid-order slices, as aggregates over `s`. */
-export function maskAggregates(dialect: Dialect, layout: SliceLayout, valid: string): string[] {
-  const n = layout.boundaries.length;
-  return Array.from({ length: layout.maskCount }, (_, m) => {
-    const first = m * BITS_PER_WORD;
-    const last = Math.min(first + BITS_PER_WORD, n);
-    const inWord = m === 0 ? `s < ${last}` : `s >= ${first} AND s < ${last}`;
-    const bit = dialect.powerOfTwo(m === 0 ? 's' : `s - ${first}`);
-    // 0, not NULL, for a customer with no order in this word: NOT (NULL <> 0) is NULL.
-    return `coalesce(${dialect.bitOrAgg(`CASE WHEN ${valid} AND ${inWord} THEN ${bit} END`)}, 0) AS m${m}`;
-  });
 }
