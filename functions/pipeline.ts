@@ -32,6 +32,8 @@ export interface RunDeps {
   readonly engine: QueryEngine;
   /** The clock. @default () => new Date() */
   readonly clock?: () => Date;
+  /** How long the lifetime fits of a run may take together. @default LIFETIME_BUDGET_MS */
+  readonly lifetimeBudgetMs?: number;
 }
 
 /** Resolves the period a run reports on and checks it fits the active window. */
@@ -172,6 +174,9 @@ export async function runFullReport(
           period: plan.period,
           previous: comparisons.previous,
           comparedPeriods: compared,
+          ...(deps.lifetimeBudgetMs === undefined
+            ? {}
+            : { lifetimeBudgetMs: deps.lifetimeBudgetMs }),
         })
       : null;
     return { measures, extras, more };

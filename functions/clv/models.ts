@@ -181,16 +181,25 @@ function maximizeLikelihood(
   llAndGradient: (params: number[]) => { ll: number; gradient: number[] },
   start: readonly number[] | undefined,
   dimensions: number,
+  limits: FitLimits = {},
 ): { params: number[]; ll: number } {
   const x0 = start ? start.map(Math.log) : new Array<number>(dimensions).fill(0);
+  // Each evaluation first checks the clock: iterations are bounded by the optimizers, time
+  // by this, so that no data can keep a run fitting past its budget.
+  const evaluate = (p: readonly number[]): { ll: number; gradient: number[] } => {
+    if (limits.deadline !== undefined && performance.now() > limits.deadline) {
+      throw new FitTimeout();
+    }
+    return llAndGradient(p.map(Math.exp));
+  };
   const best =
     minimizeBfgs((p) => {
-      const { ll, gradient } = llAndGradient(p.map(Math.exp));
+      const { ll, gradient } = evaluate(p);
       return { f: -ll, g: gradient.map((g) => -g) };
     }, x0) ??
     minimize(
       (p) => {
-        const { ll } = llAndGradient(p.map(Math.exp));
+        const { ll } = evaluate(p);
         return Number.isFinite(ll) ? -ll : Number.MAX_VALUE;
       },
       x0,
@@ -199,17 +208,33 @@ function maximizeLikelihood(
   return { params: best.x.map(Math.exp), ll: -best.fx };
 }
 
+/** Limits on a fit beyond the optimizers' own iteration caps. */
+export interface FitLimits {
+  /** `performance.now()` after which the fit stops with FitTimeout. */
+  readonly deadline?: number;
+}
+
+/** A fit stopped at its deadline: it has no result. */
+export class FitTimeout extends Error {
+  override name = 'FitTimeout';
+  constructor() {
+    super('the lifetime model did not finish within its time budget');
+  }
+}
+
 /** Fits BG/NBD by maximum likelihood (over log-parameters, so each stays positive). */
 export function fitBgNbd(
   data: readonly CustomerHistory[],
   /** A starting point, e.g. the fit of a neighbouring period. @default r = α = a = b = 1 */
   start?: Omit<BgNbd, 'logLikelihood'>,
+  limits?: FitLimits,
 ): BgNbd {
   const prepared = prepareCounts(data);
   const { params, ll } = maximizeLikelihood(
     (p) => bgnbdLogLikelihoodGradient(p as [number, number, number, number], prepared),
     start && [start.r, start.alpha, start.a, start.b],
     4,
+    limits,
   );
   const [r = 1, alpha = 1, a = 1, b = 1] = params;
   return { r, alpha, a, b, logLikelihood: ll };
@@ -341,12 +366,14 @@ export function fitGammaGamma(
   data: readonly CustomerHistory[],
   /** A starting point, e.g. the fit of a neighbouring period. @default p = q = v = 1 */
   start?: Omit<GammaGamma, 'logLikelihood'>,
+  limits?: FitLimits,
 ): GammaGamma {
   const prepared = prepareSpend(data);
   const { params, ll } = maximizeLikelihood(
     ([p = 1, q = 1, v = 1]) => spendLogLikelihoodGradient(p, q, v, prepared),
     start && [start.p, start.q, start.v],
     3,
+    limits,
   );
   const [p = 1, q = 1, v = 1] = params;
   return { p, q, v, logLikelihood: ll };
@@ -403,12 +430,17 @@ export function nbdLogLikelihoodGradient(
 }
 
 /** Fits the NBD by maximum likelihood. */
-export function fitNbd(data: readonly CustomerHistory[], start?: Omit<Nbd, 'logLikelihood'>): Nbd {
+export function fitNbd(
+  data: readonly CustomerHistory[],
+  start?: Omit<Nbd, 'logLikelihood'>,
+  limits?: FitLimits,
+): Nbd {
   const prepared = prepareCounts(data);
   const { params, ll } = maximizeLikelihood(
     (p) => nbdLogLikelihoodGradient(p as [number, number], prepared),
     start && [start.r, start.alpha],
     2,
+    limits,
   );
   const [r = 1, alpha = 1] = params;
   return { r, alpha, logLikelihood: ll };

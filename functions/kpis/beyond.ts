@@ -7,6 +7,7 @@ import {
   fitGammaGamma,
   nbdExpectedPurchases,
   fitNbd,
+  FitTimeout,
   probabilityAlive,
   type BgNbd,
   type Nbd,
@@ -64,6 +65,8 @@ export interface Beyond {
       nbd?: Omit<Nbd, 'logLikelihood'>;
       gammaGamma: Omit<GammaGamma, 'logLikelihood'>;
     } | null;
+    /** Why `clv12m` has no value, when it has none. */
+    readonly unavailable?: NoModel;
   };
 }
 
@@ -74,6 +77,8 @@ export interface BeyondRequest {
   readonly previous: Period;
   /** Periods whose `clv_12m` is wanted too (the comparisons); the reported one is always in. */
   readonly comparedPeriods?: readonly Period[];
+  /** How long the lifetime fits may take together. @default LIFETIME_BUDGET_MS */
+  readonly lifetimeBudgetMs?: number;
 }
 
 /** The boundaries and statements of what lies beyond the KPIs, over a run's customer table. */
@@ -179,14 +184,27 @@ export async function measureBeyond(
     values: Map<string, number>;
     histories: (CustomerHistory & { id: string })[];
   } | null = null;
+  // Every fit of the run shares one time budget; a fit still running at its end gives no
+  // value (reason `timeLimit`), nor do the ones after it, and the report goes out.
+  const deadline = performance.now() + (req.lifetimeBudgetMs ?? LIFETIME_BUDGET_MS);
+  let unavailable: NoModel | undefined;
   for (const { i } of order) {
     const histories = historiesAt(i);
-    const fitted = fitLifetime(histories, warm ?? undefined);
-    warm = fitted?.model ?? warm;
-    clvByLabel.set(periods[i]?.label ?? '', fitted ? fitted.mean : null);
-    if (i === 0 && fitted) reported = { ...fitted, histories };
+    const fitted = fitLifetime(histories, warm ?? undefined, deadline);
+    const ok = 'model' in fitted ? fitted : null;
+    warm = ok?.model ?? warm;
+    clvByLabel.set(periods[i]?.label ?? '', ok ? ok.mean : null);
+    if (i === 0) {
+      if (ok) reported = { ...ok, histories };
+      else if ('unavailable' in fitted) unavailable = fitted.unavailable;
+    }
   }
-  let clv: Beyond['clv'] = { clv12m: null, bySegment: {}, model: null };
+  let clv: Beyond['clv'] = {
+    clv12m: null,
+    bySegment: {},
+    model: null,
+    ...(unavailable ? { unavailable } : {}),
+  };
   if (reported) {
     const { model, values } = reported;
     // Each at-risk customer's chance of still being active and predicted value, for the export.
@@ -242,17 +260,43 @@ interface LifetimeModel {
   readonly gg: GammaGamma;
 }
 
+/** How long all the lifetime fits of one run may take together. */
+export const LIFETIME_BUDGET_MS = 120_000;
+
+/**
+ * Why a calibration has no model: `fewCustomers` (fewer than 10 customers or 10 repeat
+ * buyers), `boundary` (the fit ran off towards a boundary of its parameters), `timeLimit`
+ * (the run's fitting budget ran out).
+ */
+export type NoModel = 'fewCustomers' | 'boundary' | 'timeLimit';
+
 /**
  * Fits both models on one calibration's histories and values every customer: expected
- * purchases in the next 52 weeks times expected spend. Null with fewer than 10 customers or
- * 10 repeat buyers, or when the fit runs off towards a boundary: then the data says nothing.
+ * purchases in the next 52 weeks times expected spend. No model with fewer than 10
+ * customers or 10 repeat buyers, when the fit runs off towards a boundary (then the data
+ * says nothing), or when `deadline` (`performance.now()`) passes first.
  */
 function fitLifetime(
   histories: readonly (CustomerHistory & { id: string })[],
-  start?: LifetimeModel,
-): { model: LifetimeModel; values: Map<string, number>; mean: number } | null {
+  start: LifetimeModel | undefined,
+  deadline: number,
+): { model: LifetimeModel; values: Map<string, number>; mean: number } | { unavailable: NoModel } {
+  try {
+    return fitLifetimeWithin(histories, start, deadline);
+  } catch (err) {
+    if (err instanceof FitTimeout) return { unavailable: 'timeLimit' };
+    throw err;
+  }
+}
+
+function fitLifetimeWithin(
+  histories: readonly (CustomerHistory & { id: string })[],
+  start: LifetimeModel | undefined,
+  deadline: number,
+): { model: LifetimeModel; values: Map<string, number>; mean: number } | { unavailable: NoModel } {
+  if (performance.now() > deadline) throw new FitTimeout();
   const repeaters = histories.filter((h) => h.x > 0 && (h.mx ?? 0) > 0);
-  if (histories.length < 10 || repeaters.length < 10) return null;
+  if (histories.length < 10 || repeaters.length < 10) return { unavailable: 'fewCustomers' };
   const { cells, cellOf } = compressIndexed(histories);
   // A fit that ran off towards a boundary (a parameter outside [1e-4, 1e4]: a mixing
   // distribution collapsing) says nothing as it stands, and its predictions sit near hyp2f1's
@@ -263,24 +307,28 @@ function fitLifetime(
   const sane = (v: number): boolean => Number.isFinite(v) && v >= 1e-4 && v <= 1e4;
   const saneAll = (vs: number[]): boolean => vs.every(sane);
   // Each model from the warm start, and from the cold start when that ends off the map.
-  let gg = fitGammaGamma(repeaters, start?.gg);
-  if (start && !(saneAll([gg.p, gg.q, gg.v]) && gg.q > 1)) gg = fitGammaGamma(repeaters);
-  if (!saneAll([gg.p, gg.q, gg.v]) || gg.q <= 1) return null;
-  let bg = fitBgNbd(cells, start?.bg ?? undefined);
-  if (start?.bg && !saneAll([bg.r, bg.alpha, bg.a, bg.b])) bg = fitBgNbd(cells);
+  const limits = { deadline };
+  let gg = fitGammaGamma(repeaters, start?.gg, limits);
+  if (start && !(saneAll([gg.p, gg.q, gg.v]) && gg.q > 1))
+    gg = fitGammaGamma(repeaters, undefined, limits);
+  if (!saneAll([gg.p, gg.q, gg.v]) || gg.q <= 1) return { unavailable: 'boundary' };
+  let bg = fitBgNbd(cells, start?.bg ?? undefined, limits);
+  if (start?.bg && !saneAll([bg.r, bg.alpha, bg.a, bg.b])) bg = fitBgNbd(cells, undefined, limits);
   let model: LifetimeModel | null = null;
   if (saneAll([bg.r, bg.alpha, bg.a, bg.b])) model = { bg, gg };
   else if ((bg.a < 1e-4 || bg.b > 1e4) && bg.a / (bg.a + bg.b) < 1e-4) {
-    const nbd = fitNbd(cells, start?.nbd);
+    const nbd = fitNbd(cells, start?.nbd, limits);
     if (saneAll([nbd.r, nbd.alpha])) model = { bg: null, nbd, gg };
   }
-  if (!model) return null;
+  if (!model) return { unavailable: 'boundary' };
   const { nbd } = model;
   const fitted = model.bg;
-  // Customers with the same (x, t_x, T) expect the same purchases: one hyp2f1 per cell.
-  const purchases = cells.map((c) =>
-    fitted ? expectedPurchases(fitted, c, 52) : nbd ? nbdExpectedPurchases(nbd, c, 52) : 0,
-  );
+  // Customers with the same (x, t_x, T) expect the same purchases: one hyp2f1 per cell,
+  // within the same deadline.
+  const purchases = cells.map((c, k) => {
+    if (k % 1024 === 0 && performance.now() > deadline) throw new FitTimeout();
+    return fitted ? expectedPurchases(fitted, c, 52) : nbd ? nbdExpectedPurchases(nbd, c, 52) : 0;
+  });
   const values = new Map(
     histories.map((h, i) => [h.id, (purchases[cellOf[i] ?? 0] ?? 0) * expectedSpend(gg, h)]),
   );
