@@ -261,7 +261,7 @@ interface LifetimeModel {
 }
 
 /** How long all the lifetime fits of one run may take together. */
-export const LIFETIME_BUDGET_MS = 120_000;
+export const LIFETIME_BUDGET_MS = 300_000;
 
 /**
  * Why a calibration has no model: `fewCustomers` (fewer than 10 customers or 10 repeat
