@@ -63,8 +63,9 @@ interface Agg {
  *   per-period orders, revenue, repeat customers and gaps between orders come from;
  * - cohorts: `c_month` (the month of the first valid order before the end, 0 = before the
  *   first cohort month) and `c_mask` (a bit per later month with a valid order);
- * - RFM: last order, orders and revenue in the 365 days before the end (`f_*_now`) and
- *   before the previous end (`f_*_before`), and the history before the end (`h_*`);
+ * - RFM: orders and revenue in the 365 days before the end (`f_*_now`; their last order is
+ *   `h_last`) and before the previous end (`f_*_before`, with its last order), and the
+ *   history before the end (`h_*`);
  * - lifetime: the first local purchase day and its spend (`l_first_day`, `l_first_spend`)
  *   and arrays over the ends of the purchase days, the last purchase day and the spend
  *   before each (`l_days`, `l_last`, `l_spend`).
@@ -161,10 +162,14 @@ export function buildBaseQuery(spec: BaseSpec): string {
   }
   if (spec.rfm) {
     const r = spec.rfm;
+    // The last order in the 365 days before the end is the last before it (`h_last`)
+    // wherever there is one; before the previous end it needs its own column.
     const window = (from: Date, to: Date, name: string): Agg[] => {
       const when = `${valid} AND ordered_at >= ${ts(from)} AND ordered_at < ${ts(to)}`;
       return [
-        { name: `f_last_${name}`, kind: 'max', when, value: 'ordered_at' },
+        ...(name === 'now'
+          ? []
+          : [{ name: `f_last_${name}`, kind: 'max', when, value: 'ordered_at' } as const]),
         { name: `f_n_${name}`, kind: 'count', when },
         { name: `f_rev_${name}`, kind: 'sum', when, value: 'amount' },
       ];

@@ -109,10 +109,10 @@ export function scoredCustomers(
   where: string,
   columns: readonly string[] = ['h_last', 'h_orders', 'h_revenue'],
 ): string {
-  const scores = (name: string, suffix: string): string => {
+  const scores = (name: string, suffix: string, last: string): string => {
     const set = `PARTITION BY f_n_${name} > 0`;
     return [
-      `ntile(5) OVER (${set} ORDER BY f_last_${name}, customer_id) AS r${suffix}`,
+      `ntile(5) OVER (${set} ORDER BY ${last}, customer_id) AS r${suffix}`,
       `ntile(5) OVER (${set} ORDER BY f_n_${name}, customer_id) AS f${suffix}`,
       `ntile(5) OVER (${set} ORDER BY f_rev_${name}, customer_id) AS m${suffix}`,
     ].join(',\n      ');
@@ -122,8 +122,8 @@ export function scoredCustomers(
     CASE WHEN f_n_before > 0 THEN ${segmentSql('_b')} END AS previous_segment
   FROM (
     SELECT customer_id, f_n_now, f_n_before, f_rev_now, ${columns.join(', ')},
-      ${scores('now', '')},
-      ${scores('before', '_b')}
+      ${scores('now', '', 'h_last')},
+      ${scores('before', '_b', 'f_last_before')}
     FROM ${tableName(base)} b
     WHERE ${where}
   ) s`;
