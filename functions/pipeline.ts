@@ -134,7 +134,7 @@ export function statementsOf(plan: RunPlan): string[] {
     plan.kpis.gaps,
     ...(extras.feedback ? [extras.feedback.sql] : []),
     ...(extras.spend ? [extras.spend.totals, extras.spend.byChannel] : []),
-    ...(beyond ? [beyond.sql.cohorts, beyond.sql.rfm, beyond.sql.atRisk, beyond.sql.lifetime] : []),
+    ...(beyond ? [beyond.sql.cohorts, beyond.sql.rfm, beyond.sql.lifetime] : []),
     plan.table.drop,
   ];
 }

@@ -20,7 +20,6 @@ import type { BaseSpec } from '../sql/base-query.ts';
 import { buildClvSummaryQuery, dayNumber } from '../sql/clv-query.ts';
 import type { Dialect } from '../sql/dialect.ts';
 import {
-  buildAtRiskQuery,
   buildCohortQuery,
   buildRfmQuery,
   cohortMonths,
@@ -92,7 +91,6 @@ export interface BeyondPlan {
     cohorts: string;
     rfm: string;
     lifetime: string;
-    atRisk: string;
   };
 }
 
@@ -125,7 +123,6 @@ export function planBeyond(
       cohorts: buildCohortQuery({ dialect: req.dialect, base, months }),
       rfm: buildRfmQuery({ base, riskFrom, riskTo }),
       lifetime: buildClvSummaryQuery({ base, ends }),
-      atRisk: buildAtRiskQuery({ base, riskFrom, riskTo }),
     }),
   };
 }
@@ -142,13 +139,9 @@ export async function measureBeyond(
   const { engine, plan } = req;
   const sql = plan.statements(req.base);
   const cohorts = await cohortMatrix(engine, sql.cohorts, plan.months);
-  const { rfm, atRisk } = await rfmSegments(engine, sql.rfm);
-  const atRiskList = (await engine.query(sql.atRisk)).map((c) => ({
-    customer_id: String(c.customer_id),
-    last_order: String(c.last_at),
-    orders: Number(c.orders),
-    lifetime_revenue: Number(c.revenue),
-    segment: c.segment as Segment,
+  const { rfm, atRisk, atRiskList: listed } = await rfmSegments(engine, sql.rfm);
+  const atRiskList = listed.map((c) => ({
+    ...c,
     p_alive: null as number | null,
     clv_12m: null as number | null,
   }));

@@ -72,24 +72,40 @@ export async function cohortMatrix(
 /** Moves the digest reports: into the segments to win back, and into Champions. */
 const WATCHED: readonly Segment[] = ['At risk', "Can't lose", 'Lost', 'Champions'];
 
+/** One at-risk customer as the RFM statement lists them. */
+export interface AtRiskRow {
+  readonly customer_id: string;
+  readonly last_order: string;
+  readonly orders: number;
+  readonly lifetime_revenue: number;
+  readonly segment: Segment;
+}
+
 /**
  * RFM segments now, their revenue, and the moves since the previous period, counted in SQL;
- * with the at-risk customers' count and 365-day revenue (last order in `[riskFrom, riskTo)`).
+ * with the at-risk customers' count and 365-day revenue (last order in `[riskFrom, riskTo)`)
+ * and their list, most lifetime revenue first.
  */
 export async function rfmSegments(
   engine: QueryEngine,
   /** buildRfmQuery's statement. */
   sql: string,
-): Promise<{ rfm: Rfm; atRisk: { customers: number; revenueAtStake: number } }> {
+): Promise<{
+  rfm: Rfm;
+  atRisk: { customers: number; revenueAtStake: number };
+  atRiskList: AtRiskRow[];
+}> {
   const rows = await engine.query(sql);
-  const cells = rows.map((r) => ({
-    segment: r.segment as Segment,
-    from: (r.previous_segment ?? 'none') as Segment | 'none',
-    customers: num(r.customers),
-    revenue: num(r.revenue),
-    atRisk: num(r.at_risk),
-    atRiskRevenue: num(r.at_risk_revenue),
-  }));
+  const cells = rows
+    .filter((r) => num(r.summary) === 1)
+    .map((r) => ({
+      segment: r.segment as Segment,
+      from: (r.previous_segment ?? 'none') as Segment | 'none',
+      customers: num(r.customers),
+      revenue: num(r.revenue),
+      atRisk: num(r.at_risk),
+      atRiskRevenue: num(r.at_risk_revenue),
+    }));
   const cents = (x: number): number => Math.round(x * 100) / 100;
   const segments = SEGMENTS.map((segment) => {
     const of = cells.filter((c) => c.segment === segment);
@@ -109,5 +125,14 @@ export async function rfmSegments(
       customers: cells.reduce((s, c) => s + c.atRisk, 0),
       revenueAtStake: cents(cells.reduce((s, c) => s + c.atRiskRevenue, 0)),
     },
+    atRiskList: rows
+      .filter((r) => num(r.summary) === 0)
+      .map((r) => ({
+        customer_id: String(r.customer_id),
+        last_order: String(r.last_at),
+        orders: num(r.orders),
+        lifetime_revenue: num(r.lifetime_revenue),
+        segment: r.segment as Segment,
+      })),
   };
 }

@@ -130,9 +130,13 @@ export function scoredCustomers(
 }
 
 /**
- * RFM segments counted in SQL: customers and their 365-day revenue per (segment now,
- * segment before), and of them the at-risk customers (last order in `[riskFrom, riskTo)`)
- * and their 365-day revenue. A few dozen rows, whatever the number of customers.
+ * RFM segments counted in SQL, and the at-risk list, in one read of the customer table:
+ * - rows with `summary = 1`: customers and their 365-day revenue per (segment now, segment
+ *   before), and of them the at-risk customers (last order in `[riskFrom, riskTo)`) and
+ *   their 365-day revenue; a few dozen rows, whatever the number of customers;
+ * - rows with `summary = 0`: each at-risk customer (`customer_id`, `segment`, last order,
+ *   orders and revenue to date), most lifetime revenue first: the list for the CSV export,
+ *   the only per-customer rows of the statement.
  */
 export function buildRfmQuery(input: {
   readonly base: string;
@@ -140,33 +144,23 @@ export function buildRfmQuery(input: {
   readonly riskTo: Date;
 }): string {
   const risk = `h_last >= ${ts(input.riskFrom)} AND h_last < ${ts(input.riskTo)}`;
-  return `SELECT segment, previous_segment, CAST(count(*) AS BIGINT) AS customers,
+  return `SELECT CAST(grouping(risk_id) AS INTEGER) AS summary, segment, previous_segment,
+  risk_id AS customer_id,
+  CAST(count(*) AS BIGINT) AS customers,
   CAST(sum(f_rev_now) AS DECIMAL(38, 2)) AS revenue,
-  CAST(count(CASE WHEN ${risk} THEN 1 END) AS BIGINT) AS at_risk,
-  CAST(sum(CASE WHEN ${risk} THEN f_rev_now END) AS DECIMAL(38, 2)) AS at_risk_revenue
+  CAST(count(CASE WHEN at_risk THEN 1 END) AS BIGINT) AS at_risk,
+  CAST(sum(CASE WHEN at_risk THEN f_rev_now END) AS DECIMAL(38, 2)) AS at_risk_revenue,
+  CAST(max(h_last) AS VARCHAR) AS last_at,
+  max(h_orders) AS orders,
+  CAST(max(h_revenue) AS DECIMAL(38, 2)) AS lifetime_revenue
 FROM (
-  ${scoredCustomers(input.base, 'f_n_now > 0 OR f_n_before > 0')}
-) c
-WHERE f_n_now > 0
-GROUP BY segment, previous_segment
-ORDER BY segment, previous_segment`;
-}
-
-/**
- * The at-risk customers (a valid order in the 365 days before the end, none in the last
- * `atRiskDays`), most lifetime revenue first: the list for the CSV export, the only
- * per-customer rows of a run. The caller reads it in pages of `LIMIT`/`OFFSET` rows.
- */
-export function buildAtRiskQuery(input: {
-  readonly base: string;
-  readonly riskFrom: Date;
-  readonly riskTo: Date;
-}): string {
-  return `SELECT customer_id, CAST(h_last AS VARCHAR) AS last_at, h_orders AS orders,
-  CAST(h_revenue AS DECIMAL(38, 2)) AS revenue, segment
-FROM (
-  ${scoredCustomers(input.base, 'f_n_now > 0 OR f_n_before > 0')}
-) c
-WHERE f_n_now > 0 AND h_last >= ${ts(input.riskFrom)} AND h_last < ${ts(input.riskTo)}
-ORDER BY h_revenue DESC, customer_id`;
+  SELECT c.*, ${risk} AS at_risk, CASE WHEN ${risk} THEN customer_id END AS risk_id
+  FROM (
+    ${scoredCustomers(input.base, 'f_n_now > 0 OR f_n_before > 0')}
+  ) c
+  WHERE f_n_now > 0
+) r
+GROUP BY GROUPING SETS ((segment, previous_segment), (risk_id, segment))
+HAVING grouping(risk_id) = 1 OR risk_id IS NOT NULL
+ORDER BY summary DESC, lifetime_revenue DESC, customer_id, segment, previous_segment`;
 }
