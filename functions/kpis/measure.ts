@@ -132,14 +132,14 @@ export async function readMeasures(
   const slices = new Map<number, { orders: number; revenue: number; seconds: number }>();
   const medians = new Map<number, number | null>();
   for (const r of await engine.query(statements.gaps)) {
-    const key = num(r, 'key') ?? -1;
-    if (r.kind === 'slice') {
-      slices.set(key, {
+    const p = num(r, 'p') ?? -1;
+    if (p < 0) {
+      slices.set(num(r, 'slice') ?? -1, {
         orders: num(r, 'orders') ?? 0,
         revenue: cents(r.revenue),
         seconds: num(r, 'seconds') ?? 0,
       });
-    } else medians.set(key, num(r, 'median_days'));
+    } else medians.set(p, num(r, 'median_days'));
   }
   /** Sums a slice measure over slices lo..hi. */
   const over = (lo: number, hi: number, k: 'orders' | 'revenue' | 'seconds'): number => {

@@ -186,11 +186,11 @@ export function blockOf(L: SliceLayout, p: MeasuredPeriod): number {
 
 /**
  * The measures that come from the valid orders inside the periods (`k_block` of the
- * customer table, one read of it per part), in rows of two kinds:
- * - `kind = 'slice'`, `key` a slice: its orders, revenue and second orders (the customer's
+ * customer table, read once), in rows of two kinds:
+ * - `p = -1`, `slice` a slice: its orders, revenue and second orders (the customer's
  *   second valid order ever), which add up to each period's orders and revenue and, with
  *   the KPI statement's counts before its block, to its revenue and repeat customers to date;
- * - `kind = 'period'`, `key` a period's index: the exact median of the days between each
+ * - `p` a period's index: the exact median of the days between each
  *   valid order in the period and the customer's previous valid order.
  * A customer's orders in a block are numbered and paired with the previous one by a window
  * over the block's few orders; the first takes the last order before the block.
@@ -199,7 +199,11 @@ export function buildGapQuery(input: ReportQueryInput): string {
   const { dialect: D } = input;
   const base = tableName(input.base);
   const L = sliceLayout(input.periods);
-  const ranges = input.periods.map((p, i) => `(${[i, ...L.range(p.start, p.end)].join(', ')})`);
+  // Period -1 takes every order, for the per-slice rows; the others their own orders.
+  const ranges = [
+    `(-1, 0, ${L.boundaries.length})`,
+    ...input.periods.map((p, i) => `(${[i, ...L.range(p.start, p.end)].join(', ')})`),
+  ];
   const blk = `CASE ${L.blocks.map((b, k) => `WHEN ${L.sIn(b.start, b.end).replace(/\bs\b/g, 'u.s')} THEN ${k}`).join(' ')} END`;
   const perBlock = (column: string): string =>
     `CASE ${blk} ${L.blocks.map((_, k) => `WHEN ${k} THEN b.${column}_${k}`).join(' ')} END`;
@@ -217,25 +221,19 @@ seq AS (
     ${D.unnestRows('b.k_block', 'u', BLOCK_ORDER_FIELDS)}
   ) o
 )
-SELECT 'slice' AS kind, CAST(s AS INTEGER) AS key, CAST(count(*) AS BIGINT) AS orders,
+SELECT CAST(p AS INTEGER) AS p, CAST(CASE WHEN p < 0 THEN s END AS INTEGER) AS slice,
+  CAST(count(*) AS BIGINT) AS orders,
   CAST(sum(a) AS DECIMAL(38, 2)) AS revenue,
   CAST(count(CASE WHEN k = 2 THEN 1 END) AS BIGINT) AS seconds,
-  CAST(NULL AS DOUBLE) AS median_days
-FROM seq
-GROUP BY s
-UNION ALL
-SELECT 'period', CAST(p AS INTEGER), CAST(NULL AS BIGINT), CAST(NULL AS DECIMAL(38, 2)),
-  CAST(NULL AS BIGINT), avg(d)
+  avg(CASE WHEN p >= 0 AND 2 * rn >= n AND 2 * rn <= n + 2 THEN d END) AS median_days
 FROM (
-  SELECT q.p, g.d,
-    row_number() OVER (PARTITION BY q.p ORDER BY g.d) AS rn,
-    count(*) OVER (PARTITION BY q.p) AS n
+  SELECT q.p, g.s, g.a, g.k, g.d,
+    row_number() OVER (PARTITION BY q.p ORDER BY g.d NULLS LAST) AS rn,
+    count(g.d) OVER (PARTITION BY q.p) AS n
   FROM seq g
   JOIN (VALUES
     ${ranges.join(',\n    ')}
   ) AS q(p, lo, hi) ON g.s BETWEEN q.lo AND q.hi
-  WHERE g.d IS NOT NULL
 ) x
-WHERE 2 * rn >= n AND 2 * rn <= n + 2
-GROUP BY p`;
+GROUP BY p, CASE WHEN p < 0 THEN s END`;
 }
