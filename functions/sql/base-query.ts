@@ -38,7 +38,15 @@ interface Agg {
   readonly kind: 'count' | 'sum' | 'max' | 'min' | 'bits' | 'rows';
   readonly when: string;
   readonly value?: string;
+  /** The type the column is kept as, when narrower than the aggregate's own. */
+  readonly type?: string;
 }
+
+/**
+ * A customer's sum of amounts: kept as DECIMAL(18, 2), not the DECIMAL(38, 2) of `sum`,
+ * which Parquet stores in 16 bytes (a customer's total stays far below 10^16).
+ */
+const MONEY = 'DECIMAL(18, 2)';
 
 /**
  * The one statement of a run that reads the orders source: it cleans and deduplicates the
@@ -53,7 +61,8 @@ interface Agg {
  *
  * Columns, all over the customer's rows:
  * - data quality: `q_rows`, `q_r<code>` (rows left out for each reason), `q_dup_ids`,
- *   `q_latest`, `q_latest_valid`;
+ *   the latest time of a valid order and of a row left out (`q_latest_valid`,
+ *   `q_latest_invalid`);
  * - KPIs (with `periods`): mask words `m<j>` (a bit per slice holding a valid order, see
  *   SliceLayout); `k_r365`, an array over the periods of the revenue in the 365 days before
  *   each end, in DOUBLE cents (integers, so summed exactly below 2^53); per block `<b>` of
@@ -93,7 +102,7 @@ export function buildBaseQuery(spec: BaseSpec): string {
     );
     const offset = rankTree('ordered_at', changes.map(ts), (i) => String(offsets[i] ?? 0));
     rowColumns.push(
-      `CAST(floor((${D.epochSeconds('ordered_at')} + ${offset}) / 86400) AS BIGINT) AS lday`,
+      `CAST(floor((${D.epochSeconds('ordered_at')} + ${offset}) / 86400) AS INTEGER) AS lday`,
     );
   }
 
@@ -105,8 +114,10 @@ export function buildBaseQuery(spec: BaseSpec): string {
       when: `reason = ${i + 1}`,
     })),
     { name: 'q_dup_ids', kind: 'count', when: 'dup_id' },
-    { name: 'q_latest', kind: 'max', when: 'TRUE', value: 'ordered_at' },
+    // The latest row of all is the later of these; the invalid one is NULL for almost every
+    // customer, so it costs almost nothing to keep.
     { name: 'q_latest_valid', kind: 'max', when: valid, value: 'ordered_at' },
+    { name: 'q_latest_invalid', kind: 'max', when: `NOT (${valid})`, value: 'ordered_at' },
   ];
   // Columns of the customer row built from the aggregates (arrays of them, defaults).
   const finals: string[] = [];
@@ -142,7 +153,7 @@ export function buildBaseQuery(spec: BaseSpec): string {
       aggs.push(
         { name: `k_before_${k}`, kind: 'count', when: before },
         { name: `k_last_before_${k}`, kind: 'max', when: before, value: 'ordered_at' },
-        { name: `k_rev_before_${k}`, kind: 'sum', when: before, value: 'amount' },
+        { name: `k_rev_before_${k}`, kind: 'sum', when: before, value: 'amount', type: MONEY },
       );
     });
     const inBlock = layout.blocks.map((b) => `(${layout.sIn(b.start, b.end)})`).join(' OR ');
@@ -171,7 +182,7 @@ export function buildBaseQuery(spec: BaseSpec): string {
           ? []
           : [{ name: `f_last_${name}`, kind: 'max', when, value: 'ordered_at' } as const]),
         { name: `f_n_${name}`, kind: 'count', when },
-        { name: `f_rev_${name}`, kind: 'sum', when, value: 'amount' },
+        { name: `f_rev_${name}`, kind: 'sum', when, value: 'amount', type: MONEY },
       ];
     };
     const when = `${valid} AND ordered_at < ${ts(r.end)}`;
@@ -180,7 +191,7 @@ export function buildBaseQuery(spec: BaseSpec): string {
       ...window(r.yearBeforePrevious, r.previousEnd, 'before'),
       { name: 'h_last', kind: 'max', when, value: 'ordered_at' },
       { name: 'h_orders', kind: 'count', when },
-      { name: 'h_revenue', kind: 'sum', when, value: 'amount' },
+      { name: 'h_revenue', kind: 'sum', when, value: 'amount', type: MONEY },
     );
   }
 
@@ -212,7 +223,13 @@ export function buildBaseQuery(spec: BaseSpec): string {
     );
     arrayOf(
       'l_spend',
-      ends.map((e, j) => ({ name: `l_spend_${j}`, kind: 'sum', when: before(e), value: 'amount' })),
+      ends.map((e, j) => ({
+        name: `l_spend_${j}`,
+        kind: 'sum',
+        when: before(e),
+        value: 'amount',
+        type: MONEY,
+      })),
     );
   }
 
@@ -229,6 +246,7 @@ export function buildBaseQuery(spec: BaseSpec): string {
         return `${a.kind}(CASE WHEN ${a.when} THEN ${v} END)`;
     }
   };
+  const typed = (a: Agg): string => (a.type ? `CAST(${aggregate(a)} AS ${a.type})` : aggregate(a));
   // A mask word is 0, not NULL, for a customer with no valid order in it: NOT (NULL <> 0)
   // is NULL.
   const masks = new Set(layout ? Array.from({ length: layout.maskCount }, (_, m) => `m${m}`) : []);
@@ -250,7 +268,7 @@ export function buildBaseQuery(spec: BaseSpec): string {
   ${[...plain, ...finals].join(',\n  ')}
 FROM (
   SELECT customer_id,
-    ${aggs.map((a) => `${aggregate(a)} AS ${a.name}`).join(',\n    ')}
+    ${aggs.map((a) => `${typed(a)} AS ${a.name}`).join(',\n    ')}
   FROM (
     ${rows}
   ) o

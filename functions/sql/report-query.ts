@@ -117,7 +117,7 @@ export function buildReportQuery(input: ReportQueryInput): string {
       (r, i) => `CAST(coalesce(sum(b.q_r${i + 1}), 0) AS BIGINT) AS left_out_${r}`,
     ),
     'CAST(coalesce(sum(b.q_dup_ids), 0) AS BIGINT) AS duplicate_order_ids',
-    'CAST(max(b.q_latest) AS VARCHAR) AS latest_ordered_at',
+    `CAST(max(CASE WHEN b.q_latest_valid IS NULL OR b.q_latest_invalid > b.q_latest_valid THEN b.q_latest_invalid ELSE b.q_latest_valid END) AS VARCHAR) AS latest_ordered_at`,
     'CAST(max(b.q_latest_valid) AS VARCHAR) AS latest_valid_ordered_at',
   ];
   return `SELECT

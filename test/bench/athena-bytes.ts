@@ -90,5 +90,6 @@ process.stdout.write(
     ratio: total / oneRead,
     largestStatementBytes: Math.max(...perStatement.map((x) => x.bytes)),
     perStatement,
+    ...(process.env.BYTES_COLUMNS ? { tableColumns: Object.fromEntries(table) } : {}),
   })}\n`,
 );
