@@ -140,8 +140,9 @@ export function statementsOf(plan: RunPlan): string[] {
 }
 
 /**
- * The pipeline: plan the periods, measure them in one set-based query, compute and judge
- * every KPI, and return the JSON report. Rendering and delivery are separate steps.
+ * The pipeline: plan the periods and statements, read the orders once into the run's
+ * customer table, measure every period from it, compute and judge every KPI, and return
+ * the JSON report. Rendering and delivery are separate steps.
  */
 export async function runReport(req: RunRequest, deps: RunDeps): Promise<Report> {
   return (await runFullReport(req, deps, false)).report;
