@@ -6,6 +6,7 @@ import type { OrderColumns } from '../sql/report-query.ts';
 import {
   QueryError,
   SourceError,
+  type Columns,
   type OrdersRelation,
   type QueryEngine,
   type Row,
@@ -129,6 +130,15 @@ export class DuckDbEngine implements QueryEngine {
         params.length ? [...params] : undefined,
       );
       return reader.getRowObjectsJson() as T[];
+    } catch (err) {
+      throw new QueryError((err as Error).message, { cause: err });
+    }
+  }
+
+  async queryColumns(sql: string): Promise<Columns> {
+    try {
+      const reader = await this.connection.runAndReadAll(sql);
+      return reader.getColumnsObjectJson() as Columns;
     } catch (err) {
       throw new QueryError((err as Error).message, { cause: err });
     }

@@ -4,6 +4,21 @@ import type { OrderColumns } from '../sql/report-query.ts';
 /** A result row: column name → value, as plain JSON scalars (engines differ in types). */
 export type Row = Record<string, string | number | boolean | null>;
 
+/** A result by column: each column's values, all of the same length. */
+export type Columns = Record<string, Row[string][]>;
+
+/** A statement's result by column, from the engine's own columnar reader where it has one. */
+export async function queryColumns(engine: QueryEngine, sql: string): Promise<Columns> {
+  if (engine.queryColumns) return engine.queryColumns(sql);
+  const rows = await engine.query(sql);
+  const out: Columns = {};
+  for (const [i, row] of rows.entries()) {
+    for (const [k, v] of Object.entries(row))
+      (out[k] ??= new Array<Row[string]>(rows.length))[i] = v;
+  }
+  return out;
+}
+
 /** Where the orders come from, as the engine should read them. */
 export type OrdersRelation =
   | {
@@ -31,6 +46,11 @@ export interface QueryEngine {
   columnsOf?(relation: string): Promise<string[]>;
   /** Runs one statement; `params` bind to `?` placeholders. */
   query<T extends Row = Row>(sql: string, params?: readonly (string | number)[]): Promise<T[]>;
+  /**
+   * Runs one statement and returns its result by column (name → values), for results of
+   * many rows: no object per row. Optional: `columnsOf(rows)` turns `query`'s rows into this.
+   */
+  queryColumns?(sql: string): Promise<Columns>;
   close(): Promise<void>;
 }
 

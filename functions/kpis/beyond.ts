@@ -14,7 +14,7 @@ import {
   type CustomerHistory,
   type GammaGamma,
 } from '../clv/models.ts';
-import type { QueryEngine } from '../engines/query-engine.ts';
+import { queryColumns, type QueryEngine } from '../engines/query-engine.ts';
 import { addDays, distinctPeriods, localMidnight, type Period } from '../periods/period.ts';
 import type { BaseSpec } from '../sql/base-query.ts';
 import { buildClvSummaryQuery, dayNumber } from '../sql/clv-query.ts';
@@ -147,34 +147,44 @@ export async function measureBeyond(
   }));
 
   const periods = plan.clvPeriods;
-  const summaries = await engine.query(sql.lifetime);
-  const segmentOf = new Map(
-    summaries.flatMap((r) => (r.segment ? [[String(r.customer_id), r.segment as Segment]] : [])),
-  );
+  // By column: one value per customer and column, no object per customer (a million or
+  // more customers at 13 ends).
+  const summaries = await queryColumns(engine, sql.lifetime);
+  const ids = summaries.customer_id ?? [];
+  const firstDays = summaries.first_day ?? [];
+  const segmentOf = new Map<string, Segment>();
+  (summaries.segment ?? []).forEach((s, k) => {
+    if (s) segmentOf.set(String(ids[k]), s as Segment);
+  });
   const historiesAt = (i: number): (CustomerHistory & { id: string })[] => {
     // T runs from the first purchase day to the last day before the end.
     const lastDay = dayNumber(periods[i]?.end ?? '') - 1;
-    return summaries
-      .filter((r) => r[`x_${i}`] !== null && r[`x_${i}`] !== undefined)
-      .map((r) => {
-        const mx = r[`mx_${i}`];
-        return {
-          id: String(r.customer_id),
-          x: Number(r[`x_${i}`]),
-          // Weeks of whole days, as the papers' CDNOW summaries. Not whole weeks: a repeat
-          // buyer with t_x = 0 would make the BG/NBD likelihood unbounded as α → 0.
-          tx: Number(r[`t_x_days_${i}`]) / 7,
-          T: (lastDay - Number(r.first_day)) / 7,
-          ...(mx === null || mx === undefined ? {} : { mx: Number(mx) }),
-        };
+    const xs = summaries[`x_${i}`] ?? [];
+    const txs = summaries[`t_x_days_${i}`] ?? [];
+    const mxs = summaries[`mx_${i}`] ?? [];
+    const out: (CustomerHistory & { id: string })[] = [];
+    for (let k = 0; k < ids.length; k++) {
+      const x = xs[k];
+      if (x === null || x === undefined) continue;
+      const mx = mxs[k];
+      out.push({
+        id: String(ids[k]),
+        x: Number(x),
+        // Weeks of whole days, as the papers' CDNOW summaries. Not whole weeks: a repeat
+        // buyer with t_x = 0 would make the BG/NBD likelihood unbounded as α → 0.
+        tx: Number(txs[k]) / 7,
+        T: (lastDay - Number(firstDays[k])) / 7,
+        ...(mx === null || mx === undefined ? {} : { mx: Number(mx) }),
       });
+    }
+    return out;
   };
   const order = periods.map((p, i) => ({ i, end: dayNumber(p.end) })).sort((a, b) => a.end - b.end);
   const clvByLabel = new Map<string, number | null>();
   let warm: LifetimeModel | null = null;
   let reported: {
     model: LifetimeModel;
-    values: Map<string, number>;
+    values: Float64Array;
     histories: (CustomerHistory & { id: string })[];
   } | null = null;
   // Every fit of the run shares one time budget; a fit still running at its end gives no
@@ -199,7 +209,9 @@ export async function measureBeyond(
     ...(unavailable ? { unavailable } : {}),
   };
   if (reported) {
-    const { model, values } = reported;
+    const { model } = reported;
+    // Each customer's predicted value by id (the reported period's only).
+    const values = new Map(reported.histories.map((h, k) => [h.id, reported.values[k] ?? 0]));
     // Each at-risk customer's chance of still being active and predicted value, for the export.
     const history = new Map(reported.histories.map((h) => [h.id, h]));
     for (const c of atRiskList) {
@@ -244,7 +256,12 @@ export async function measureBeyond(
   };
 }
 
-const mean = (xs: readonly number[]): number => xs.reduce((s, x) => s + x, 0) / xs.length;
+/** The mean, summed in order (the same order gives the same double). */
+function mean(xs: ArrayLike<number>): number {
+  let total = 0;
+  for (let i = 0; i < xs.length; i++) total += xs[i] ?? 0;
+  return total / xs.length;
+}
 
 interface LifetimeModel {
   /** BG/NBD, or null where its fit ran off to the no-dropout limit and `nbd` stands in. */
@@ -273,7 +290,7 @@ function fitLifetime(
   histories: readonly (CustomerHistory & { id: string })[],
   start: LifetimeModel | undefined,
   deadline: number,
-): { model: LifetimeModel; values: Map<string, number>; mean: number } | { unavailable: NoModel } {
+): { model: LifetimeModel; values: Float64Array; mean: number } | { unavailable: NoModel } {
   try {
     return fitLifetimeWithin(histories, start, deadline);
   } catch (err) {
@@ -286,7 +303,7 @@ function fitLifetimeWithin(
   histories: readonly (CustomerHistory & { id: string })[],
   start: LifetimeModel | undefined,
   deadline: number,
-): { model: LifetimeModel; values: Map<string, number>; mean: number } | { unavailable: NoModel } {
+): { model: LifetimeModel; values: Float64Array; mean: number } | { unavailable: NoModel } {
   if (performance.now() > deadline) throw new FitTimeout();
   const repeaters = histories.filter((h) => h.x > 0 && (h.mx ?? 0) > 0);
   if (histories.length < 10 || repeaters.length < 10) return { unavailable: 'fewCustomers' };
@@ -322,10 +339,12 @@ function fitLifetimeWithin(
     if (k % 1024 === 0 && performance.now() > deadline) throw new FitTimeout();
     return fitted ? expectedPurchases(fitted, c, 52) : nbd ? nbdExpectedPurchases(nbd, c, 52) : 0;
   });
-  const values = new Map(
-    histories.map((h, i) => [h.id, (purchases[cellOf[i] ?? 0] ?? 0) * expectedSpend(gg, h)]),
+  // Each customer's value, in the histories' order (one per customer, no map per end).
+  const values = Float64Array.from(
+    histories,
+    (h, i) => (purchases[cellOf[i] ?? 0] ?? 0) * expectedSpend(gg, h),
   );
-  return { model, values, mean: mean([...values.values()]) };
+  return { model, values, mean: mean(values) };
 }
 
 /**
