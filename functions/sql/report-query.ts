@@ -8,7 +8,7 @@ export interface ReportQueryInput {
   readonly dialect: Dialect;
   /** The run's customer table (buildBaseQuery with the same `periods`). */
   readonly base: string;
-  /** Distinct periods, which may overlap; the result has one row per period, `p` = index. */
+  /** Distinct periods, which may overlap; results name each by its index (`p<i>_…` or `p`). */
   readonly periods: readonly MeasuredPeriod[];
 }
 
@@ -16,7 +16,11 @@ export type { MeasuredPeriod } from './slices.ts';
 
 export { EXCLUSION_REASONS, type ExclusionReason, type OrderColumns } from './orders.ts';
 
-/** Per-period measures: the KPI statement's columns, and `median_days` from the gap statement. */
+/**
+ * Per-period measures, put together by readMeasures: the KPI statement's customer counts,
+ * the top statement's top-10/20 % revenue, and the gap statement's orders, revenue, repeat
+ * customers to date and median gap.
+ */
 export const PERIOD_MEASURES = [
   'customers_start',
   'customers_end',
