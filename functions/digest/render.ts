@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mjml2html from 'mjml';
 import { DEFAULT_HEADLINE, kpiDefinition, type KpiId } from '../kpis/definitions.ts';
+import type { NoModel } from '../kpis/beyond.ts';
 import type { Change } from '../kpis/judge.ts';
 import { EXCLUSION_REASONS } from '../sql/report-query.ts';
 import { reportedKpis, type KpiResult, type Report } from '../report/report.ts';
@@ -224,10 +225,24 @@ const NA_REASON: Partial<Record<KpiId, keyof Messages['m']['na']>> = {
   clv_12m: 'noModel',
 };
 
+/** Why `clv_12m` has no value, from the report's own reason (`beyond.clv.unavailable`). */
+const CLV_NA: Record<NoModel, keyof Messages['m']['na']> = {
+  fewCustomers: 'noModel',
+  boundary: 'noModelFit',
+  timeLimit: 'noModelTime',
+};
+
 /** `n/a (no orders in the period)` for a missing value, else the formatted value. */
-function valueText(f: Formatter, msg: Messages, id: KpiId, v: number | null): string {
+function valueText(
+  f: Formatter,
+  msg: Messages,
+  id: KpiId,
+  v: number | null,
+  r?: Pick<Report, 'beyond'>,
+): string {
   if (v !== null) return f.value(kpiDefinition(id).unit, v);
-  const reason = NA_REASON[id];
+  const clvWhy = id === 'clv_12m' ? r?.beyond?.clv.unavailable : undefined;
+  const reason = clvWhy ? CLV_NA[clvWhy] : NA_REASON[id];
   return reason ? `${msg.m.units.na} (${msg.m.na[reason]})` : msg.m.units.na;
 }
 
@@ -331,7 +346,7 @@ function card(r: Report, f: Formatter, msg: Messages, id: KpiId, k: KpiResult): 
   return `<mj-column css-class="card-col" padding="6px" inner-background-color="#ffffff" inner-border-radius="8px">
         <mj-text padding="12px 14px 0">
           <div class="kpi-name"><a href="#g-${id}" style="color:inherit;text-decoration:none;">${escapeHtml(msg.kpiName(id))}</a>${k.anomaly ? ` <span class="bad" title="${escapeHtml(c.unusual)}">⚠</span>` : ''}</div>
-          <div class="kpi-value">${escapeHtml(f.value(unit, k.value))}</div>${k.value === null ? `<div class="small muted">${escapeHtml(valueText(f, msg, id, null))}</div>` : ''}
+          <div class="kpi-value">${escapeHtml(f.value(unit, k.value))}</div>${k.value === null ? `<div class="small muted">${escapeHtml(valueText(f, msg, id, null, r))}</div>` : ''}
           <div class="small">${changeHtml(f, id, k.change.previous)} <span class="muted">${escapeHtml(fill(c.vsPrevious, { label: r.comparisons.previous.label }))}</span> · ${changeHtml(f, id, k.change.yearAgo)} <span class="muted">${escapeHtml(fill(c.vsYearAgo, { label: r.comparisons.yearAgo.label }))}</span></div>
           ${status}
         </mj-text>
@@ -424,7 +439,7 @@ export async function renderDigest(r: Report, options: RenderOptions = {}): Prom
     .map(({ id, k }) => {
       const why =
         k.value === null
-          ? `<div class="small muted">${escapeHtml(valueText(f, msg, id, null))}</div>`
+          ? `<div class="small muted">${escapeHtml(valueText(f, msg, id, null, r))}</div>`
           : '';
       const judged = judgementHtml(cardNotes(f, msg, id, k), k);
       return `<tr><td><a href="#g-${id}">${escapeHtml(msg.kpiName(id))}</a>${k.anomaly ? ' <span class="bad">⚠</span>' : ''}${why}${judged}</td><td class="num" align="right">${escapeHtml(f.value(kpiDefinition(id).unit, k.value))}</td><td class="num" align="right">${changeHtml(f, id, k.change.previous)}</td><td class="num" align="right">${changeHtml(f, id, k.change.yearAgo)}</td></tr>`;
@@ -552,7 +567,7 @@ function textPart(
     const k = r.kpis[id] as KpiResult;
     const name = `${msg.kpiName(id)}${k.anomaly ? ' ⚠' : ''}`;
     const line = `${pad(name, 40)}${pad(f.value(kpiDefinition(id).unit, k.value), 16)}${pad(changeText(f, id, k.change.previous), 14)}${changeText(f, id, k.change.yearAgo)}`;
-    return k.value === null ? `${line}\n  ${valueText(f, msg, id, null)}` : line;
+    return k.value === null ? `${line}\n  ${valueText(f, msg, id, null, r)}` : line;
   };
   const header = `${pad(m.table.kpi, 40)}${pad(r.period.label, 16)}${pad(prev, 14)}${year}`;
   const lines = [

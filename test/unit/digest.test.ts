@@ -259,3 +259,26 @@ describe('the digest', () => {
     expect(eml).toMatch(/Subject: =\?UTF-8\?/);
   });
 });
+
+describe('a lifetime value the report could not give', () => {
+  test.each([
+    ['fewCustomers', 'too little history for the model'],
+    ['boundary', 'the history does not fit the model'],
+    ['timeLimit', 'the model did not finish in time'],
+  ] as const)(
+    '%s: n/a with its own reason, in the cards or table and the text',
+    async (why, says) => {
+      const clv = fixture.kpis.clv_12m;
+      const beyond = fixture.beyond;
+      if (!clv || !beyond) throw new Error('the fixture has clv_12m and beyond');
+      const r: Report = {
+        ...inLocale('en', 'USD'),
+        kpis: { ...fixture.kpis, clv_12m: { ...clv, value: null } },
+        beyond: { ...beyond, clv: { ...beyond.clv, clv12m: null, model: null, unavailable: why } },
+      };
+      const d = await renderDigest(r);
+      expect(d.text).toContain(`n/a (${says})`);
+      expect(d.html).toContain(`n/a (${says})`);
+    },
+  );
+});
