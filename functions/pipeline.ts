@@ -1,6 +1,6 @@
 import type { ReportConfig, SourceConfig } from './config/schema.ts';
 import type { QueryEngine } from './engines/query-engine.ts';
-import { customerTable, withCustomerTable } from './kpis/base.ts';
+import { customerTable, runTableName, withCustomerTable } from './kpis/base.ts';
 import { measureBeyond, planBeyond, type AtRiskCustomer, type BeyondPlan } from './kpis/beyond.ts';
 import { planExtras, runExtras, type ExtrasPlan } from './kpis/extra.ts';
 import { kpiStatements, measuredPeriod, readMeasures, type KpiStatements } from './kpis/measure.ts';
@@ -67,7 +67,7 @@ export interface RunPlan {
   readonly table: { readonly name: string; readonly create: string; readonly drop: string };
   readonly kpis: KpiStatements;
   readonly extras: ExtrasPlan;
-  readonly beyond: (BeyondPlan & { readonly sql: ReturnType<BeyondPlan['statements']> }) | null;
+  readonly beyond: BeyondPlan | null;
 }
 
 /** Plans a run: its period, comparisons and statements; sends nothing. */
@@ -89,22 +89,28 @@ export async function planRun(
   const measured = compared.map((p) =>
     measuredPeriod(p, r.timeZone, r.activeWindowDays, r.atRiskDays),
   );
+  const name = runTableName();
   const beyond = options.beyond
     ? planBeyond({
         dialect: engine.dialect,
+        base: name,
         report: r,
         period,
         previous: comparisons.previous,
         comparedPeriods: compared,
       })
     : null;
-  const table = customerTable(engine.dialect, {
-    relation,
-    columns: req.source.columns,
-    excludedStatuses: req.source.excludedStatuses,
-    periods: measured,
-    ...(beyond?.spec ?? {}),
-  });
+  const table = customerTable(
+    engine.dialect,
+    {
+      relation,
+      columns: req.source.columns,
+      excludedStatuses: req.source.excludedStatuses,
+      periods: measured,
+      ...(beyond?.spec ?? {}),
+    },
+    name,
+  );
   return {
     period,
     comparisons,
@@ -120,7 +126,7 @@ export async function planRun(
       timeZone: r.timeZone,
       periods: [period, ...compared],
     }),
-    beyond: beyond ? { ...beyond, sql: beyond.statements(table.name) } : null,
+    beyond,
   };
 }
 
@@ -169,7 +175,6 @@ export async function runFullReport(
     const more = plan.beyond
       ? await measureBeyond({
           engine,
-          base: plan.table.name,
           plan: plan.beyond,
           report: req.report,
           period: plan.period,

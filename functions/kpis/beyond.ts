@@ -87,16 +87,18 @@ export interface BeyondPlan {
   readonly months: CohortMonths;
   /** The lifetime model's calibration periods: the reported one first. */
   readonly clvPeriods: Period[];
-  readonly statements: (base: string) => {
-    cohorts: string;
-    rfm: string;
-    lifetime: string;
-  };
+  /** The statements, over the run's customer table. */
+  readonly sql: { readonly cohorts: string; readonly rfm: string; readonly lifetime: string };
 }
 
 export function planBeyond(
-  req: Omit<BeyondRequest, 'engine'> & { readonly dialect: Dialect },
+  req: Omit<BeyondRequest, 'engine'> & {
+    readonly dialect: Dialect;
+    /** The run's customer table, built with this plan's `spec`. */
+    readonly base: string;
+  },
 ): BeyondPlan {
+  const { base } = req;
   const tz = req.report.timeZone;
   const at = (d: string): Date => localMidnight(d, tz);
   const end = at(req.period.end);
@@ -119,25 +121,23 @@ export function planBeyond(
     },
     months,
     clvPeriods,
-    statements: (base) => ({
+    sql: {
       cohorts: buildCohortQuery({ dialect: req.dialect, base, months }),
       rfm: buildRfmQuery({ base, riskFrom, riskTo }),
       lifetime: buildClvSummaryQuery({ base, ends }),
-    }),
+    },
   };
 }
 
 /** Cohorts, RFM, the at-risk list and the lifetime model for a period; the list is returned apart. */
-export async function measureBeyond(
-  req: BeyondRequest & { readonly base: string; readonly plan: BeyondPlan },
-): Promise<{
+export async function measureBeyond(req: BeyondRequest & { readonly plan: BeyondPlan }): Promise<{
   beyond: Beyond;
   atRiskList: AtRiskCustomer[];
   /** `clv_12m` by period label, the reported period and every compared one. */
   clvByLabel: Map<string, number | null>;
 }> {
   const { engine, plan } = req;
-  const sql = plan.statements(req.base);
+  const { sql } = plan;
   const cohorts = await cohortMatrix(engine, sql.cohorts, plan.months);
   const { rfm, atRisk, atRiskList: listed } = await rfmSegments(engine, sql.rfm);
   const atRiskList = listed.map((c) => ({
@@ -209,21 +209,25 @@ export async function measureBeyond(
     ...(unavailable ? { unavailable } : {}),
   };
   if (reported) {
-    const { model } = reported;
-    // Each customer's predicted value by id (the reported period's only).
-    const values = new Map(reported.histories.map((h, k) => [h.id, reported.values[k] ?? 0]));
+    const { model, histories, values } = reported;
+    // Where each customer's history and predicted value are (the reported period's only).
+    const indexOf = new Map(histories.map((h, k) => [h.id, k]));
+    const valueOf = (id: string): number | null => {
+      const k = indexOf.get(id);
+      return k === undefined ? null : (values[k] ?? null);
+    };
     // Each at-risk customer's chance of still being active and predicted value, for the export.
-    const history = new Map(reported.histories.map((h) => [h.id, h]));
     for (const c of atRiskList) {
-      const h = history.get(c.customer_id);
+      const k = indexOf.get(c.customer_id);
+      const h = k === undefined ? undefined : histories[k];
       c.p_alive = h ? (model.bg ? probabilityAlive(model.bg, h) : 1) : null;
-      c.clv_12m = values.get(c.customer_id) ?? null;
+      c.clv_12m = valueOf(c.customer_id);
     }
     const bySegment: Partial<Record<Segment, number>> = {};
     const sums = new Map<Segment, { sum: number; n: number }>();
     for (const [id, segment] of segmentOf) {
       const t = sums.get(segment) ?? { sum: 0, n: 0 };
-      t.sum += values.get(id) ?? 0;
+      t.sum += valueOf(id) ?? 0;
       t.n++;
       sums.set(segment, t);
     }

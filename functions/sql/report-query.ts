@@ -208,7 +208,7 @@ export function buildGapQuery(input: ReportQueryInput): string {
     `(-1, 0, ${L.boundaries.length})`,
     ...input.periods.map((p, i) => `(${[i, ...L.range(p.start, p.end)].join(', ')})`),
   ];
-  const blk = `CASE ${L.blocks.map((b, k) => `WHEN ${L.sIn(b.start, b.end).replace(/\bs\b/g, 'u.s')} THEN ${k}`).join(' ')} END`;
+  const blk = `CASE ${L.blocks.map((b, k) => `WHEN ${L.sIn(b.start, b.end, 'u.s')} THEN ${k}`).join(' ')} END`;
   const perBlock = (column: string): string =>
     `CASE ${blk} ${L.blocks.map((_, k) => `WHEN ${k} THEN b.${column}_${k}`).join(' ')} END`;
   const w = 'PARTITION BY customer_id, blk ORDER BY t';

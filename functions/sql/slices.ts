@@ -36,8 +36,8 @@ export interface SliceLayout {
   range(a: Date, b: Date): [number, number];
   /** SQL: the slice of `ordered_at` (a balanced CASE tree, about log2(boundaries) tests). */
   readonly sliceOf: string;
-  /** SQL: `s` lies in `[a, b)`. */
-  sIn(a: Date, b: Date): string;
+  /** SQL: the slice `column` (default `s`) lies in `[a, b)`. */
+  sIn(a: Date, b: Date, column?: string): string;
   /** Per mask word, the bits of slices lo..hi (inclusive), as BIGINT decimal literals. */
   wordBits(lo: number, hi: number): string[];
   /** Contiguous blocks of periods `[start, end)`, in time order. */
@@ -91,9 +91,9 @@ export function sliceLayout(periods: readonly MeasuredPeriod[]): SliceLayout {
     idx,
     range,
     sliceOf: rankTree('ordered_at', boundaries.map(timestampLiteral)),
-    sIn: (a, b) => {
+    sIn: (a, b, column = 's') => {
       const [lo, hi] = range(a, b);
-      return lo === hi ? `s = ${lo}` : `s BETWEEN ${lo} AND ${hi}`;
+      return lo === hi ? `${column} = ${lo}` : `${column} BETWEEN ${lo} AND ${hi}`;
     },
     wordBits: (lo, hi) =>
       Array.from({ length: maskCount }, (_, m) => {
