@@ -12,15 +12,33 @@ import type { MinimizeResult } from './nelder-mead.ts';
 export interface BfgsOptions {
   /** Stop when every gradient component is within this, relative to max(1, |f|). @default 1e-10 */
   readonly gTolerance?: number;
+  /**
+   * Stop when no step along the search direction moving every coordinate by less than this
+   * lowers the function (near the minimum its rounding noise outweighs the decrease).
+   * @default 1e-10
+   */
+  readonly xTolerance?: number;
   readonly maxIterations?: number;
+  /**
+   * The first inverse Hessian, e.g. where a neighbouring problem's minimization ended: from
+   * a nearby start, its first step is then a quasi-Newton step rather than one of steepest
+   * descent. @default the identity, rescaled after the first step
+   */
+  readonly inverseHessian?: readonly (readonly number[])[];
+}
+
+/** A BFGS result, with the inverse Hessian approximation where it ended. */
+export interface BfgsResult extends MinimizeResult {
+  readonly inverseHessian: number[][];
 }
 
 export function minimizeBfgs(
   fg: (x: readonly number[]) => { f: number; g: number[] },
   start: readonly number[],
   options: BfgsOptions = {},
-): MinimizeResult | null {
+): BfgsResult | null {
   const gTolerance = options.gTolerance ?? 1e-10;
+  const xTolerance = options.xTolerance ?? 1e-10;
   const maxIterations = options.maxIterations ?? 500;
   const n = start.length;
   const finite = (v: { f: number; g: number[] }): boolean =>
@@ -29,11 +47,14 @@ export function minimizeBfgs(
   let cur = fg(x);
   if (!finite(cur)) return null;
   // Inverse Hessian approximation, row-major.
-  let H = identity(n);
-  let scaled = false;
+  const given = options.inverseHessian;
+  const usable =
+    given?.length === n && given.every((row) => row.length === n && row.every(Number.isFinite));
+  let H = usable ? given.map((row) => row.slice()) : identity(n);
+  let scaled = usable;
   for (let k = 1; k <= maxIterations; k++) {
     if (Math.max(...cur.g.map(Math.abs)) <= gTolerance * Math.max(1, Math.abs(cur.f))) {
-      return { x, fx: cur.f, iterations: k - 1 };
+      return { x, fx: cur.f, iterations: k - 1, inverseHessian: H };
     }
     let d = times(H, cur.g).map((v) => -v);
     let slope = dot(cur.g, d);
@@ -46,13 +67,21 @@ export function minimizeBfgs(
     let t = 1;
     let next: { f: number; g: number[] } | null = null;
     let xNext = x;
+    let finiteTrial = false;
+    const longest = Math.max(...d.map(Math.abs));
     for (let halvings = 0; halvings < 60; halvings++) {
+      // No lower point within a step that moves no coordinate by more than xTolerance: the
+      // minimum as far as the function's own rounding lets it be told apart.
+      if (finiteTrial && t * longest < xTolerance) {
+        return { x, fx: cur.f, iterations: k, inverseHessian: H };
+      }
       xNext = x.map((v, i) => v + t * (d[i] ?? 0));
       const trial = fg(xNext);
       if (finite(trial) && trial.f <= cur.f + 1e-4 * t * slope) {
         next = trial;
         break;
       }
+      finiteTrial ||= finite(trial);
       t /= 2;
     }
     if (!next) return null;
@@ -74,10 +103,10 @@ export function minimizeBfgs(
       before - cur.f <= 1e-15 * Math.max(1, Math.abs(cur.f)) &&
       Math.max(...s.map(Math.abs)) < 1e-12
     ) {
-      return { x, fx: cur.f, iterations: k };
+      return { x, fx: cur.f, iterations: k, inverseHessian: H };
     }
   }
-  return { x, fx: cur.f, iterations: maxIterations };
+  return { x, fx: cur.f, iterations: maxIterations, inverseHessian: H };
 }
 
 function identity(n: number): number[][] {

@@ -24,7 +24,16 @@ export interface CustomerHistory {
   readonly weight?: number;
 }
 
-export interface BgNbd {
+/**
+ * Where a fit's optimizer ended: BFGS's inverse Hessian over the log-parameters. A fit of a
+ * neighbouring calibration that starts from these parameters and this curvature takes
+ * quasi-Newton steps from its first iteration, so a trend of fits costs a few steps each.
+ */
+export interface Curvature {
+  readonly inverseHessian?: readonly (readonly number[])[];
+}
+
+export interface BgNbd extends Curvature {
   readonly r: number;
   readonly alpha: number;
   readonly a: number;
@@ -32,7 +41,7 @@ export interface BgNbd {
   readonly logLikelihood: number;
 }
 
-export interface GammaGamma {
+export interface GammaGamma extends Curvature {
   readonly p: number;
   readonly q: number;
   readonly v: number;
@@ -64,6 +73,104 @@ export interface CountData {
   readonly txIndex: Uint32Array;
   readonly TIndex: Uint32Array;
   readonly w: Float64Array;
+}
+
+/**
+ * Histories by column, one entry per customer (no object per customer), with times in whole
+ * days: the models' unit is the week, and a history's t_x and T are its days / 7.
+ */
+export interface HistoryColumns {
+  /** Repeat purchase days. */
+  readonly x: ArrayLike<number>;
+  /** Whole days from the first purchase day to the last. */
+  readonly txDays: ArrayLike<number>;
+  /** Whole days from the first purchase day to the last day of calibration. */
+  readonly TDays: ArrayLike<number>;
+  /** Mean value of the repeat purchases; NaN (or ≤ 0) where there is none. */
+  readonly mx: ArrayLike<number>;
+}
+
+function isCountData(d: readonly CustomerHistory[] | CountData): d is CountData {
+  return 'xIndex' in d;
+}
+
+function isSpendData(d: readonly CustomerHistory[] | SpendData): d is SpendData {
+  return 'sumXLnM' in d;
+}
+
+/**
+ * Customers with the same (x, t_x, T) merged into one weighted cell, cells in the order of
+ * their first customer, and each customer's cell. Keys are numbers built from the indices of
+ * the distinct values: no string and no object per customer.
+ */
+export function countCells(h: HistoryColumns): { data: CountData; cellOf: Uint32Array } {
+  const n = h.x.length;
+  /** Each whole number's index among the distinct ones, in order of first appearance. */
+  const distinct = (values: ArrayLike<number>): { values: number[]; index: Uint32Array } => {
+    let max = 0;
+    for (let i = 0; i < n; i++) {
+      const v = values[i] ?? 0;
+      if (!(Number.isInteger(v) && v >= 0)) throw new Error(`not a whole number of days: ${v}`);
+      if (v > max) max = v;
+    }
+    const at = new Int32Array(max + 1).fill(-1);
+    const index = new Uint32Array(n);
+    const out: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const v = values[i] ?? 0;
+      let k = at[v] ?? -1;
+      if (k < 0) at[v] = k = out.push(v) - 1;
+      index[i] = k;
+    }
+    return { values: out, index };
+  };
+  const xs = distinct(h.x);
+  const txs = distinct(h.txDays);
+  const Ts = distinct(h.TDays);
+  const cellAt = new Map<number, number>();
+  const cellOf = new Uint32Array(n);
+  const cx: number[] = [];
+  const ctx: number[] = [];
+  const cT: number[] = [];
+  const w: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const xi = xs.index[i] ?? 0;
+    const ti = txs.index[i] ?? 0;
+    const Ti = Ts.index[i] ?? 0;
+    const key = (xi * txs.values.length + ti) * Ts.values.length + Ti;
+    let k = cellAt.get(key);
+    if (k === undefined) {
+      cellAt.set(key, (k = w.push(0) - 1));
+      cx.push(xi);
+      ctx.push(ti);
+      cT.push(Ti);
+    }
+    w[k] = (w[k] ?? 0) + 1;
+    cellOf[i] = k;
+  }
+  const weeks = (days: number[]): Float64Array => Float64Array.from(days, (d) => d / 7);
+  return {
+    data: {
+      xs: Float64Array.from(xs.values),
+      txs: weeks(txs.values),
+      Ts: weeks(Ts.values),
+      xIndex: Uint32Array.from(cx),
+      txIndex: Uint32Array.from(ctx),
+      TIndex: Uint32Array.from(cT),
+      w: Float64Array.from(w),
+    },
+    cellOf,
+  };
+}
+
+/** The repeat buyers (x > 0, mean spend > 0) of columnar histories, for Gamma-Gamma. */
+export function spendData(h: HistoryColumns): SpendData {
+  return spendOf(
+    h.x.length,
+    (i) => h.x[i] ?? 0,
+    (i) => h.mx[i] ?? Number.NaN,
+    () => 1,
+  );
 }
 
 export function prepareCounts(data: readonly CustomerHistory[]): CountData {
@@ -150,8 +257,11 @@ export function bgnbdLogLikelihoodGradient(
     if (x > 0) {
       txi = d.txIndex[i] ?? 0;
       const lB = (lnRepeat[k] ?? 0) - s * (lnTx[txi] ?? 0);
-      term = logAddExp(lA, lB);
-      wB = Math.exp(lB - term);
+      // ln(e^lA + e^lB) and B's share of it, from one exponential of the smaller over the larger.
+      const diff = lB - lA;
+      const e = Math.exp(-Math.abs(diff));
+      term = Math.max(lA, lB) + Math.log1p(e);
+      wB = diff > 0 ? 1 / (1 + e) : e / (1 + e);
     }
     const wA = 1 - wB;
     ll += w * ((perX[k] ?? 0) + term);
@@ -182,7 +292,8 @@ function maximizeLikelihood(
   start: readonly number[] | undefined,
   dimensions: number,
   limits: FitLimits = {},
-): { params: number[]; ll: number } {
+  curvature: Curvature = {},
+): { params: number[]; ll: number; inverseHessian?: number[][] } {
   const x0 = start ? start.map(Math.log) : new Array<number>(dimensions).fill(0);
   // Each evaluation first checks the clock: iterations are bounded by the optimizers, time
   // by this, so that no data can keep a run fitting past its budget.
@@ -192,19 +303,26 @@ function maximizeLikelihood(
     }
     return llAndGradient(p.map(Math.exp));
   };
-  const best =
-    minimizeBfgs((p) => {
+  const quasiNewton = minimizeBfgs(
+    (p) => {
       const { ll, gradient } = evaluate(p);
       return { f: -ll, g: gradient.map((g) => -g) };
-    }, x0) ??
-    minimize(
-      (p) => {
-        const { ll } = evaluate(p);
-        return Number.isFinite(ll) ? -ll : Number.MAX_VALUE;
-      },
-      x0,
-      start ? WARM : FALLBACK,
-    );
+    },
+    x0,
+    start && curvature.inverseHessian ? { inverseHessian: curvature.inverseHessian } : {},
+  );
+  if (quasiNewton) {
+    const { x, fx, inverseHessian } = quasiNewton;
+    return { params: x.map(Math.exp), ll: -fx, inverseHessian };
+  }
+  const best = minimize(
+    (p) => {
+      const { ll } = evaluate(p);
+      return Number.isFinite(ll) ? -ll : Number.MAX_VALUE;
+    },
+    x0,
+    start ? WARM : FALLBACK,
+  );
   return { params: best.x.map(Math.exp), ll: -best.fx };
 }
 
@@ -224,24 +342,25 @@ export class FitTimeout extends Error {
 
 /** Fits BG/NBD by maximum likelihood (over log-parameters, so each stays positive). */
 export function fitBgNbd(
-  data: readonly CustomerHistory[],
+  data: readonly CustomerHistory[] | CountData,
   /** A starting point, e.g. the fit of a neighbouring period. @default r = α = a = b = 1 */
   start?: Omit<BgNbd, 'logLikelihood'>,
   limits?: FitLimits,
 ): BgNbd {
-  const prepared = prepareCounts(data);
-  const { params, ll } = maximizeLikelihood(
+  const prepared = isCountData(data) ? data : prepareCounts(data);
+  const { params, ll, inverseHessian } = maximizeLikelihood(
     (p) => bgnbdLogLikelihoodGradient(p as [number, number, number, number], prepared),
     start && [start.r, start.alpha, start.a, start.b],
     4,
     limits,
+    start,
   );
   const [r = 1, alpha = 1, a = 1, b = 1] = params;
-  return { r, alpha, a, b, logLikelihood: ll };
+  return { r, alpha, a, b, logLikelihood: ll, ...(inverseHessian ? { inverseHessian } : {}) };
 }
 
 /** Repeat buyers' (x, mean spend) as arrays, with the sums that do not depend on p, q, v. */
-interface SpendData {
+export interface SpendData {
   readonly x: Float64Array;
   readonly m: Float64Array;
   readonly w: Float64Array;
@@ -254,24 +373,51 @@ interface SpendData {
 }
 
 function prepareSpend(data: readonly CustomerHistory[]): SpendData {
-  const rows = data.filter((c) => c.x > 0 && c.mx !== undefined && c.mx > 0);
-  const x = Float64Array.from(rows, (c) => c.x);
-  const m = Float64Array.from(rows, (c) => c.mx ?? 1);
-  const w = Float64Array.from(rows, (c) => c.weight ?? 1);
+  return spendOf(
+    data.length,
+    (i) => data[i]?.x ?? 0,
+    (i) => data[i]?.mx ?? Number.NaN,
+    (i) => data[i]?.weight ?? 1,
+  );
+}
+
+/** SpendData of the rows with x > 0 and a mean spend > 0, in their order. */
+function spendOf(
+  n: number,
+  xAt: (i: number) => number,
+  mAt: (i: number) => number,
+  wAt: (i: number) => number,
+): SpendData {
+  const x: number[] = [];
+  const m: number[] = [];
+  const w: number[] = [];
   let sumXLnM = 0;
   let sumLnM = 0;
   let total = 0;
   const weightByX = new Map<number, number>();
-  for (let i = 0; i < rows.length; i++) {
-    const xi = x[i] ?? 0;
-    const wi = w[i] ?? 0;
-    const lm = Math.log(m[i] ?? 1);
+  for (let i = 0; i < n; i++) {
+    const xi = xAt(i);
+    const mi = mAt(i);
+    if (!(xi > 0 && mi > 0)) continue;
+    const wi = wAt(i);
+    x.push(xi);
+    m.push(mi);
+    w.push(wi);
+    const lm = Math.log(mi);
     sumXLnM += wi * xi * lm;
     sumLnM += wi * lm;
     total += wi;
     weightByX.set(xi, (weightByX.get(xi) ?? 0) + wi);
   }
-  return { x, m, w, sumXLnM, sumLnM, total, weightByX };
+  return {
+    x: Float64Array.from(x),
+    m: Float64Array.from(m),
+    w: Float64Array.from(w),
+    sumXLnM,
+    sumLnM,
+    total,
+    weightByX,
+  };
 }
 
 function spendLogLikelihood(p: number, q: number, v: number, d: SpendData): number {
@@ -294,38 +440,6 @@ export function gammaGammaLogLikelihood(
   data: readonly CustomerHistory[],
 ): number {
   return spendLogLikelihood(p, q, v, prepareSpend(data));
-}
-
-/**
- * Merges customers with the same history into one weighted row: with whole weeks, a
- * million customers collapse into some tens of thousands of (x, t_x, T) cells.
- */
-export function compress(data: readonly CustomerHistory[]): CustomerHistory[] {
-  return compressIndexed(data).cells;
-}
-
-/** `compress`, and for each history the index of its cell. Numeric keys, nested: no strings. */
-export function compressIndexed(data: readonly CustomerHistory[]): {
-  cells: { x: number; tx: number; T: number; weight: number }[];
-  cellOf: Uint32Array;
-} {
-  const cells: { x: number; tx: number; T: number; weight: number }[] = [];
-  const byX = new Map<number, Map<number, Map<number, number>>>();
-  const cellOf = new Uint32Array(data.length);
-  data.forEach((c, i) => {
-    let byTx = byX.get(c.x);
-    if (!byTx) byX.set(c.x, (byTx = new Map<number, Map<number, number>>()));
-    let byT = byTx.get(c.tx);
-    if (!byT) byTx.set(c.tx, (byT = new Map<number, number>()));
-    let k = byT.get(c.T);
-    if (k === undefined) {
-      k = cells.push({ x: c.x, tx: c.tx, T: c.T, weight: 0 }) - 1;
-      byT.set(c.T, k);
-    }
-    (cells[k] as { weight: number }).weight += c.weight ?? 1;
-    cellOf[i] = k;
-  });
-  return { cells, cellOf };
 }
 
 /**
@@ -363,20 +477,21 @@ function spendLogLikelihoodGradient(
 
 /** Fits Gamma-Gamma by maximum likelihood. */
 export function fitGammaGamma(
-  data: readonly CustomerHistory[],
+  data: readonly CustomerHistory[] | SpendData,
   /** A starting point, e.g. the fit of a neighbouring period. @default p = q = v = 1 */
   start?: Omit<GammaGamma, 'logLikelihood'>,
   limits?: FitLimits,
 ): GammaGamma {
-  const prepared = prepareSpend(data);
-  const { params, ll } = maximizeLikelihood(
+  const prepared = isSpendData(data) ? data : prepareSpend(data);
+  const { params, ll, inverseHessian } = maximizeLikelihood(
     ([p = 1, q = 1, v = 1]) => spendLogLikelihoodGradient(p, q, v, prepared),
     start && [start.p, start.q, start.v],
     3,
     limits,
+    start,
   );
   const [p = 1, q = 1, v = 1] = params;
-  return { p, q, v, logLikelihood: ll };
+  return { p, q, v, logLikelihood: ll, ...(inverseHessian ? { inverseHessian } : {}) };
 }
 
 /** Gamma-Gamma log-likelihood gradient, for tests. */
@@ -393,7 +508,7 @@ export function gammaGammaLogLikelihoodGradient(
  * mixing collapses onto 0): when the history shows nobody leaving, BG/NBD's fit runs off
  * there, and this is the model it is running to.
  */
-export interface Nbd {
+export interface Nbd extends Curvature {
   readonly r: number;
   readonly alpha: number;
   readonly logLikelihood: number;
@@ -431,19 +546,20 @@ export function nbdLogLikelihoodGradient(
 
 /** Fits the NBD by maximum likelihood. */
 export function fitNbd(
-  data: readonly CustomerHistory[],
+  data: readonly CustomerHistory[] | CountData,
   start?: Omit<Nbd, 'logLikelihood'>,
   limits?: FitLimits,
 ): Nbd {
-  const prepared = prepareCounts(data);
-  const { params, ll } = maximizeLikelihood(
+  const prepared = isCountData(data) ? data : prepareCounts(data);
+  const { params, ll, inverseHessian } = maximizeLikelihood(
     (p) => nbdLogLikelihoodGradient(p as [number, number], prepared),
     start && [start.r, start.alpha],
     2,
     limits,
+    start,
   );
   const [r = 1, alpha = 1] = params;
-  return { r, alpha, logLikelihood: ll };
+  return { r, alpha, logLikelihood: ll, ...(inverseHessian ? { inverseHessian } : {}) };
 }
 
 /** NBD: expected purchases in the next `t` weeks, the posterior mean rate times t. */
@@ -465,14 +581,41 @@ export function probabilityAlive(m: BgNbd, c: CustomerHistory): number {
 
 /** Expected purchases in the next `t` weeks for a customer with this history. */
 export function expectedPurchases(m: BgNbd, c: CustomerHistory, t: number): number {
+  return purchasesIfAlive(m, c.x, c.T, t) / aliveFactor(m, c.x, c.tx, c.T);
+}
+
+/** Expected purchases in the next `t` weeks of every cell of `d`. */
+export function expectedPurchasesOfCells(m: BgNbd, d: CountData, t: number): Float64Array {
+  // The hypergeometric part depends on x and T, not t_x: once per distinct (x, T).
+  const ifAlive = new Map<number, number>();
+  const out = new Float64Array(d.w.length);
+  for (let i = 0; i < out.length; i++) {
+    const xi = d.xIndex[i] ?? 0;
+    const Ti = d.TIndex[i] ?? 0;
+    const x = d.xs[xi] ?? 0;
+    const T = d.Ts[Ti] ?? 0;
+    const key = xi * d.Ts.length + Ti;
+    let head = ifAlive.get(key);
+    if (head === undefined) ifAlive.set(key, (head = purchasesIfAlive(m, x, T, t)));
+    out[i] = head / aliveFactor(m, x, d.txs[d.txIndex[i] ?? 0] ?? 0, T);
+  }
+  return out;
+}
+
+/** BG/NBD's expected purchases in the next `t` weeks times the odds of being alive, 1/P(alive). */
+function purchasesIfAlive(m: BgNbd, x: number, T: number, t: number): number {
   const { r, alpha, a, b } = m;
-  const { x, tx, T } = c;
   const z = t / (alpha + T + t);
   const head = (a + b + x - 1) / (a - 1);
   const tail =
     1 - Math.pow((alpha + T) / (alpha + T + t), r + x) * hyp2f1(r + x, b + x, a + b + x - 1, z);
-  const alive = x > 0 ? 1 + (a / (b + x - 1)) * Math.pow((alpha + T) / (alpha + tx), r + x) : 1;
-  return (head * tail) / alive;
+  return head * tail;
+}
+
+/** 1 / P(alive) of a history. */
+function aliveFactor(m: BgNbd, x: number, tx: number, T: number): number {
+  const { r, alpha, a, b } = m;
+  return x > 0 ? 1 + (a / (b + x - 1)) * Math.pow((alpha + T) / (alpha + tx), r + x) : 1;
 }
 
 /** Expected value of a customer's future purchases (the population mean when x = 0). */

@@ -1,7 +1,7 @@
 import type { ReportConfig } from '../config/schema.ts';
 import {
-  compressIndexed,
-  expectedPurchases,
+  countCells,
+  expectedPurchasesOfCells,
   expectedSpend,
   fitBgNbd,
   fitGammaGamma,
@@ -9,10 +9,11 @@ import {
   fitNbd,
   FitTimeout,
   probabilityAlive,
+  spendData,
   type BgNbd,
   type Nbd,
-  type CustomerHistory,
   type GammaGamma,
+  type HistoryColumns,
 } from '../clv/models.ts';
 import { queryColumns, type QueryEngine } from '../engines/query-engine.ts';
 import { addDays, distinctPeriods, localMidnight, type Period } from '../periods/period.ts';
@@ -156,52 +157,49 @@ export async function measureBeyond(req: BeyondRequest & { readonly plan: Beyond
   (summaries.segment ?? []).forEach((s, k) => {
     if (s) segmentOf.set(String(ids[k]), s as Segment);
   });
-  const historiesAt = (i: number): (CustomerHistory & { id: string })[] => {
+  /** End i's histories by column, and for each the row of its customer in `summaries`. */
+  const historiesAt = (i: number): Calibration => {
     // T runs from the first purchase day to the last day before the end.
     const lastDay = dayNumber(periods[i]?.end ?? '') - 1;
     const xs = summaries[`x_${i}`] ?? [];
     const txs = summaries[`t_x_days_${i}`] ?? [];
     const mxs = summaries[`mx_${i}`] ?? [];
-    const out: (CustomerHistory & { id: string })[] = [];
-    for (let k = 0; k < ids.length; k++) {
-      const x = xs[k];
+    let n = 0;
+    for (const x of xs) if (x !== null) n++;
+    const h = {
+      x: new Float64Array(n),
+      txDays: new Float64Array(n),
+      TDays: new Float64Array(n),
+      mx: new Float64Array(n),
+      row: new Uint32Array(n),
+    };
+    let k = 0;
+    for (let row = 0; row < ids.length; row++) {
+      const x = xs[row];
       if (x === null || x === undefined) continue;
-      const mx = mxs[k];
-      out.push({
-        id: String(ids[k]),
-        x: Number(x),
-        // Weeks of whole days, as the papers' CDNOW summaries. Not whole weeks: a repeat
-        // buyer with t_x = 0 would make the BG/NBD likelihood unbounded as α → 0.
-        tx: Number(txs[k]) / 7,
-        T: (lastDay - Number(firstDays[k])) / 7,
-        ...(mx === null || mx === undefined ? {} : { mx: Number(mx) }),
-      });
+      const mx = mxs[row];
+      h.x[k] = Number(x);
+      // Whole days; the models count weeks of them (days / 7), as the papers' CDNOW
+      // summaries. Not whole weeks: a repeat buyer with t_x = 0 would make the BG/NBD
+      // likelihood unbounded as α → 0.
+      h.txDays[k] = Number(txs[row]);
+      h.TDays[k] = lastDay - Number(firstDays[row]);
+      h.mx[k] = mx === null || mx === undefined ? Number.NaN : Number(mx);
+      h.row[k] = row;
+      k++;
     }
-    return out;
+    return h;
   };
-  const order = periods.map((p, i) => ({ i, end: dayNumber(p.end) })).sort((a, b) => a.end - b.end);
+  const fits = fitTrend(
+    periods.map((p) => dayNumber(p.end)),
+    historiesAt,
+    req.lifetimeBudgetMs ?? LIFETIME_BUDGET_MS,
+  );
   const clvByLabel = new Map<string, number | null>();
-  let warm: LifetimeModel | null = null;
-  let reported: {
-    model: LifetimeModel;
-    values: Float64Array;
-    histories: (CustomerHistory & { id: string })[];
-  } | null = null;
-  // Every fit of the run shares one time budget; a fit still running at its end gives no
-  // value (reason `timeLimit`), nor do the ones after it, and the report goes out.
-  const deadline = performance.now() + (req.lifetimeBudgetMs ?? LIFETIME_BUDGET_MS);
-  let unavailable: NoModel | undefined;
-  for (const { i } of order) {
-    const histories = historiesAt(i);
-    const fitted = fitLifetime(histories, warm ?? undefined, deadline);
-    const ok = 'model' in fitted ? fitted : null;
-    warm = ok?.model ?? warm;
-    clvByLabel.set(periods[i]?.label ?? '', ok ? ok.mean : null);
-    if (i === 0) {
-      if (ok) reported = { ...ok, histories };
-      else if ('unavailable' in fitted) unavailable = fitted.unavailable;
-    }
-  }
+  fits.forEach((f, i) => clvByLabel.set(periods[i]?.label ?? '', 'mean' in f ? f.mean : null));
+  const first = fits[0];
+  const reported = first && 'model' in first ? first : null;
+  const unavailable = first && 'unavailable' in first ? first.unavailable : undefined;
   let clv: Beyond['clv'] = {
     clv12m: null,
     bySegment: {},
@@ -210,8 +208,10 @@ export async function measureBeyond(req: BeyondRequest & { readonly plan: Beyond
   };
   if (reported) {
     const { model, histories, values } = reported;
+    if (!values || !histories) throw new Error('the reported period keeps its values');
     // Where each customer's history and predicted value are (the reported period's only).
-    const indexOf = new Map(histories.map((h, k) => [h.id, k]));
+    const indexOf = new Map<string, number>();
+    histories.row.forEach((row, k) => indexOf.set(String(ids[row]), k));
     const valueOf = (id: string): number | null => {
       const k = indexOf.get(id);
       return k === undefined ? null : (values[k] ?? null);
@@ -219,7 +219,14 @@ export async function measureBeyond(req: BeyondRequest & { readonly plan: Beyond
     // Each at-risk customer's chance of still being active and predicted value, for the export.
     for (const c of atRiskList) {
       const k = indexOf.get(c.customer_id);
-      const h = k === undefined ? undefined : histories[k];
+      const h =
+        k === undefined
+          ? undefined
+          : {
+              x: histories.x[k] ?? 0,
+              tx: (histories.txDays[k] ?? 0) / 7,
+              T: (histories.TDays[k] ?? 0) / 7,
+            };
       c.p_alive = h ? (model.bg ? probabilityAlive(model.bg, h) : 1) : null;
       c.clv_12m = valueOf(c.customer_id);
     }
@@ -267,11 +274,53 @@ function mean(xs: ArrayLike<number>): number {
   return total / xs.length;
 }
 
-interface LifetimeModel {
+/** One calibration's customers by column (see HistoryColumns), with each one's summary row. */
+export interface Calibration extends HistoryColumns {
+  readonly row: Uint32Array;
+}
+
+export interface LifetimeModel {
   /** BG/NBD, or null where its fit ran off to the no-dropout limit and `nbd` stands in. */
   readonly bg: BgNbd | null;
   readonly nbd?: Nbd;
   readonly gg: GammaGamma;
+}
+
+/** A calibration's fitted models and the mean of its customers' predicted values. */
+export interface LifetimeFit {
+  readonly model: LifetimeModel;
+  readonly mean: number;
+  /** Each customer's predicted 12-month value and the histories (the first calibration only). */
+  readonly values?: Float64Array;
+  readonly histories?: Calibration;
+}
+
+/**
+ * Fits the lifetime models at every calibration end (day numbers), oldest first, each
+ * starting from the last model that fitted (its parameters and curvature), all within one
+ * time budget: a fit still running when it is spent gives no value (`timeLimit`), nor do
+ * the ones after it. `historiesAt(i)` builds end i's histories when its turn comes, so that
+ * one calibration's columns are held at a time. Results in the order of `ends`; only the
+ * first (the reported period) keeps its per-customer values.
+ */
+export function fitTrend(
+  ends: readonly number[],
+  historiesAt: (i: number) => Calibration,
+  budgetMs: number,
+): (LifetimeFit | { unavailable: NoModel })[] {
+  const order = ends.map((end, i) => ({ i, end })).sort((a, b) => a.end - b.end);
+  const deadline = performance.now() + budgetMs;
+  const out = new Array<LifetimeFit | { unavailable: NoModel }>(ends.length);
+  let warm: LifetimeModel | undefined;
+  for (const { i } of order) {
+    const histories = historiesAt(i);
+    const fitted = fitLifetime(histories, warm, deadline);
+    if ('model' in fitted) {
+      warm = fitted.model;
+      out[i] = i === 0 ? { ...fitted, histories } : { model: fitted.model, mean: fitted.mean };
+    } else out[i] = fitted;
+  }
+  return out;
 }
 
 /** How long all the lifetime fits of one run may take together. */
@@ -291,7 +340,7 @@ export type NoModel = 'fewCustomers' | 'boundary' | 'timeLimit';
  * says nothing), or when `deadline` (`performance.now()`) passes first.
  */
 function fitLifetime(
-  histories: readonly (CustomerHistory & { id: string })[],
+  histories: Calibration,
   start: LifetimeModel | undefined,
   deadline: number,
 ): { model: LifetimeModel; values: Float64Array; mean: number } | { unavailable: NoModel } {
@@ -304,14 +353,14 @@ function fitLifetime(
 }
 
 function fitLifetimeWithin(
-  histories: readonly (CustomerHistory & { id: string })[],
+  histories: Calibration,
   start: LifetimeModel | undefined,
   deadline: number,
 ): { model: LifetimeModel; values: Float64Array; mean: number } | { unavailable: NoModel } {
   if (performance.now() > deadline) throw new FitTimeout();
-  const repeaters = histories.filter((h) => h.x > 0 && (h.mx ?? 0) > 0);
-  if (histories.length < 10 || repeaters.length < 10) return { unavailable: 'fewCustomers' };
-  const { cells, cellOf } = compressIndexed(histories);
+  const repeaters = spendData(histories);
+  if (histories.x.length < 10 || repeaters.x.length < 10) return { unavailable: 'fewCustomers' };
+  const { data: cells, cellOf } = countCells(histories);
   // A fit that ran off towards a boundary (a parameter outside [1e-4, 1e4]: a mixing
   // distribution collapsing) says nothing as it stands, and its predictions sit near hyp2f1's
   // poles; Gamma-Gamma's mean spend also needs q > 1. A warm start that ends there is tried
@@ -320,7 +369,8 @@ function fitLifetimeWithin(
   // fitted instead.
   const sane = (v: number): boolean => Number.isFinite(v) && v >= 1e-4 && v <= 1e4;
   const saneAll = (vs: number[]): boolean => vs.every(sane);
-  // Each model from the warm start, and from the cold start when that ends off the map.
+  // Each model from the warm start (its parameters and curvature), and from the cold start
+  // when that ends off the map.
   const limits = { deadline };
   let gg = fitGammaGamma(repeaters, start?.gg, limits);
   if (start && !(saneAll([gg.p, gg.q, gg.v]) && gg.q > 1))
@@ -335,19 +385,31 @@ function fitLifetimeWithin(
     if (saneAll([nbd.r, nbd.alpha])) model = { bg: null, nbd, gg };
   }
   if (!model) return { unavailable: 'boundary' };
+  if (performance.now() > deadline) throw new FitTimeout();
   const { nbd } = model;
-  const fitted = model.bg;
-  // Customers with the same (x, t_x, T) expect the same purchases: one hyp2f1 per cell,
-  // within the same deadline.
-  const purchases = cells.map((c, k) => {
-    if (k % 1024 === 0 && performance.now() > deadline) throw new FitTimeout();
-    return fitted ? expectedPurchases(fitted, c, 52) : nbd ? nbdExpectedPurchases(nbd, c, 52) : 0;
-  });
+  // Customers with the same (x, t_x, T) expect the same purchases.
+  const purchases = model.bg
+    ? expectedPurchasesOfCells(model.bg, cells, 52)
+    : Float64Array.from({ length: cells.w.length }, (_, k) =>
+        nbd
+          ? nbdExpectedPurchases(
+              nbd,
+              {
+                x: cells.xs[cells.xIndex[k] ?? 0] ?? 0,
+                tx: 0,
+                T: cells.Ts[cells.TIndex[k] ?? 0] ?? 0,
+              },
+              52,
+            )
+          : 0,
+      );
   // Each customer's value, in the histories' order (one per customer, no map per end).
-  const values = Float64Array.from(
-    histories,
-    (h, i) => (purchases[cellOf[i] ?? 0] ?? 0) * expectedSpend(gg, h),
-  );
+  const values = new Float64Array(histories.x.length);
+  for (let i = 0; i < values.length; i++) {
+    const mx = histories.mx[i] ?? Number.NaN;
+    const h = { x: histories.x[i] ?? 0, tx: 0, T: 0, ...(mx > 0 ? { mx } : {}) };
+    values[i] = (purchases[cellOf[i] ?? 0] ?? 0) * expectedSpend(gg, h);
+  }
   return { model, values, mean: mean(values) };
 }
 
