@@ -109,7 +109,12 @@ export function clvStatements(
   });
   return {
     create: table.create,
-    summary: buildClvSummaryQuery({ base: table.name, ends: input.ends, segments: false }),
+    summary: buildClvSummaryQuery({
+      base: table.name,
+      ends: input.ends,
+      segments: false,
+      ids: true,
+    }),
     drop: table.drop,
   };
 }

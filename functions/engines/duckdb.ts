@@ -1,16 +1,30 @@
 import { open, stat, readdir } from 'node:fs/promises';
 import { extname, join } from 'node:path';
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { DuckDBInstance, DuckDBTypeId, type DuckDBConnection } from '@duckdb/node-api';
 import { duckdbDialect, stringLiteral } from '../sql/dialect.ts';
 import type { OrderColumns } from '../sql/report-query.ts';
 import {
   QueryError,
   SourceError,
-  type Columns,
+  type NumberColumns,
   type OrdersRelation,
   type QueryEngine,
   type Row,
 } from './query-engine.ts';
+
+/** Column types queryNumbers reads as numbers (whole numbers are exact below 2^53). */
+const NUMERIC = new Set<DuckDBTypeId>([
+  DuckDBTypeId.TINYINT,
+  DuckDBTypeId.SMALLINT,
+  DuckDBTypeId.INTEGER,
+  DuckDBTypeId.BIGINT,
+  DuckDBTypeId.UTINYINT,
+  DuckDBTypeId.USMALLINT,
+  DuckDBTypeId.UINTEGER,
+  DuckDBTypeId.UBIGINT,
+  DuckDBTypeId.FLOAT,
+  DuckDBTypeId.DOUBLE,
+]);
 
 export interface DuckDbOptions {
   /** Database file, or `:memory:`. @default ':memory:' */
@@ -135,11 +149,48 @@ export class DuckDbEngine implements QueryEngine {
     }
   }
 
-  async queryColumns(sql: string): Promise<Columns> {
+  async queryNumbers(sql: string): Promise<NumberColumns> {
     try {
-      const reader = await this.connection.runAndReadAll(sql);
-      return reader.getColumnsObjectJson() as Columns;
+      // Streamed: DuckDB hands over one chunk at a time, and never holds the whole result.
+      const result = await this.connection.stream(sql);
+      const names = result.columnNames();
+      names.forEach((name, c) => {
+        if (!NUMERIC.has(result.columnTypeId(c)))
+          throw new QueryError(
+            `column ${name} is not numeric (${result.columnType(c).toString()})`,
+          );
+      });
+      // Chunk by chunk, from DuckDB's vectors into typed arrays.
+      const parts: Float64Array[][] = names.map(() => []);
+      let rows = 0;
+      for (;;) {
+        const chunk = await result.fetchChunk();
+        if (!chunk || chunk.rowCount === 0) break;
+        const n = chunk.rowCount;
+        parts.forEach((part, c) => {
+          const vector = chunk.getColumnVector(c);
+          const out = new Float64Array(n);
+          for (let i = 0; i < n; i++) {
+            const v = vector.getItem(i);
+            out[i] = v === null ? Number.NaN : Number(v);
+          }
+          part.push(out);
+        });
+        rows += n;
+      }
+      const columns: NumberColumns = {};
+      names.forEach((name, c) => {
+        const all = new Float64Array(rows);
+        let at = 0;
+        for (const part of parts[c] ?? []) {
+          all.set(part, at);
+          at += part.length;
+        }
+        columns[name] = all;
+      });
+      return columns;
     } catch (err) {
+      if (err instanceof QueryError) throw err;
       throw new QueryError((err as Error).message, { cause: err });
     }
   }

@@ -4,18 +4,26 @@ import type { OrderColumns } from '../sql/report-query.ts';
 /** A result row: column name → value, as plain JSON scalars (engines differ in types). */
 export type Row = Record<string, string | number | boolean | null>;
 
-/** A result by column: each column's values, all of the same length. */
-export type Columns = Record<string, Row[string][]>;
+/** A result of numbers by column: NaN where the value is NULL. */
+export type NumberColumns = Record<string, Float64Array>;
 
-/** A statement's result by column, from the engine's own columnar reader where it has one. */
-export async function queryColumns(engine: QueryEngine, sql: string): Promise<Columns> {
-  if (engine.queryColumns) return engine.queryColumns(sql);
+/**
+ * A statement whose every column is numeric, by column as Float64Arrays (NULL as NaN):
+ * no object and no boxed number per value, for results of a million rows or more.
+ */
+export async function queryNumbers(engine: QueryEngine, sql: string): Promise<NumberColumns> {
+  if (engine.queryNumbers) return engine.queryNumbers(sql);
   const rows = await engine.query(sql);
-  const out: Columns = {};
-  for (const [i, row] of rows.entries()) {
-    for (const [k, v] of Object.entries(row))
-      (out[k] ??= new Array<Row[string]>(rows.length))[i] = v;
-  }
+  const out: NumberColumns = {};
+  rows.forEach((row, i) => {
+    for (const [k, v] of Object.entries(row)) {
+      const n =
+        v === null ? Number.NaN : typeof v === 'string' && v.trim() === '' ? Number.NaN : Number(v);
+      if (typeof v === 'boolean' || (v !== null && Number.isNaN(n)))
+        throw new QueryError(`column ${k} is not numeric: ${String(v)}`);
+      (out[k] ??= new Float64Array(rows.length))[i] = n;
+    }
+  });
   return out;
 }
 
@@ -47,10 +55,10 @@ export interface QueryEngine {
   /** Runs one statement; `params` bind to `?` placeholders. */
   query<T extends Row = Row>(sql: string, params?: readonly (string | number)[]): Promise<T[]>;
   /**
-   * Runs one statement and returns its result by column (name → values), for results of
-   * many rows: no object per row. Optional: `columnsOf(rows)` turns `query`'s rows into this.
+   * Runs a statement of numeric columns and returns them as Float64Arrays (NULL as NaN),
+   * read from the engine's own vectors. Optional: `queryNumbers(engine, sql)` converts rows.
    */
-  queryColumns?(sql: string): Promise<Columns>;
+  queryNumbers?(sql: string): Promise<NumberColumns>;
   close(): Promise<void>;
 }
 

@@ -1,6 +1,7 @@
 import type { ReportConfig } from '../config/schema.ts';
 import {
   countCells,
+  expectedPurchases,
   expectedPurchasesOfCells,
   expectedSpend,
   fitBgNbd,
@@ -15,15 +16,16 @@ import {
   type GammaGamma,
   type HistoryColumns,
 } from '../clv/models.ts';
-import { queryColumns, type QueryEngine } from '../engines/query-engine.ts';
+import { queryNumbers, type QueryEngine } from '../engines/query-engine.ts';
 import { addDays, distinctPeriods, localMidnight, type Period } from '../periods/period.ts';
 import type { BaseSpec } from '../sql/base-query.ts';
-import { buildClvSummaryQuery, dayNumber } from '../sql/clv-query.ts';
+import { buildClvSummaryQuery, dayNumber, lifetimeSummary } from '../sql/clv-query.ts';
 import type { Dialect } from '../sql/dialect.ts';
 import {
   buildCohortQuery,
   buildRfmQuery,
   cohortMonths,
+  SEGMENTS,
   type CohortMonths,
   type Segment,
 } from '../sql/structures-query.ts';
@@ -124,7 +126,16 @@ export function planBeyond(
     clvPeriods,
     sql: {
       cohorts: buildCohortQuery({ dialect: req.dialect, base, months }),
-      rfm: buildRfmQuery({ base, riskFrom, riskTo }),
+      // Each at-risk customer with their lifetime summary at the period end (the first end).
+      rfm: buildRfmQuery({
+        base,
+        riskFrom,
+        riskTo,
+        atRiskColumns: [
+          { name: 'first_day', sql: 'CAST(l_first_day AS INTEGER)' },
+          ...lifetimeSummary(0),
+        ],
+      }),
       lifetime: buildClvSummaryQuery({ base, ends }),
     },
   };
@@ -141,31 +152,27 @@ export async function measureBeyond(req: BeyondRequest & { readonly plan: Beyond
   const { sql } = plan;
   const cohorts = await cohortMatrix(engine, sql.cohorts, plan.months);
   const { rfm, atRisk, atRiskList: listed } = await rfmSegments(engine, sql.rfm);
-  const atRiskList = listed.map((c) => ({
+  const atRiskList = listed.map(({ history: _history, ...c }) => ({
     ...c,
     p_alive: null as number | null,
     clv_12m: null as number | null,
   }));
 
   const periods = plan.clvPeriods;
-  // By column: one value per customer and column, no object per customer (a million or
-  // more customers at 13 ends).
-  const summaries = await queryColumns(engine, sql.lifetime);
-  const ids = summaries.customer_id ?? [];
-  const firstDays = summaries.first_day ?? [];
-  const segmentOf = new Map<string, Segment>();
-  (summaries.segment ?? []).forEach((s, k) => {
-    if (s) segmentOf.set(String(ids[k]), s as Segment);
-  });
+  // By column, as typed arrays: one number per customer and column, no object or boxed
+  // value per customer (a million or more customers at 13 ends).
+  const summaries = await queryNumbers(engine, sql.lifetime);
+  const firstDays = summaries.first_day ?? new Float64Array();
+  const none = new Float64Array(firstDays.length).fill(Number.NaN);
   /** End i's histories by column, and for each the row of its customer in `summaries`. */
   const historiesAt = (i: number): Calibration => {
     // T runs from the first purchase day to the last day before the end.
     const lastDay = dayNumber(periods[i]?.end ?? '') - 1;
-    const xs = summaries[`x_${i}`] ?? [];
-    const txs = summaries[`t_x_days_${i}`] ?? [];
-    const mxs = summaries[`mx_${i}`] ?? [];
+    const xs = summaries[`x_${i}`] ?? none;
+    const txs = summaries[`t_x_days_${i}`] ?? none;
+    const mxs = summaries[`mx_${i}`] ?? none;
     let n = 0;
-    for (const x of xs) if (x !== null) n++;
+    for (const x of xs) if (!Number.isNaN(x)) n++;
     const h = {
       x: new Float64Array(n),
       txDays: new Float64Array(n),
@@ -174,17 +181,16 @@ export async function measureBeyond(req: BeyondRequest & { readonly plan: Beyond
       row: new Uint32Array(n),
     };
     let k = 0;
-    for (let row = 0; row < ids.length; row++) {
-      const x = xs[row];
-      if (x === null || x === undefined) continue;
-      const mx = mxs[row];
-      h.x[k] = Number(x);
+    for (let row = 0; row < xs.length; row++) {
+      const x = xs[row] ?? Number.NaN;
+      if (Number.isNaN(x)) continue;
+      h.x[k] = x;
       // Whole days; the models count weeks of them (days / 7), as the papers' CDNOW
       // summaries. Not whole weeks: a repeat buyer with t_x = 0 would make the BG/NBD
       // likelihood unbounded as α → 0.
-      h.txDays[k] = Number(txs[row]);
-      h.TDays[k] = lastDay - Number(firstDays[row]);
-      h.mx[k] = mx === null || mx === undefined ? Number.NaN : Number(mx);
+      h.txDays[k] = txs[row] ?? 0;
+      h.TDays[k] = lastDay - (firstDays[row] ?? 0);
+      h.mx[k] = mxs[row] ?? Number.NaN;
       h.row[k] = row;
       k++;
     }
@@ -209,38 +215,43 @@ export async function measureBeyond(req: BeyondRequest & { readonly plan: Beyond
   if (reported) {
     const { model, histories, values } = reported;
     if (!values || !histories) throw new Error('the reported period keeps its values');
-    // Where each customer's history and predicted value are (the reported period's only).
-    const indexOf = new Map<string, number>();
-    histories.row.forEach((row, k) => indexOf.set(String(ids[row]), k));
-    const valueOf = (id: string): number | null => {
-      const k = indexOf.get(id);
-      return k === undefined ? null : (values[k] ?? null);
-    };
-    // Each at-risk customer's chance of still being active and predicted value, for the export.
-    for (const c of atRiskList) {
-      const k = indexOf.get(c.customer_id);
-      const h =
-        k === undefined
-          ? undefined
-          : {
-              x: histories.x[k] ?? 0,
-              tx: (histories.txDays[k] ?? 0) / 7,
-              T: (histories.TDays[k] ?? 0) / 7,
-            };
-      c.p_alive = h ? (model.bg ? probabilityAlive(model.bg, h) : 1) : null;
-      c.clv_12m = valueOf(c.customer_id);
-    }
+    // Each at-risk customer's chance of still being active and predicted value, for the
+    // export, from the summary the RFM statement lists with them: the same functions of the
+    // same history as the customer's value in the fit.
+    const lastDay = dayNumber(req.period.end) - 1;
+    listed.forEach((row, k) => {
+      const c = atRiskList[k];
+      const s = row.history;
+      if (!c || !s) return;
+      const h = {
+        x: s.x,
+        tx: s.txDays / 7,
+        T: (lastDay - s.firstDay) / 7,
+        ...(s.mx > 0 ? { mx: s.mx } : {}),
+      };
+      c.p_alive = model.bg ? probabilityAlive(model.bg, h) : 1;
+      const purchases = model.bg
+        ? expectedPurchases(model.bg, h, 52)
+        : model.nbd
+          ? nbdExpectedPurchases(model.nbd, h, 52)
+          : 0;
+      c.clv_12m = purchases * expectedSpend(model.gg, h);
+    });
+    // The mean predicted value per segment at the period end, summed in the rows' order.
+    const codes = summaries.segment_code ?? none;
+    const sum = new Float64Array(SEGMENTS.length);
+    const count = new Float64Array(SEGMENTS.length);
+    histories.row.forEach((row, k) => {
+      const code = codes[row] ?? Number.NaN;
+      if (Number.isNaN(code)) return;
+      sum[code] = (sum[code] ?? 0) + (values[k] ?? 0);
+      count[code] = (count[code] ?? 0) + 1;
+    });
     const bySegment: Partial<Record<Segment, number>> = {};
-    const sums = new Map<Segment, { sum: number; n: number }>();
-    for (const [id, segment] of segmentOf) {
-      const t = sums.get(segment) ?? { sum: 0, n: 0 };
-      t.sum += valueOf(id) ?? 0;
-      t.n++;
-      sums.set(segment, t);
-    }
     for (const s of rfm.segments) {
-      const t = sums.get(s.segment);
-      if (t && t.n > 0) bySegment[s.segment] = t.sum / t.n;
+      const code = SEGMENTS.indexOf(s.segment);
+      const n = count[code] ?? 0;
+      if (n > 0) bySegment[s.segment] = (sum[code] ?? 0) / n;
     }
     clv = {
       clv12m: clvByLabel.get(req.period.label) ?? null,

@@ -1,6 +1,6 @@
 import { IANAZone } from 'luxon';
-import { tableName } from './dialect.ts';
-import { scoredCustomers } from './structures-query.ts';
+import { stringLiteral, tableName } from './dialect.ts';
+import { SEGMENTS, scoredCustomers } from './structures-query.ts';
 
 export interface ClvQueryInput {
   /** The run's customer table (buildBaseQuery with `lifetime` for the same ends, and `rfm`). */
@@ -10,8 +10,13 @@ export interface ClvQueryInput {
    * learns from, e.g. the end of the reported period and of every period it is compared with.
    */
   readonly ends: readonly string[];
-  /** Each customer's RFM segment at the period end (the table must hold `rfm`). @default true */
+  /**
+   * Each customer's RFM segment at the period end as `segment_code`, its index in SEGMENTS
+   * (the table must hold `rfm`). @default true
+   */
   readonly segments?: boolean;
+  /** Each row's `customer_id` too, to inspect the summaries. @default false */
+  readonly ids?: boolean;
 }
 
 /**
@@ -19,7 +24,8 @@ export interface ClvQueryInput {
  * `t_x_days_<i>` and `mx_<i>`, all NULL where the customer has no purchase before end i.
  */
 export interface ClvSummaryColumns {
-  readonly customer_id: string;
+  /** Only with `ids`. */
+  readonly customer_id?: string;
   /** Local day number (days since 1970-01-01) of the first purchase. */
   readonly first_day: number;
   /** Repeat purchase days before end i. */
@@ -28,6 +34,8 @@ export interface ClvSummaryColumns {
   readonly t_x_days: number | null;
   /** Mean value of the repeat purchase days before end i; null without repeats. */
   readonly mx: number | null;
+  /** The customer's RFM segment at the period end, its index in SEGMENTS (with `segments`). */
+  readonly segment_code?: number | null;
 }
 
 /** Days since 1970-01-01 of a local calendar date `YYYY-MM-DD`. */
@@ -65,10 +73,27 @@ export function utcOffsets(timeZone: string, until: Date): { changes: Date[]; of
 }
 
 /**
+ * A customer's lifetime summary at end `j` of the table's `lifetime` (see ClvSummaryColumns):
+ * `x<suffix>`, `t_x_days<suffix>` and `mx<suffix>`, as named expressions over the table.
+ */
+export function lifetimeSummary(j: number, suffix = ''): { name: string; sql: string }[] {
+  const repeats = `l_days_${j} - 1`;
+  return [
+    { name: `x${suffix}`, sql: `CAST(CASE WHEN l_days_${j} > 0 THEN ${repeats} END AS INTEGER)` },
+    { name: `t_x_days${suffix}`, sql: `CAST(l_last_${j} - l_first_day AS INTEGER)` },
+    {
+      name: `mx${suffix}`,
+      sql: `CAST(l_spend_${j} - l_first_spend AS DOUBLE) / nullif(${repeats}, 0)`,
+    },
+  ];
+}
+
+/**
  * The per-customer summaries the lifetime models need (Fader & Hardie's x, t_x, T and the
  * mean repeat spend) at several calibration ends, one row per customer with a purchase day
  * before the last end (see ClvSummaryColumns; T is the days from `first_day` to the last day
- * before the end), with the customer's RFM `segment` at the period end (NULL outside it).
+ * before the end), with the customer's RFM segment at the period end (`segment_code`, NULL
+ * outside it). Every column is a number, so that a million rows travel as typed arrays.
  * Purchases are counted per local calendar day in the report's time zone, as the models'
  * papers count per day, so an end (a local midnight) never splits a day; weeks are days / 7.
  * Rows come ordered by customer_id: sums of doubles depend on their order, and the fits must
@@ -77,22 +102,29 @@ export function utcOffsets(timeZone: string, until: Date): { changes: Date[]; of
 export function buildClvSummaryQuery(input: ClvQueryInput): string {
   if (input.ends.length === 0) throw new Error('buildClvSummaryQuery needs at least one end');
   const last = Math.max(...input.ends.map(dayNumber));
-  const columns = input.ends.flatMap((_, i) => {
-    const j = i + 1;
-    const repeats = `l_days[${j}] - 1`;
-    return [
-      `CAST(CASE WHEN l_days[${j}] > 0 THEN ${repeats} END AS INTEGER) AS x_${i}`,
-      `CAST(l_last[${j}] - l_first_day AS INTEGER) AS t_x_days_${i}`,
-      `CAST(l_spend[${j}] - l_first_spend AS DOUBLE) / nullif(${repeats}, 0) AS mx_${i}`,
-    ];
-  });
-  const needed = ['l_first_day', 'l_first_spend', 'l_days', 'l_last', 'l_spend'];
+  const columns = input.ends.flatMap((_, i) =>
+    lifetimeSummary(i, `_${i}`).map((c) => `${c.sql} AS ${c.name}`),
+  );
+  const needed = [
+    'l_first_day',
+    'l_first_spend',
+    ...input.ends.flatMap((_, i) => [`l_days_${i}`, `l_last_${i}`, `l_spend_${i}`]),
+  ];
   const where = `l_first_day < ${last}`;
   const segments = input.segments ?? true;
-  return `SELECT customer_id, CAST(l_first_day AS INTEGER) AS first_day,
-  ${columns.join(',\n  ')}${segments ? ',\n  segment' : ''}
+  const code = `CAST(CASE s.segment ${SEGMENTS.map((name, i) => `WHEN ${stringLiteral(name)} THEN ${i}`).join(' ')} END AS INTEGER) AS segment_code`;
+  // The segments are scored on a narrow projection of the table (the windows sort only the
+  // RFM columns) and joined back by customer: a second read of the compact table, cheaper
+  // than carrying every end's columns through three sorts.
+  const scored = `(
+  SELECT customer_id, segment FROM (
+    ${scoredCustomers(input.base, 'f_n_now > 0', [], false)}
+  ) r
+) s ON s.customer_id = c.customer_id`;
+  return `SELECT ${input.ids ? 'c.customer_id, ' : ''}CAST(l_first_day AS INTEGER) AS first_day,
+  ${columns.join(',\n  ')}${segments ? `,\n  ${code}` : ''}
 FROM (
-  ${segments ? scoredCustomers(input.base, where, needed) : `SELECT customer_id, ${needed.join(', ')} FROM ${tableName(input.base)} WHERE ${where}`}
-) c
-ORDER BY customer_id`;
+  SELECT customer_id, ${needed.join(', ')} FROM ${tableName(input.base)} WHERE ${where}
+) c${segments ? `\nLEFT JOIN ${scored}` : ''}
+ORDER BY c.customer_id`;
 }

@@ -55,10 +55,10 @@ if (mode === 'scans') {
     return result;
   };
   const query = engine.query.bind(engine);
-  const queryColumns = engine.queryColumns.bind(engine);
+  const queryNumbers = engine.queryNumbers.bind(engine);
   engine.query = (sql: string, params?: readonly (string | number)[]) =>
     counted(() => query(sql, params));
-  engine.queryColumns = (sql: string) => counted(() => queryColumns(sql));
+  engine.queryNumbers = (sql: string) => counted(() => queryNumbers(sql));
 }
 const started = performance.now();
 let checksum: number;
