@@ -1,7 +1,9 @@
 import type { MinimizeResult } from './nelder-mead.ts';
 
 /**
- * BFGS quasi-Newton minimization with a backtracking (Armijo) line search, for smooth
+ * BFGS quasi-Newton minimization with a backtracking line search (Armijo's sufficient
+ * decrease, or Hager and Zhang's approximate Wolfe conditions where rounding noise hides the
+ * decrease), for smooth
  * functions whose gradient is known (Nocedal & Wright 2006, algorithm 6.1; the first inverse
  * Hessian scaled by eq. 6.20). A few dozen gradient steps where the simplex needs hundreds of
  * evaluations. Returns null when it cannot make progress (a non-finite value or gradient at
@@ -77,9 +79,20 @@ export function minimizeBfgs(
       }
       xNext = x.map((v, i) => v + t * (d[i] ?? 0));
       const trial = fg(xNext);
-      if (finite(trial) && trial.f <= cur.f + 1e-4 * t * slope) {
-        next = trial;
-        break;
+      // Armijo's sufficient decrease; or, near the minimum, where the decrease is lost in the
+      // function's rounding, Hager and Zhang's approximate Wolfe conditions (2005): a value
+      // no higher within that rounding, and a slope along d that has fallen far enough.
+      if (finite(trial)) {
+        const trialSlope = dot(trial.g, d);
+        if (
+          trial.f <= cur.f + 1e-4 * t * slope ||
+          (trial.f <= cur.f + NOISE * Math.abs(cur.f) &&
+            trialSlope >= 0.9 * slope &&
+            trialSlope <= -0.8 * slope)
+        ) {
+          next = trial;
+          break;
+        }
       }
       finiteTrial ||= finite(trial);
       t /= 2;
@@ -108,6 +121,9 @@ export function minimizeBfgs(
   }
   return { x, fx: cur.f, iterations: maxIterations, inverseHessian: H };
 }
+
+/** The relative rounding of a long sum of likelihood terms, below which values are level. */
+const NOISE = 1e-12;
 
 function identity(n: number): number[][] {
   return Array.from({ length: n }, (_, i) =>

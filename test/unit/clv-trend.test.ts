@@ -110,6 +110,23 @@ describe('lifetime fits on columns: cells, predictions per cell, a warm-started 
     expect(odd?.x[0]).toBeCloseTo(1.05, 6);
   });
 
+  test('BFGS goes on by the slope where rounding noise hides the last decreases', () => {
+    // The Rosenbrock valley on top of a million, with a jitter of 1e-7 in the value, as a
+    // long sum of likelihood terms has; the gradient is exact. Near the minimum the value
+    // can no longer show a decrease, and the slope must lead the way.
+    const noisy = (x: readonly number[]): { f: number; g: number[] } => {
+      const [a = 0, b = 0] = x;
+      return {
+        f: 1e6 + (1 - a) ** 2 + 100 * (b - a * a) ** 2 + 1e-7 * Math.sin(1e9 * a + 3e9 * b),
+        g: [-2 * (1 - a) - 400 * a * (b - a * a), 200 * (b - a * a)],
+      };
+    };
+    const r = minimizeBfgs(noisy, [-1.2, 1], { gTolerance: 1e-15 });
+    // By the value alone, the search stops about 1e-5 away.
+    expect(Math.abs((r?.x[0] ?? 0) - 1)).toBeLessThan(1e-9);
+    expect(Math.abs((r?.x[1] ?? 0) - 1)).toBeLessThan(1e-9);
+  });
+
   test('a trend fitted warm, oldest end first, gives the models of cold fits at every end', () => {
     // 3,000 customers over a year with CDNOW-like habits (a seeded generator), seen at 5
     // weekly ends.
