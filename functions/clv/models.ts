@@ -129,10 +129,12 @@ export function countCells(h: HistoryColumns): { data: CountData; cellOf: Uint32
   const Ts = distinct(h.TDays);
   const cellAt = new Map<number, number>();
   const cellOf = new Uint32Array(n);
-  const cx: number[] = [];
-  const ctx: number[] = [];
-  const cT: number[] = [];
-  const w: number[] = [];
+  // At most one cell per customer: typed arrays of that size, cut to the cells found.
+  const cx = new Uint32Array(n);
+  const ctx = new Uint32Array(n);
+  const cT = new Uint32Array(n);
+  const w = new Float64Array(n);
+  let cells = 0;
   for (let i = 0; i < n; i++) {
     const xi = xs.index[i] ?? 0;
     const ti = txs.index[i] ?? 0;
@@ -140,10 +142,10 @@ export function countCells(h: HistoryColumns): { data: CountData; cellOf: Uint32
     const key = (xi * txs.values.length + ti) * Ts.values.length + Ti;
     let k = cellAt.get(key);
     if (k === undefined) {
-      cellAt.set(key, (k = w.push(0) - 1));
-      cx.push(xi);
-      ctx.push(ti);
-      cT.push(Ti);
+      cellAt.set(key, (k = cells++));
+      cx[k] = xi;
+      ctx[k] = ti;
+      cT[k] = Ti;
     }
     w[k] = (w[k] ?? 0) + 1;
     cellOf[i] = k;
@@ -154,10 +156,10 @@ export function countCells(h: HistoryColumns): { data: CountData; cellOf: Uint32
       xs: Float64Array.from(xs.values),
       txs: weeks(txs.values),
       Ts: weeks(Ts.values),
-      xIndex: Uint32Array.from(cx),
-      txIndex: Uint32Array.from(ctx),
-      TIndex: Uint32Array.from(cT),
-      w: Float64Array.from(w),
+      xIndex: cx.slice(0, cells),
+      txIndex: ctx.slice(0, cells),
+      TIndex: cT.slice(0, cells),
+      w: w.slice(0, cells),
     },
     cellOf,
   };
@@ -388,9 +390,10 @@ function spendOf(
   mAt: (i: number) => number,
   wAt: (i: number) => number,
 ): SpendData {
-  const x: number[] = [];
-  const m: number[] = [];
-  const w: number[] = [];
+  const x = new Float64Array(n);
+  const m = new Float64Array(n);
+  const w = new Float64Array(n);
+  let rows = 0;
   let sumXLnM = 0;
   let sumLnM = 0;
   let total = 0;
@@ -400,9 +403,10 @@ function spendOf(
     const mi = mAt(i);
     if (!(xi > 0 && mi > 0)) continue;
     const wi = wAt(i);
-    x.push(xi);
-    m.push(mi);
-    w.push(wi);
+    x[rows] = xi;
+    m[rows] = mi;
+    w[rows] = wi;
+    rows++;
     const lm = Math.log(mi);
     sumXLnM += wi * xi * lm;
     sumLnM += wi * lm;
@@ -410,9 +414,9 @@ function spendOf(
     weightByX.set(xi, (weightByX.get(xi) ?? 0) + wi);
   }
   return {
-    x: Float64Array.from(x),
-    m: Float64Array.from(m),
-    w: Float64Array.from(w),
+    x: x.slice(0, rows),
+    m: m.slice(0, rows),
+    w: w.slice(0, rows),
     sumXLnM,
     sumLnM,
     total,
@@ -620,8 +624,11 @@ function aliveFactor(m: BgNbd, x: number, tx: number, T: number): number {
 
 /** Expected value of a customer's future purchases (the population mean when x = 0). */
 export function expectedSpend(g: GammaGamma, c: CustomerHistory): number {
-  const x = c.x;
-  const mx = c.mx ?? 0;
-  if (x === 0 || mx <= 0) return (g.p * g.v) / (g.q - 1);
+  return expectedSpendOf(g, c.x, c.mx ?? 0);
+}
+
+/** expectedSpend of repeat purchases `x` with mean value `mx` (NaN or ≤ 0: none). */
+export function expectedSpendOf(g: GammaGamma, x: number, mx: number): number {
+  if (x === 0 || !(mx > 0)) return (g.p * g.v) / (g.q - 1);
   return (g.p * (g.v + x * mx)) / (g.p * x + g.q - 1);
 }

@@ -4,6 +4,7 @@ import {
   expectedPurchases,
   expectedPurchasesOfCells,
   expectedSpend,
+  expectedSpendOf,
   fitBgNbd,
   fitGammaGamma,
   nbdExpectedPurchases,
@@ -417,9 +418,8 @@ function fitLifetimeWithin(
   // Each customer's value, in the histories' order (one per customer, no map per end).
   const values = new Float64Array(histories.x.length);
   for (let i = 0; i < values.length; i++) {
-    const mx = histories.mx[i] ?? Number.NaN;
-    const h = { x: histories.x[i] ?? 0, tx: 0, T: 0, ...(mx > 0 ? { mx } : {}) };
-    values[i] = (purchases[cellOf[i] ?? 0] ?? 0) * expectedSpend(gg, h);
+    const spend = expectedSpendOf(gg, histories.x[i] ?? 0, histories.mx[i] ?? Number.NaN);
+    values[i] = (purchases[cellOf[i] ?? 0] ?? 0) * spend;
   }
   return { model, values, mean: mean(values) };
 }
