@@ -1,9 +1,7 @@
 import type { ReportConfig } from '../config/schema.ts';
 import {
   countCells,
-  expectedPurchases,
   expectedPurchasesOfCells,
-  expectedSpend,
   expectedSpendOf,
   fitBgNbd,
   fitGammaGamma,
@@ -20,7 +18,7 @@ import {
 import { queryNumbers, type QueryEngine } from '../engines/query-engine.ts';
 import { addDays, distinctPeriods, localMidnight, type Period } from '../periods/period.ts';
 import type { BaseSpec } from '../sql/base-query.ts';
-import { buildClvSummaryQuery, dayNumber, lifetimeSummary } from '../sql/clv-query.ts';
+import { buildClvSummaryQuery, dayNumber } from '../sql/clv-query.ts';
 import type { Dialect } from '../sql/dialect.ts';
 import {
   buildCohortQuery,
@@ -127,17 +125,8 @@ export function planBeyond(
     clvPeriods,
     sql: {
       cohorts: buildCohortQuery({ dialect: req.dialect, base, months }),
-      // Each at-risk customer with their lifetime summary at the period end (the first end).
-      rfm: buildRfmQuery({
-        base,
-        riskFrom,
-        riskTo,
-        atRiskColumns: [
-          { name: 'first_day', sql: 'CAST(l_first_day AS INTEGER)' },
-          ...lifetimeSummary(0),
-        ],
-      }),
-      lifetime: buildClvSummaryQuery({ base, ends }),
+      rfm: buildRfmQuery({ base, riskFrom, riskTo }),
+      lifetime: buildClvSummaryQuery({ base, ends, atRisk: { riskFrom, riskTo } }),
     },
   };
 }
@@ -153,7 +142,7 @@ export async function measureBeyond(req: BeyondRequest & { readonly plan: Beyond
   const { sql } = plan;
   const cohorts = await cohortMatrix(engine, sql.cohorts, plan.months);
   const { rfm, atRisk, atRiskList: listed } = await rfmSegments(engine, sql.rfm);
-  const atRiskList = listed.map(({ history: _history, ...c }) => ({
+  const atRiskList = listed.map((c) => ({
     ...c,
     p_alive: null as number | null,
     clv_12m: null as number | null,
@@ -217,27 +206,28 @@ export async function measureBeyond(req: BeyondRequest & { readonly plan: Beyond
     const { model, histories, values } = reported;
     if (!values || !histories) throw new Error('the reported period keeps its values');
     // Each at-risk customer's chance of still being active and predicted value, for the
-    // export, from the summary the RFM statement lists with them: the same functions of the
-    // same history as the customer's value in the fit.
-    const lastDay = dayNumber(req.period.end) - 1;
-    listed.forEach((row, k) => {
-      const c = atRiskList[k];
-      const s = row.history;
-      if (!c || !s) return;
+    // export: the list's k-th customer is the summary row ranked k (the same order in SQL).
+    const ranks = summaries.at_risk_rank ?? none;
+    let ranked = 0;
+    histories.row.forEach((row, k) => {
+      const rank = ranks[row] ?? Number.NaN;
+      if (Number.isNaN(rank)) return;
+      const c = atRiskList[rank - 1];
+      if (!c) throw new Error(`at-risk rank ${rank} is not in the list of ${atRiskList.length}`);
+      ranked++;
       const h = {
-        x: s.x,
-        tx: s.txDays / 7,
-        T: (lastDay - s.firstDay) / 7,
-        ...(s.mx > 0 ? { mx: s.mx } : {}),
+        x: histories.x[k] ?? 0,
+        tx: (histories.txDays[k] ?? 0) / 7,
+        T: (histories.TDays[k] ?? 0) / 7,
       };
       c.p_alive = model.bg ? probabilityAlive(model.bg, h) : 1;
-      const purchases = model.bg
-        ? expectedPurchases(model.bg, h, 52)
-        : model.nbd
-          ? nbdExpectedPurchases(model.nbd, h, 52)
-          : 0;
-      c.clv_12m = purchases * expectedSpend(model.gg, h);
+      c.clv_12m = values[k] ?? null;
     });
+    if (ranked !== atRiskList.length) {
+      throw new Error(
+        `the lifetime summaries rank ${ranked} at-risk customers; the list has ${atRiskList.length}`,
+      );
+    }
     // The mean predicted value per segment at the period end, summed in the rows' order.
     const codes = summaries.segment_code ?? none;
     const sum = new Float64Array(SEGMENTS.length);

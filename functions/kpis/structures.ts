@@ -79,12 +79,6 @@ export interface AtRiskRow {
   readonly orders: number;
   readonly lifetime_revenue: number;
   readonly segment: Segment;
-  /**
-   * The customer's lifetime summary at the period end (buildRfmQuery's `atRiskColumns`):
-   * first purchase day (days since 1970-01-01), repeat purchase days, days from the first
-   * to the last, and mean repeat value (NaN without repeats).
-   */
-  readonly history?: { firstDay: number; x: number; txDays: number; mx: number };
 }
 
 /**
@@ -139,16 +133,6 @@ export async function rfmSegments(
         orders: num(r.orders),
         lifetime_revenue: num(r.lifetime_revenue),
         segment: r.segment as Segment,
-        ...(r.x === undefined || r.x === null
-          ? {}
-          : {
-              history: {
-                firstDay: num(r.first_day),
-                x: num(r.x),
-                txDays: num(r.t_x_days),
-                mx: r.mx === null || r.mx === undefined ? Number.NaN : Number(r.mx),
-              },
-            }),
       })),
   };
 }

@@ -1,6 +1,6 @@
 import { IANAZone } from 'luxon';
 import { stringLiteral, tableName } from './dialect.ts';
-import { SEGMENTS, scoredCustomers } from './structures-query.ts';
+import { SEGMENTS, atRiskCondition, scoredCustomers } from './structures-query.ts';
 
 export interface ClvQueryInput {
   /** The run's customer table (buildBaseQuery with `lifetime` for the same ends, and `rfm`). */
@@ -17,6 +17,13 @@ export interface ClvQueryInput {
   readonly segments?: boolean;
   /** Each row's `customer_id` too, to inspect the summaries. @default false */
   readonly ids?: boolean;
+  /**
+   * With `segments`: each at-risk customer's place in the RFM statement's at-risk list
+   * (`at_risk_rank`, from 1: most lifetime revenue first, then by customer_id; NULL for the
+   * others), so that the list's p_alive and predicted value come from these rows without
+   * customer ids.
+   */
+  readonly atRisk?: { readonly riskFrom: Date; readonly riskTo: Date };
 }
 
 /**
@@ -76,14 +83,19 @@ export function utcOffsets(timeZone: string, until: Date): { changes: Date[]; of
  * A customer's lifetime summary at end `j` of the table's `lifetime` (see ClvSummaryColumns):
  * `x<suffix>`, `t_x_days<suffix>` and `mx<suffix>`, as named expressions over the table.
  */
-export function lifetimeSummary(j: number, suffix = ''): { name: string; sql: string }[] {
-  const repeats = `l_days_${j} - 1`;
+function lifetimeSummary(j: number, suffix = ''): { name: string; sql: string }[] {
+  // Arrays are 1-based on both engines.
+  const at = (array: string): string => `${array}[${j + 1}]`;
+  const repeats = `${at('l_days')} - 1`;
   return [
-    { name: `x${suffix}`, sql: `CAST(CASE WHEN l_days_${j} > 0 THEN ${repeats} END AS INTEGER)` },
-    { name: `t_x_days${suffix}`, sql: `CAST(l_last_${j} - l_first_day AS INTEGER)` },
+    {
+      name: `x${suffix}`,
+      sql: `CAST(CASE WHEN ${at('l_days')} > 0 THEN ${repeats} END AS INTEGER)`,
+    },
+    { name: `t_x_days${suffix}`, sql: `CAST(${at('l_last')} - l_first_day AS INTEGER)` },
     {
       name: `mx${suffix}`,
-      sql: `CAST(l_spend_${j} - l_first_spend AS DOUBLE) / nullif(${repeats}, 0)`,
+      sql: `CAST(${at('l_spend')} - l_first_spend AS DOUBLE) / nullif(${repeats}, 0)`,
     },
   ];
 }
@@ -105,24 +117,25 @@ export function buildClvSummaryQuery(input: ClvQueryInput): string {
   const columns = input.ends.flatMap((_, i) =>
     lifetimeSummary(i, `_${i}`).map((c) => `${c.sql} AS ${c.name}`),
   );
-  const needed = [
-    'l_first_day',
-    'l_first_spend',
-    ...input.ends.flatMap((_, i) => [`l_days_${i}`, `l_last_${i}`, `l_spend_${i}`]),
-  ];
+  const needed = ['l_first_day', 'l_first_spend', 'l_days', 'l_last', 'l_spend'];
   const where = `l_first_day < ${last}`;
   const segments = input.segments ?? true;
   const code = `CAST(CASE s.segment ${SEGMENTS.map((name, i) => `WHEN ${stringLiteral(name)} THEN ${i}`).join(' ')} END AS INTEGER) AS segment_code`;
   // The segments are scored on a narrow projection of the table (the windows sort only the
   // RFM columns) and joined back by customer: a second read of the compact table, cheaper
   // than carrying every end's columns through three sorts.
+  const risk = input.atRisk ? atRiskCondition(input.atRisk.riskFrom, input.atRisk.riskTo) : null;
+  // The at-risk list's order (buildRfmQuery): lifetime revenue, most first, then customer_id.
+  const rank = risk
+    ? `,\n    CAST(CASE WHEN ${risk} THEN row_number() OVER (PARTITION BY ${risk} ORDER BY h_revenue DESC, customer_id) END AS INTEGER) AS at_risk_rank`
+    : '';
   const scored = `(
-  SELECT customer_id, segment FROM (
-    ${scoredCustomers(input.base, 'f_n_now > 0', [], false)}
+  SELECT customer_id, segment${rank} FROM (
+    ${scoredCustomers(input.base, 'f_n_now > 0', risk ? ['h_last', 'h_revenue'] : [], false)}
   ) r
 ) s ON s.customer_id = c.customer_id`;
   return `SELECT ${input.ids ? 'c.customer_id, ' : ''}CAST(l_first_day AS INTEGER) AS first_day,
-  ${columns.join(',\n  ')}${segments ? `,\n  ${code}` : ''}
+  ${columns.join(',\n  ')}${segments ? `,\n  ${code}` : ''}${segments && risk ? ',\n  at_risk_rank' : ''}
 FROM (
   SELECT customer_id, ${needed.join(', ')} FROM ${tableName(input.base)} WHERE ${where}
 ) c${segments ? `\nLEFT JOIN ${scored}` : ''}

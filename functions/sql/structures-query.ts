@@ -107,17 +107,11 @@ function segmentSql(suffix = ''): string {
 export function scoredCustomers(
   base: string,
   where: string,
-  /** Columns of the table to pass through, or expressions over them with a name. */
-  columns: readonly (string | { readonly name: string; readonly sql: string })[] = [
-    'h_last',
-    'h_orders',
-    'h_revenue',
-  ],
+  /** Columns of the table to pass through. */
+  columns: readonly string[] = ['h_last', 'h_orders', 'h_revenue'],
   /** Score the previous end too (`previous_segment`); without it, three windows, not six. */
   previous = true,
 ): string {
-  const names = columns.map((c) => (typeof c === 'string' ? c : c.name));
-  const inner = columns.map((c) => (typeof c === 'string' ? c : `${c.sql} AS ${c.name}`));
   const scores = (name: string, suffix: string, last: string): string => {
     const set = `PARTITION BY f_n_${name} > 0`;
     return [
@@ -126,7 +120,7 @@ export function scoredCustomers(
       `ntile(5) OVER (${set} ORDER BY f_rev_${name}, customer_id) AS m${suffix}`,
     ].join(',\n      ');
   };
-  return `SELECT ${['customer_id', 'f_n_now', 'f_rev_now', ...names].join(', ')},
+  return `SELECT ${['customer_id', 'f_n_now', 'f_rev_now', ...columns].join(', ')},
     CASE WHEN f_n_now > 0 THEN ${segmentSql()} END AS segment${
       previous
         ? `,
@@ -134,11 +128,19 @@ export function scoredCustomers(
         : ''
     }
   FROM (
-    SELECT ${['customer_id', 'f_n_now', 'f_n_before', 'f_rev_now', ...inner].join(', ')},
+    SELECT ${['customer_id', 'f_n_now', 'f_n_before', 'f_rev_now', ...columns].join(', ')},
       ${scores('now', '', 'h_last')}${previous ? `,\n      ${scores('before', '_b', 'f_last_before')}` : ''}
     FROM ${tableName(base)} b
     WHERE ${where}
   ) s`;
+}
+
+/**
+ * A customer with a valid order in the 365 days before the end is at risk when their last
+ * order falls in `[riskFrom, riskTo)`; over the customer table's `h_last`.
+ */
+export function atRiskCondition(riskFrom: Date, riskTo: Date): string {
+  return `h_last >= ${ts(riskFrom)} AND h_last < ${ts(riskTo)}`;
 }
 
 /**
@@ -154,16 +156,8 @@ export function buildRfmQuery(input: {
   readonly base: string;
   readonly riskFrom: Date;
   readonly riskTo: Date;
-  /**
-   * Named expressions over the table carried by each at-risk row (summary = 0), e.g. the
-   * customer's lifetime summary at the period end (clv-query's lifetimeSummary), for their
-   * p_alive and predicted value. @default none
-   */
-  readonly atRiskColumns?: readonly { readonly name: string; readonly sql: string }[];
 }): string {
-  const risk = `h_last >= ${ts(input.riskFrom)} AND h_last < ${ts(input.riskTo)}`;
-  const carried = input.atRiskColumns ?? [];
-  const history = ['h_last', 'h_orders', 'h_revenue', ...carried];
+  const risk = atRiskCondition(input.riskFrom, input.riskTo);
   return `SELECT CAST(grouping(risk_id) AS INTEGER) AS summary, segment, previous_segment,
   risk_id AS customer_id,
   CAST(count(*) AS BIGINT) AS customers,
@@ -172,13 +166,11 @@ export function buildRfmQuery(input: {
   CAST(sum(CASE WHEN at_risk THEN f_rev_now END) AS DECIMAL(38, 2)) AS at_risk_revenue,
   CAST(max(h_last) AS VARCHAR) AS last_at,
   max(h_orders) AS orders,
-  CAST(max(h_revenue) AS DECIMAL(38, 2)) AS lifetime_revenue${carried
-    .map((c) => `,\n  max(${c.name}) AS ${c.name}`)
-    .join('')}
+  CAST(max(h_revenue) AS DECIMAL(38, 2)) AS lifetime_revenue
 FROM (
   SELECT c.*, ${risk} AS at_risk, CASE WHEN ${risk} THEN customer_id END AS risk_id
   FROM (
-    ${scoredCustomers(input.base, 'f_n_now > 0 OR f_n_before > 0', history)}
+    ${scoredCustomers(input.base, 'f_n_now > 0 OR f_n_before > 0')}
   ) c
   WHERE f_n_now > 0
 ) r

@@ -3,7 +3,7 @@
  * Athena bills the compressed Parquet column chunks a statement reads, once per read of a
  * relation: so each statement of the run (planned for Athena, as `--print-sql` prints it)
  * costs, for each relation, its reads (WITH blocks expanded as Trino does) times the sizes
- * of the columns it names. The sizes come from FILE's own Parquet metadata and from the
+ * of the columns named in the query around each read. The sizes come from FILE's own Parquet metadata and from the
  * run's customer table written as Parquet (Snappy) by DuckDB: Athena's writer differs, so
  * this is an estimate, not a bill.
  * Usage: tsx test/bench/athena-bytes.ts FILE → one JSON line.
@@ -75,10 +75,43 @@ const sourceColumns = ['order_id', 'customer_id', 'ordered_at', 'amount', 'statu
 const oneRead = sourceColumns.reduce((s, c) => s + (source.get(c) ?? 0), 0);
 const named = (sql: string, columns: Map<string, number>): number =>
   [...columns].reduce((s, [c, bytes]) => (new RegExp(`\\b${c}\\b`).test(sql) ? s + bytes : s), 0);
+/**
+ * The text of the innermost parenthesized query around position `at` (the whole statement
+ * when there is none): the columns a read of a table there can need are named in it.
+ */
+function enclosing(sql: string, at: number): string {
+  let depth = 0;
+  let open = -1;
+  for (let i = at; i >= 0; i--) {
+    if (sql[i] === ')') depth++;
+    else if (sql[i] === '(' && depth-- === 0) {
+      open = i;
+      break;
+    }
+  }
+  if (open < 0) return sql;
+  depth = 0;
+  for (let i = open; i < sql.length; i++) {
+    if (sql[i] === '(') depth++;
+    else if (sql[i] === ')' && --depth === 0) return sql.slice(open, i + 1);
+  }
+  return sql;
+}
+/**
+ * Bytes of the run table's reads in a statement: each place it is named costs the columns
+ * named in the query around it, and reads a WITH block repeats (Trino inlines it) cost
+ * that again.
+ */
+function tableBytes(sql: string): number {
+  const reads = relationReads(sql).get(plan.table.name) ?? 0;
+  const sites = [...sql.matchAll(new RegExp(`\\b${plan.table.name}\\b`, 'g'))];
+  if (reads === 0 || sites.length === 0) return 0;
+  const perSite = sites.map((m) => named(enclosing(sql, m.index), table));
+  return (perSite.reduce((s, b) => s + b, 0) * reads) / sites.length;
+}
 const perStatement = statements.map((sql) => {
   const reads = relationReads(sql);
-  const bytes =
-    (reads.get(ORDERS) ?? 0) * oneRead + (reads.get(plan.table.name) ?? 0) * named(sql, table);
+  const bytes = (reads.get(ORDERS) ?? 0) * oneRead + tableBytes(sql);
   return { statement: sql.trim().split(/\s+/).slice(0, 3).join(' '), bytes };
 });
 const total = perStatement.reduce((s, x) => s + x.bytes, 0);

@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { parseConfig } from '../../functions/config/load.ts';
 import { DuckDbEngine } from '../../functions/engines/duckdb.ts';
+import { expectedPurchases, expectedSpend, probabilityAlive } from '../../functions/clv/models.ts';
 import { runFullReport } from '../../functions/pipeline.ts';
+import { dayNumber } from '../../functions/sql/clv-query.ts';
 
 /**
  * The lifetime model on shops of several shapes, each generated here by a plain DuckDB
@@ -35,10 +37,15 @@ async function shop(
   return file;
 }
 
-async function fullReport(file: string, engine: DuckDbEngine, lifetimeBudgetMs?: number) {
+async function fullReport(
+  file: string,
+  engine: DuckDbEngine,
+  lifetimeBudgetMs?: number,
+  timeZone = 'Europe/London',
+) {
   const config = parseConfig({
     source: { relation: { kind: 'file', path: file } },
-    reports: [{ id: 'w', name: 'Weekly', period: 'week', timeZone: 'Europe/London' }],
+    reports: [{ id: 'w', name: 'Weekly', period: 'week', timeZone }],
   });
   const [report] = config.reports;
   if (!report) throw new Error('no report');
@@ -91,6 +98,55 @@ describe('the lifetime model ends on shops of every shape', () => {
     },
     60_000,
   );
+
+  test('each at-risk customer in the export has the lifetime value of their own history', async () => {
+    const engine = await DuckDbEngine.create();
+    try {
+      const file = await shop(
+        engine,
+        20_000,
+        'floor(pow(random(), 3) * 3000)',
+        'floor(random() * 1095)',
+      );
+      // In UTC, a purchase day is the order's UTC date.
+      const { report, atRiskList } = await fullReport(file, engine, undefined, 'UTC');
+      const model = report.beyond?.clv.model;
+      if (!model?.bgnbd) throw new Error('no BG/NBD model');
+      const bg = { ...model.bgnbd, logLikelihood: 0 };
+      const gg = { ...model.gammaGamma, logLikelihood: 0 };
+      expect(atRiskList.length).toBeGreaterThan(50);
+      // Each customer's history before the end, straight from the orders.
+      const end = dayNumber(report.period.end.slice(0, 10));
+      const rows = await engine.query(`SELECT customer_id,
+          CAST(min(day) AS INTEGER) AS first_day, CAST(max(day) AS INTEGER) AS last_day,
+          CAST(count(*) - 1 AS INTEGER) AS x,
+          CAST(sum(spend) - arg_min(spend, day) AS DOUBLE) AS repeat_spend
+        FROM (
+          SELECT customer_id, CAST(ordered_at AS DATE) - DATE '1970-01-01' AS day, sum(amount) AS spend
+          FROM read_parquet('${file}') WHERE ordered_at < TIMESTAMP '${report.period.end.slice(0, 10)} 00:00:00'
+          GROUP BY ALL
+        ) d GROUP BY customer_id`);
+      const byId = new Map(rows.map((r) => [String(r.customer_id), r]));
+      for (const c of atRiskList) {
+        const r = byId.get(c.customer_id);
+        const x = Number(r?.x);
+        const h = {
+          x,
+          tx: (Number(r?.last_day) - Number(r?.first_day)) / 7,
+          T: (end - 1 - Number(r?.first_day)) / 7,
+          ...(x > 0 && Number(r?.repeat_spend) > 0 ? { mx: Number(r?.repeat_spend) / x } : {}),
+        };
+        const value = expectedPurchases(bg, h, 52) * expectedSpend(gg, h);
+        expect({ id: c.customer_id, p: c.p_alive }).toEqual({
+          id: c.customer_id,
+          p: probabilityAlive(bg, h),
+        });
+        expect(Math.abs((c.clv_12m ?? Number.NaN) - value)).toBeLessThanOrEqual(1e-9 * value);
+      }
+    } finally {
+      await engine.close();
+    }
+  }, 60_000);
 
   test('a spent fitting budget: no lifetime value, the reason, and the rest of the report', async () => {
     const engine = await DuckDbEngine.create();
