@@ -99,9 +99,9 @@ function isSpendData(d: readonly CustomerHistory[] | SpendData): d is SpendData 
 }
 
 /**
- * Customers with the same (x, t_x, T) merged into one weighted cell, cells in the order of
- * their first customer, and each customer's cell. Keys are numbers built from the indices of
- * the distinct values: no string and no object per customer.
+ * Customers with the same (x, t_x, T) merged into one weighted cell, and each customer's
+ * cell; cells ordered by T (in order of first appearance) and within one T by their first
+ * customer. No string, map entry or object per customer.
  */
 export function countCells(h: HistoryColumns): { data: CountData; cellOf: Uint32Array } {
   const n = h.x.length;
@@ -127,28 +127,63 @@ export function countCells(h: HistoryColumns): { data: CountData; cellOf: Uint32
   const xs = distinct(h.x);
   const txs = distinct(h.txDays);
   const Ts = distinct(h.TDays);
-  const cellAt = new Map<number, number>();
   const cellOf = new Uint32Array(n);
+  const nT = Ts.values.length;
+  const ntx = txs.values.length;
+  // Each customer's (x, t_x) pair as one number, and the customers grouped by T (a
+  // counting sort, in order within each T).
+  const pairOf = new Uint32Array(n);
+  for (let i = 0; i < n; i++) pairOf[i] = (xs.index[i] ?? 0) * ntx + (txs.index[i] ?? 0);
+  const start = new Uint32Array(nT + 1);
+  for (let i = 0; i < n; i++) {
+    const t = (Ts.index[i] ?? 0) + 1;
+    start[t] = (start[t] ?? 0) + 1;
+  }
+  for (let t = 0; t < nT; t++) start[t + 1] = (start[t + 1] ?? 0) + (start[t] ?? 0);
+  const order = new Uint32Array(n);
+  const next = start.slice(0, nT);
+  for (let i = 0; i < n; i++) {
+    const t = Ts.index[i] ?? 0;
+    const at = next[t] ?? 0;
+    order[at] = i;
+    next[t] = at + 1;
+  }
+  // Within one T, the cell of each pair: a table indexed by pair, cleared for the next T
+  // (a map where the pairs are too many for a table).
+  const pairs = xs.values.length * ntx;
+  const table = pairs <= 1 << 22 ? new Int32Array(pairs).fill(-1) : null;
+  const map = new Map<number, number>();
   // At most one cell per customer: typed arrays of that size, cut to the cells found.
-  const cx = new Uint32Array(n);
-  const ctx = new Uint32Array(n);
+  const cPair = new Uint32Array(n);
   const cT = new Uint32Array(n);
   const w = new Float64Array(n);
   let cells = 0;
-  for (let i = 0; i < n; i++) {
-    const xi = xs.index[i] ?? 0;
-    const ti = txs.index[i] ?? 0;
-    const Ti = Ts.index[i] ?? 0;
-    const key = (xi * txs.values.length + ti) * Ts.values.length + Ti;
-    let k = cellAt.get(key);
-    if (k === undefined) {
-      cellAt.set(key, (k = cells++));
-      cx[k] = xi;
-      ctx[k] = ti;
-      cT[k] = Ti;
+  for (let t = 0; t < nT; t++) {
+    const from = start[t] ?? 0;
+    const to = start[t + 1] ?? 0;
+    for (let j = from; j < to; j++) {
+      const i = order[j] ?? 0;
+      const p = pairOf[i] ?? 0;
+      let k = table ? (table[p] ?? -1) : (map.get(p) ?? -1);
+      if (k < 0) {
+        k = cells++;
+        cPair[k] = p;
+        cT[k] = t;
+        if (table) table[p] = k;
+        else map.set(p, k);
+      }
+      w[k] = (w[k] ?? 0) + 1;
+      cellOf[i] = k;
     }
-    w[k] = (w[k] ?? 0) + 1;
-    cellOf[i] = k;
+    if (table) for (let j = from; j < to; j++) table[pairOf[order[j] ?? 0] ?? 0] = -1;
+    else map.clear();
+  }
+  const cx = new Uint32Array(cells);
+  const ctx = new Uint32Array(cells);
+  for (let k = 0; k < cells; k++) {
+    const p = cPair[k] ?? 0;
+    cx[k] = Math.floor(p / ntx);
+    ctx[k] = p % ntx;
   }
   const weeks = (days: number[]): Float64Array => Float64Array.from(days, (d) => d / 7);
   return {
@@ -156,8 +191,8 @@ export function countCells(h: HistoryColumns): { data: CountData; cellOf: Uint32
       xs: Float64Array.from(xs.values),
       txs: weeks(txs.values),
       Ts: weeks(Ts.values),
-      xIndex: cx.slice(0, cells),
-      txIndex: ctx.slice(0, cells),
+      xIndex: cx,
+      txIndex: ctx,
       TIndex: cT.slice(0, cells),
       w: w.slice(0, cells),
     },
