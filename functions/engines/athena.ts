@@ -5,6 +5,7 @@ import {
   StopQueryExecutionCommand,
   type AthenaClient,
   type ColumnInfo,
+  type Datum,
   type GetQueryResultsCommandOutput,
 } from '@aws-sdk/client-athena';
 import { withBackoff } from '../retry.ts';
@@ -12,6 +13,7 @@ import { quoteIdentifier, trinoDialect } from '../sql/dialect.ts';
 import {
   QueryError,
   SourceError,
+  type NumberColumns,
   type OrdersRelation,
   type QueryEngine,
   type Row,
@@ -76,6 +78,18 @@ export function parseCell(type: string, value: string | undefined): Row[string] 
   }
 }
 
+/** Athena column types queryNumbers reads as numbers. */
+const NUMERIC_TYPES = new Set([
+  'tinyint',
+  'smallint',
+  'integer',
+  'int',
+  'bigint',
+  'double',
+  'float',
+  'real',
+]);
+
 /** Athena (Trino engine v3) behind the same port as DuckDB; it runs the same SQL. */
 export class AthenaEngine implements QueryEngine {
   readonly dialect = trinoDialect;
@@ -104,6 +118,56 @@ export class AthenaEngine implements QueryEngine {
     sql: string,
     params: readonly (string | number)[] = [],
   ): Promise<T[]> {
+    const id = await this.run(sql, params);
+    const rows: Row[] = [];
+    await this.readPages(id, (cols, cells) => {
+      const row: Row = {};
+      cols.forEach((c, j) => {
+        row[c.Label ?? c.Name ?? `_${j}`] = parseCell(c.Type ?? 'varchar', cells[j]?.VarCharValue);
+      });
+      rows.push(row);
+    });
+    return rows as T[];
+  }
+
+  /**
+   * A statement of numeric columns, page by page into typed arrays (NULL as NaN): a result
+   * of a million rows never becomes a million row objects.
+   */
+  async queryNumbers(sql: string): Promise<NumberColumns> {
+    const id = await this.run(sql, []);
+    let names: string[] = [];
+    let columns: Float64Array[] = [];
+    let rows = 0;
+    await this.readPages(id, (cols, cells) => {
+      if (rows === 0 && columns.length === 0) {
+        names = cols.map((c, j) => c.Label ?? c.Name ?? `_${j}`);
+        cols.forEach((c, j) => {
+          if (!NUMERIC_TYPES.has((c.Type ?? '').toLowerCase()))
+            throw new QueryError(`column ${names[j] ?? j} is not numeric (${c.Type ?? '?'})`);
+        });
+        columns = cols.map(() => new Float64Array(1024));
+      }
+      if (rows === columns[0]?.length) {
+        columns = columns.map((c) => {
+          const grown = new Float64Array(c.length * 2);
+          grown.set(c);
+          return grown;
+        });
+      }
+      columns.forEach((column, j) => {
+        const v = cells[j]?.VarCharValue;
+        column[rows] = v === undefined ? Number.NaN : Number(v);
+      });
+      rows++;
+    });
+    const out: NumberColumns = {};
+    names.forEach((name, j) => (out[name] = (columns[j] ?? new Float64Array()).slice(0, rows)));
+    return out;
+  }
+
+  /** Starts a statement and waits for it to succeed; returns its execution id. */
+  private async run(sql: string, params: readonly (string | number)[]): Promise<string> {
     const o = this.options;
     const started = await this.retry(() =>
       o.client.send(
@@ -130,7 +194,7 @@ export class AthenaEngine implements QueryEngine {
     const id = started.QueryExecutionId;
     if (!id) throw new QueryError('Athena started a query without an id');
     await this.waitFor(id);
-    return (await this.readAll(id)) as T[];
+    return id;
   }
 
   close(): Promise<void> {
@@ -179,9 +243,14 @@ export class AthenaEngine implements QueryEngine {
     }
   }
 
-  /** Reads every page; the first row of the first page repeats the column names. */
-  private async readAll(id: string): Promise<Row[]> {
-    const rows: Row[] = [];
+  /**
+   * Reads every page and hands each row's cells to `onRow`, page by page; the first row of
+   * the first page repeats the column names and is skipped.
+   */
+  private async readPages(
+    id: string,
+    onRow: (columns: ColumnInfo[], cells: Datum[]) => void,
+  ): Promise<void> {
     let token: string | undefined;
     let columns: ColumnInfo[] | undefined;
     let first = true;
@@ -208,19 +277,11 @@ export class AthenaEngine implements QueryEngine {
         ) {
           return; // the header row
         }
-        const row: Row = {};
-        cols.forEach((c, j) => {
-          row[c.Label ?? c.Name ?? `_${j}`] = parseCell(
-            c.Type ?? 'varchar',
-            cells[j]?.VarCharValue,
-          );
-        });
-        rows.push(row);
+        onRow(cols, cells);
       });
       first = false;
       token = page.NextToken;
     } while (token);
-    return rows;
   }
 
   /** Retries throttled calls with capped exponential backoff and full jitter. */

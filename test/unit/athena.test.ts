@@ -212,4 +212,46 @@ describe('the Athena engine', () => {
     expect(parseCell('boolean', 'false')).toBe(false);
     expect(parseCell('bigint', undefined)).toBeNull();
   });
+
+  test('numbers page by page into typed arrays: NULL as NaN, every page, text refused', async () => {
+    const numeric = [
+      { Name: 'x', Label: 'x', Type: 'integer' },
+      { Name: 'mx', Label: 'mx', Type: 'double' },
+    ];
+    // 1,500 rows over two pages (past the first typed array's 1,024), the header once.
+    const rows = Array.from({ length: 1500 }, (_, i) => [
+      String(i),
+      i % 3 === 0 ? undefined : String(i / 4),
+    ]);
+    const pageOf = (part: (string | undefined)[][], header: boolean, token?: string) => ({
+      $metadata: {},
+      ResultSet: {
+        ResultSetMetadata: { ColumnInfo: numeric },
+        Rows: (header ? [['x', 'mx'], ...part] : part).map((r) => ({
+          Data: r.map((v) => (v === undefined ? {} : { VarCharValue: v })),
+        })),
+      },
+      ...(token ? { NextToken: token } : {}),
+    });
+    athena
+      .on(GetQueryExecutionCommand)
+      .resolves({ QueryExecution: { Status: { State: 'SUCCEEDED' } } });
+    athena
+      .on(GetQueryResultsCommand)
+      .resolvesOnce(pageOf(rows.slice(0, 999), true, 't1'))
+      .resolvesOnce(pageOf(rows.slice(999), false));
+    const got = await engine().queryNumbers('SELECT x, mx FROM t');
+    expect(got.x).toEqual(Float64Array.from(rows, (_, i) => i));
+    expect(got.mx?.length).toBe(1500);
+    expect(got.mx?.[3]).toBeNaN();
+    expect(got.mx?.[1499]).toBe(1499 / 4);
+    expect(athena.commandCalls(GetQueryResultsCommand)).toHaveLength(2);
+
+    athena
+      .on(GetQueryResultsCommand)
+      .resolves(page([['1', '2.5', '0.5', 'a', 'true', '2026-01-01']]));
+    await expect(engine().queryNumbers('SELECT * FROM t')).rejects.toThrow(
+      /column amount is not numeric \(decimal\)/,
+    );
+  });
 });
