@@ -12,6 +12,7 @@ import {
 } from '../config/schema.ts';
 import { AthenaClient } from '@aws-sdk/client-athena';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { S3Client } from '@aws-sdk/client-s3';
 import { AthenaEngine } from '../engines/athena.ts';
 import { DuckDbEngine } from '../engines/duckdb.ts';
 import {
@@ -296,6 +297,7 @@ async function athenaRun(flags: Flags, ctx: RunContext): Promise<void> {
     workGroup,
     database: flags.database ?? config.aws?.athena.database,
     maxWaitMs: (config.aws?.athena.queryTimeoutSeconds ?? 600) * 1000,
+    s3: new S3Client(flags.region ? { region: flags.region } : {}),
   });
   // Athena reads tables only: an optional source kept in a local file stays out of this run.
   const base = config.aws ? athenaSource(config) : config.source;

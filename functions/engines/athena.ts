@@ -8,6 +8,7 @@ import {
   type Datum,
   type GetQueryResultsCommandOutput,
 } from '@aws-sdk/client-athena';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { withBackoff } from '../retry.ts';
 import { quoteIdentifier, trinoDialect } from '../sql/dialect.ts';
 import {
@@ -35,6 +36,12 @@ export interface AthenaOptions {
   readonly pollMs?: number | undefined;
   /** @default 2000 */
   readonly maxPollMs?: number | undefined;
+  /**
+   * Reads large numeric results (`queryNumbers`) from the result file Athena writes to S3,
+   * in one streamed GetObject, instead of 1,000 rows per GetQueryResults call. The function
+   * may read its result location already (Athena writes there with its credentials).
+   */
+  readonly s3?: S3Client | undefined;
   /** Attempts for a throttled call, on top of the SDK's own. @default 8 */
   readonly throttleAttempts?: number | undefined;
   /** Injected for tests. */
@@ -90,6 +97,14 @@ const NUMERIC_TYPES = new Set([
   'real',
 ]);
 
+/** A numeric result cell as text ('' for NULL, which becomes NaN); anything else is refused. */
+function numberCell(text: string, column: string | undefined): number {
+  if (text === '' || text === 'NaN') return Number.NaN;
+  const n = Number(text);
+  if (Number.isNaN(n)) throw new QueryError(`column ${column ?? '?'} is not a number: ${text}`);
+  return n;
+}
+
 /** Athena (Trino engine v3) behind the same port as DuckDB; it runs the same SQL. */
 export class AthenaEngine implements QueryEngine {
   readonly dialect = trinoDialect;
@@ -135,7 +150,14 @@ export class AthenaEngine implements QueryEngine {
    * of a million rows never becomes a million row objects.
    */
   async queryNumbers(sql: string): Promise<NumberColumns> {
-    const id = await this.run(sql, []);
+    const { id, output } = await this.start(sql, []);
+    const s3 = this.options.s3;
+    if (s3 && output) return this.numbersFromFile(id, output, s3);
+    return this.numbersFromPages(id);
+  }
+
+  /** queryNumbers from GetQueryResults, page by page. */
+  private async numbersFromPages(id: string): Promise<NumberColumns> {
     let names: string[] = [];
     let columns: Float64Array[] = [];
     let rows = 0;
@@ -156,8 +178,7 @@ export class AthenaEngine implements QueryEngine {
         });
       }
       columns.forEach((column, j) => {
-        const v = cells[j]?.VarCharValue;
-        column[rows] = v === undefined ? Number.NaN : Number(v);
+        column[rows] = numberCell(cells[j]?.VarCharValue ?? '', names[j]);
       });
       rows++;
     });
@@ -166,8 +187,90 @@ export class AthenaEngine implements QueryEngine {
     return out;
   }
 
+  /**
+   * queryNumbers from the result file: the column types from a one-row GetQueryResults,
+   * then the CSV (a quoted header, quoted values, NULL as an empty field) streamed from S3
+   * and parsed line by line into typed arrays.
+   */
+  private async numbersFromFile(id: string, output: string, s3: S3Client): Promise<NumberColumns> {
+    const head = await this.retry(() =>
+      this.options.client.send(new GetQueryResultsCommand({ QueryExecutionId: id, MaxResults: 1 })),
+    );
+    const info = head.ResultSet?.ResultSetMetadata?.ColumnInfo ?? [];
+    const names = info.map((c, j) => c.Label ?? c.Name ?? `_${j}`);
+    info.forEach((c, j) => {
+      if (!NUMERIC_TYPES.has((c.Type ?? '').toLowerCase()))
+        throw new QueryError(`column ${names[j] ?? j} is not numeric (${c.Type ?? '?'})`);
+    });
+    const at = /^s3:\/\/([^/]+)\/(.+)$/.exec(output);
+    if (!at?.[1] || !at[2])
+      throw new QueryError(`Athena result location ${output} is not an S3 URI`);
+    const [, bucket, key] = at;
+    let body: AsyncIterable<Uint8Array> | undefined;
+    try {
+      const object = await this.retry(() =>
+        s3.send(new GetObjectCommand({ Bucket: bucket, Key: key })),
+      );
+      body = object.Body as AsyncIterable<Uint8Array> | undefined;
+    } catch {
+      body = undefined;
+    }
+    // A result location the function may not read (a work group that sets its own): the
+    // same numbers through GetQueryResults.
+    if (!body) return this.numbersFromPages(id);
+    let columns = names.map(() => new Float64Array(1024));
+    let rows = 0;
+    let header = true;
+    // Every line is a row (in a one-column result a NULL is an empty line); the file ends
+    // with a line break.
+    const line = (text: string): void => {
+      if (header) {
+        header = false;
+        return;
+      }
+      const cells = text.split(',');
+      if (cells.length !== names.length)
+        throw new QueryError(
+          `Athena result ${output}: a line of ${cells.length} fields, not ${names.length}`,
+        );
+      if (rows === columns[0]?.length) {
+        columns = columns.map((c) => {
+          const grown = new Float64Array(c.length * 2);
+          grown.set(c);
+          return grown;
+        });
+      }
+      cells.forEach((cell, j) => {
+        const column = columns[j];
+        if (column)
+          column[rows] = numberCell(cell.startsWith('"') ? cell.slice(1, -1) : cell, names[j]);
+      });
+      rows++;
+    };
+    const decoder = new TextDecoder();
+    let rest = '';
+    for await (const chunk of body) {
+      const lines = (rest + decoder.decode(chunk, { stream: true })).split('\n');
+      rest = lines.pop() ?? '';
+      for (const l of lines) line(l.replace(/\r$/, ''));
+    }
+    const tail = (rest + decoder.decode()).replace(/\r$/, '');
+    if (tail !== '') line(tail);
+    const out: NumberColumns = {};
+    names.forEach((name, j) => (out[name] = (columns[j] ?? new Float64Array()).slice(0, rows)));
+    return out;
+  }
+
   /** Starts a statement and waits for it to succeed; returns its execution id. */
   private async run(sql: string, params: readonly (string | number)[]): Promise<string> {
+    return (await this.start(sql, params)).id;
+  }
+
+  /** Starts a statement and waits for it; its id and the S3 URI of its result file. */
+  private async start(
+    sql: string,
+    params: readonly (string | number)[],
+  ): Promise<{ id: string; output: string | undefined }> {
     const o = this.options;
     const started = await this.retry(() =>
       o.client.send(
@@ -193,8 +296,7 @@ export class AthenaEngine implements QueryEngine {
     );
     const id = started.QueryExecutionId;
     if (!id) throw new QueryError('Athena started a query without an id');
-    await this.waitFor(id);
-    return id;
+    return { id, output: await this.waitFor(id) };
   }
 
   close(): Promise<void> {
@@ -202,7 +304,7 @@ export class AthenaEngine implements QueryEngine {
   }
 
   /** Polls until the query ends; cancels it when it outlives `maxWaitMs`. */
-  private async waitFor(id: string): Promise<void> {
+  private async waitFor(id: string): Promise<string | undefined> {
     const o = this.options;
     const deadline = this.now() + (o.maxWaitMs ?? 10 * 60_000);
     let delay = o.pollMs ?? 250;
@@ -218,7 +320,7 @@ export class AthenaEngine implements QueryEngine {
         .join('; ');
       switch (state) {
         case 'SUCCEEDED':
-          return;
+          return out.QueryExecution?.ResultConfiguration?.OutputLocation;
         case 'FAILED':
           throw new QueryError(`Athena query ${id} failed: ${reason || 'no reason given'}`);
         case 'CANCELLED':

@@ -63,6 +63,7 @@ export async function handler(event: unknown, context: Context): Promise<RunResu
             workGroup: aws.athena.workGroup,
             database: aws.athena.database,
             maxWaitMs: aws.athena.queryTimeoutSeconds * 1000,
+            s3,
           }),
         ),
       mailer: new SesMailer(ses),

@@ -6,7 +6,9 @@ import {
   StopQueryExecutionCommand,
   type GetQueryResultsCommandOutput,
 } from '@aws-sdk/client-athena';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
+import { Readable } from 'node:stream';
 import { beforeEach, describe, expect, test } from 'vitest';
 import { AthenaEngine, parseCell } from '../../functions/engines/athena.ts';
 import { QueryError, SourceError } from '../../functions/engines/query-engine.ts';
@@ -253,5 +255,95 @@ describe('the Athena engine', () => {
     await expect(engine().queryNumbers('SELECT * FROM t')).rejects.toThrow(
       /column amount is not numeric \(decimal\)/,
     );
+  });
+
+  test('numbers from the result file in S3: one streamed read, lines cut anywhere, NULL as NaN', async () => {
+    const numeric = [
+      { Name: 'x', Label: 'x', Type: 'integer' },
+      { Name: 'mx', Label: 'mx', Type: 'double' },
+    ];
+    athena.on(GetQueryExecutionCommand).resolves({
+      QueryExecution: {
+        Status: { State: 'SUCCEEDED' },
+        ResultConfiguration: { OutputLocation: 's3://results-bucket/athena/q-1.csv' },
+      },
+    });
+    athena.on(GetQueryResultsCommand).resolves({
+      ResultSet: { ResultSetMetadata: { ColumnInfo: numeric }, Rows: [] },
+    });
+    // 3,000 rows (past the first typed array), NULL as an empty field, CRLF line ends, and
+    // the text cut into chunks of 7 bytes, across lines and fields.
+    const rows = Array.from({ length: 3000 }, (_, i) =>
+      i % 4 === 0 ? `"${i}",` : `"${i}","${i / 8}"`,
+    );
+    const text = ['"x","mx"', ...rows].join('\r\n') + '\r\n';
+    const bytes = new TextEncoder().encode(text);
+    const chunks = Array.from({ length: Math.ceil(bytes.length / 7) }, (_, k) =>
+      bytes.slice(k * 7, k * 7 + 7),
+    );
+    const s3 = mockClient(S3Client);
+    s3.on(GetObjectCommand).resolves({ Body: Readable.from(chunks) as never });
+    try {
+      const got = await engine(clock(), { s3: new S3Client({ region: 'eu-west-1' }) }).queryNumbers(
+        'SELECT x, mx FROM t',
+      );
+      expect(got.x).toEqual(Float64Array.from(rows, (_, i) => i));
+      expect(got.mx?.[0]).toBeNaN();
+      expect(got.mx?.[2999]).toBe(2999 / 8);
+      expect(s3.commandCalls(GetObjectCommand)[0]?.args[0].input).toEqual({
+        Bucket: 'results-bucket',
+        Key: 'athena/q-1.csv',
+      });
+      // One call for the column types; no paging through the rows.
+      expect(athena.commandCalls(GetQueryResultsCommand)).toHaveLength(1);
+
+      // One column: a NULL is an empty line.
+      athena.on(GetQueryResultsCommand).resolves({
+        ResultSet: { ResultSetMetadata: { ColumnInfo: numeric.slice(0, 1) }, Rows: [] },
+      });
+      s3.on(GetObjectCommand).resolves({
+        Body: Readable.from([Buffer.from('"x"\n"1"\n\n"3"\n')]) as never,
+      });
+      const one = await engine(clock(), {
+        s3: new S3Client({ region: 'eu-west-1' }),
+      }).queryNumbers('SELECT x');
+      expect(Array.from(one.x ?? [])).toEqual([1, Number.NaN, 3]);
+      // A location the function may not read: the same numbers page by page.
+      s3.on(GetObjectCommand).rejects(
+        Object.assign(new Error('Access Denied'), { name: 'AccessDenied' }),
+      );
+      athena.on(GetQueryResultsCommand).resolves({
+        ResultSet: {
+          ResultSetMetadata: { ColumnInfo: numeric.slice(0, 1) },
+          Rows: [
+            { Data: [{ VarCharValue: 'x' }] },
+            { Data: [{ VarCharValue: '7' }] },
+            { Data: [{}] },
+          ],
+        },
+      });
+      const paged = await engine(clock(), {
+        s3: new S3Client({ region: 'eu-west-1' }),
+      }).queryNumbers('SELECT x');
+      expect(Array.from(paged.x ?? [])).toEqual([7, Number.NaN]);
+
+      athena.on(GetQueryResultsCommand).resolves({
+        ResultSet: { ResultSetMetadata: { ColumnInfo: numeric }, Rows: [] },
+      });
+      s3.on(GetObjectCommand).resolves({
+        Body: Readable.from([Buffer.from('"x","mx"\n"1","oops"\n')]) as never,
+      });
+      await expect(
+        engine(clock(), { s3: new S3Client({ region: 'eu-west-1' }) }).queryNumbers('SELECT 1'),
+      ).rejects.toThrow(/column mx is not a number: oops/);
+      s3.on(GetObjectCommand).resolves({
+        Body: Readable.from([Buffer.from('"x","mx"\n"1"\n')]) as never,
+      });
+      await expect(
+        engine(clock(), { s3: new S3Client({ region: 'eu-west-1' }) }).queryNumbers('SELECT 1'),
+      ).rejects.toThrow(/a line of 1 fields, not 2/);
+    } finally {
+      s3.restore();
+    }
   });
 });
