@@ -97,6 +97,51 @@ const NUMERIC_TYPES = new Set([
   'real',
 ]);
 
+/**
+ * Numeric columns filled row by row into typed arrays that double as they fill: the
+ * columns' Athena types are checked first, and each cell is text ('' for NULL).
+ */
+class NumberColumnsBuilder {
+  private readonly names: string[];
+  private columns: Float64Array[];
+  private rows = 0;
+
+  constructor(info: readonly ColumnInfo[]) {
+    this.names = info.map((c, j) => c.Label ?? c.Name ?? `_${j}`);
+    info.forEach((c, j) => {
+      if (!NUMERIC_TYPES.has((c.Type ?? '').toLowerCase()))
+        throw new QueryError(`column ${this.names[j] ?? j} is not numeric (${c.Type ?? '?'})`);
+    });
+    this.columns = info.map(() => new Float64Array(1024));
+  }
+
+  get width(): number {
+    return this.names.length;
+  }
+
+  push(cell: (j: number) => string): void {
+    if (this.rows === this.columns[0]?.length) {
+      this.columns = this.columns.map((c) => {
+        const grown = new Float64Array(c.length * 2);
+        grown.set(c);
+        return grown;
+      });
+    }
+    this.columns.forEach((column, j) => {
+      column[this.rows] = numberCell(cell(j), this.names[j]);
+    });
+    this.rows++;
+  }
+
+  result(): NumberColumns {
+    const out: NumberColumns = {};
+    this.names.forEach((name, j) => {
+      out[name] = (this.columns[j] ?? new Float64Array()).slice(0, this.rows);
+    });
+    return out;
+  }
+}
+
 /** A numeric result cell as text ('' for NULL, which becomes NaN); anything else is refused. */
 function numberCell(text: string, column: string | undefined): number {
   if (text === '' || text === 'NaN') return Number.NaN;
@@ -158,33 +203,12 @@ export class AthenaEngine implements QueryEngine {
 
   /** queryNumbers from GetQueryResults, page by page. */
   private async numbersFromPages(id: string): Promise<NumberColumns> {
-    let names: string[] = [];
-    let columns: Float64Array[] = [];
-    let rows = 0;
+    let built: NumberColumnsBuilder | undefined;
     await this.readPages(id, (cols, cells) => {
-      if (rows === 0 && columns.length === 0) {
-        names = cols.map((c, j) => c.Label ?? c.Name ?? `_${j}`);
-        cols.forEach((c, j) => {
-          if (!NUMERIC_TYPES.has((c.Type ?? '').toLowerCase()))
-            throw new QueryError(`column ${names[j] ?? j} is not numeric (${c.Type ?? '?'})`);
-        });
-        columns = cols.map(() => new Float64Array(1024));
-      }
-      if (rows === columns[0]?.length) {
-        columns = columns.map((c) => {
-          const grown = new Float64Array(c.length * 2);
-          grown.set(c);
-          return grown;
-        });
-      }
-      columns.forEach((column, j) => {
-        column[rows] = numberCell(cells[j]?.VarCharValue ?? '', names[j]);
-      });
-      rows++;
+      built ??= new NumberColumnsBuilder(cols);
+      built.push((j) => cells[j]?.VarCharValue ?? '');
     });
-    const out: NumberColumns = {};
-    names.forEach((name, j) => (out[name] = (columns[j] ?? new Float64Array()).slice(0, rows)));
-    return out;
+    return built?.result() ?? {};
   }
 
   /**
@@ -196,12 +220,7 @@ export class AthenaEngine implements QueryEngine {
     const head = await this.retry(() =>
       this.options.client.send(new GetQueryResultsCommand({ QueryExecutionId: id, MaxResults: 1 })),
     );
-    const info = head.ResultSet?.ResultSetMetadata?.ColumnInfo ?? [];
-    const names = info.map((c, j) => c.Label ?? c.Name ?? `_${j}`);
-    info.forEach((c, j) => {
-      if (!NUMERIC_TYPES.has((c.Type ?? '').toLowerCase()))
-        throw new QueryError(`column ${names[j] ?? j} is not numeric (${c.Type ?? '?'})`);
-    });
+    const built = new NumberColumnsBuilder(head.ResultSet?.ResultSetMetadata?.ColumnInfo ?? []);
     const at = /^s3:\/\/([^/]+)\/(.+)$/.exec(output);
     if (!at?.[1] || !at[2])
       throw new QueryError(`Athena result location ${output} is not an S3 URI`);
@@ -218,8 +237,6 @@ export class AthenaEngine implements QueryEngine {
     // A result location the function may not read (a work group that sets its own): the
     // same numbers through GetQueryResults.
     if (!body) return this.numbersFromPages(id);
-    let columns = names.map(() => new Float64Array(1024));
-    let rows = 0;
     let header = true;
     // Every line is a row (in a one-column result a NULL is an empty line); the file ends
     // with a line break.
@@ -229,23 +246,14 @@ export class AthenaEngine implements QueryEngine {
         return;
       }
       const cells = text.split(',');
-      if (cells.length !== names.length)
+      if (cells.length !== built.width)
         throw new QueryError(
-          `Athena result ${output}: a line of ${cells.length} fields, not ${names.length}`,
+          `Athena result ${output}: a line of ${cells.length} fields, not ${built.width}`,
         );
-      if (rows === columns[0]?.length) {
-        columns = columns.map((c) => {
-          const grown = new Float64Array(c.length * 2);
-          grown.set(c);
-          return grown;
-        });
-      }
-      cells.forEach((cell, j) => {
-        const column = columns[j];
-        if (column)
-          column[rows] = numberCell(cell.startsWith('"') ? cell.slice(1, -1) : cell, names[j]);
+      built.push((j) => {
+        const cell = cells[j] ?? '';
+        return cell.startsWith('"') ? cell.slice(1, -1) : cell;
       });
-      rows++;
     };
     const decoder = new TextDecoder();
     let rest = '';
@@ -256,9 +264,7 @@ export class AthenaEngine implements QueryEngine {
     }
     const tail = (rest + decoder.decode()).replace(/\r$/, '');
     if (tail !== '') line(tail);
-    const out: NumberColumns = {};
-    names.forEach((name, j) => (out[name] = (columns[j] ?? new Float64Array()).slice(0, rows)));
-    return out;
+    return built.result();
   }
 
   /** Starts a statement and waits for it to succeed; returns its execution id. */
