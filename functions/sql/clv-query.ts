@@ -43,6 +43,8 @@ export interface ClvSummaryColumns {
   readonly mx: number | null;
   /** The customer's RFM segment at the period end, its index in SEGMENTS (with `segments`). */
   readonly segment_code?: number | null;
+  /** The at-risk customer's place in the RFM statement's list, from 1 (with `atRisk`). */
+  readonly at_risk_rank?: number | null;
 }
 
 /** Days since 1970-01-01 of a local calendar date `YYYY-MM-DD`. */
@@ -83,7 +85,7 @@ export function utcOffsets(timeZone: string, until: Date): { changes: Date[]; of
  * A customer's lifetime summary at end `j` of the table's `lifetime` (see ClvSummaryColumns):
  * `x<suffix>`, `t_x_days<suffix>` and `mx<suffix>`, as named expressions over the table.
  */
-function lifetimeSummary(j: number, suffix = ''): { name: string; sql: string }[] {
+function lifetimeSummary(j: number, suffix: string): { name: string; sql: string }[] {
   // Arrays are 1-based on both engines.
   const at = (array: string): string => `${array}[${j + 1}]`;
   const repeats = `${at('l_days')} - 1`;
