@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { parseConfig } from '../../functions/config/load.ts';
 import { AthenaEngine } from '../../functions/engines/athena.ts';
 import { DuckDbEngine } from '../../functions/engines/duckdb.ts';
-import { runFullReport } from '../../functions/pipeline.ts';
+import { planRun, runFullReport, statementsOf } from '../../functions/pipeline.ts';
 import { generateSample } from '../../functions/sample/generate.ts';
 import { relationReads, runReads } from '../sql-reads.ts';
 
@@ -191,6 +191,15 @@ describe('the same KPI SQL on Athena (Trino dialect) and on DuckDB', () => {
       expect(runReads(statements).get('sales.orders')).toBe(1);
       expect(relationReads(statements[0] ?? '').get('sales.orders')).toBe(1);
       expect(statements.at(-1)).toMatch(/^DROP TABLE IF EXISTS kpi_run_[0-9a-f]{32}$/);
+      // What `--print-sql` prints (statementsOf) is what the run sent, in the same order
+      // (each plan names its own table).
+      const plan = await planRun(
+        { report: athenaReport, source: onAthena.source, period, now },
+        athenaEngine,
+        { now, beyond: true },
+      );
+      const anyTable = (sql: string): string => sql.replaceAll(/kpi_run_[0-9a-f]{32}/g, 'kpi_run_');
+      expect(statementsOf(plan).map(anyTable)).toEqual(statements.map(anyTable));
       const tables = await connection.runAndReadAll(
         "SELECT count(*) AS n FROM duckdb_tables() WHERE table_name LIKE 'kpi_run_%'",
       );
