@@ -78,7 +78,14 @@ export async function planRun(
 ): Promise<RunPlan> {
   const period = resolvePeriod(req, options.now);
   const comparisons = comparisonsOf(period);
-  const relation = await engine.relation(req.source.relation);
+  const c = req.source.columns;
+  const relation = await engine.relation(req.source.relation, {
+    [c.order_id]: 'text',
+    [c.customer_id]: 'text',
+    [c.ordered_at]: 'timestamp',
+    [c.amount]: 'money',
+    ...(c.status === null ? {} : { [c.status]: 'text' }),
+  });
   const compared = distinctPeriods([
     ...comparisons.trend,
     comparisons.yearAgo,

@@ -1,11 +1,11 @@
-import { open, stat, readdir } from 'node:fs/promises';
-import { extname, join } from 'node:path';
 import { DuckDBInstance, DuckDBTypeId, type DuckDBConnection } from '@duckdb/node-api';
-import { duckdbDialect, stringLiteral } from '../sql/dialect.ts';
+import { duckdbDialect } from '../sql/dialect.ts';
+import { explain, openFileSource, relationOf, type FileSource } from './duckdb-source.ts';
 import type { OrderColumns } from '../sql/report-query.ts';
 import {
   QueryError,
   SourceError,
+  type DeclaredType,
   type NumberColumns,
   type OrdersRelation,
   type QueryEngine,
@@ -35,54 +35,12 @@ export interface DuckDbOptions {
   readonly threads?: number;
 }
 
-function formatOf(path: string): 'parquet' | 'csv' | undefined {
-  const ext = extname(path).toLowerCase();
-  if (ext === '.parquet') return 'parquet';
-  if (ext === '.csv') return 'csv';
-  return undefined;
-}
-
-/**
- * The first line (1-based) whose number of fields differs from the header's, counting
- * commas outside double quotes; null when every line agrees. Reads the first 16 MB.
- */
-async function firstRaggedLine(
-  path: string,
-): Promise<{ line: number; fields: number; header: number } | null> {
-  const handle = await open(path, 'r');
-  try {
-    const buffer = Buffer.alloc(Math.min((await handle.stat()).size, 16 * 1024 * 1024));
-    await handle.read(buffer, 0, buffer.length, 0);
-    let header = -1;
-    let line = 1;
-    let fields = 1;
-    let quoted = false;
-    const text = buffer.toString('utf8');
-    for (let i = 0; i <= text.length; i++) {
-      const ch = text[i];
-      if (ch === '"') quoted = !quoted;
-      else if (ch === ',' && !quoted) fields++;
-      else if ((ch === '\n' || ch === undefined) && !quoted) {
-        const blank = ch === undefined && fields === 1 && text.endsWith('\n');
-        if (!blank) {
-          if (header < 0) header = fields;
-          else if (fields !== header) return { line, fields, header };
-        }
-        line++;
-        fields = 1;
-      }
-    }
-    return null;
-  } finally {
-    await handle.close();
-  }
-}
-
 /** DuckDB, embedded: the laptop and test engine. Reads Parquet or CSV files as the source. */
 export class DuckDbEngine implements QueryEngine {
   readonly dialect = duckdbDialect;
-  /** CSV files behind relations, to point at a broken row when DuckDB cannot read one. */
-  private readonly csvFiles = new Map<string, string>();
+  /** The file sources behind relations, to point at a bad value when a read fails. */
+  private readonly sources = new Map<string, FileSource>();
+  private readonly closers: (() => Promise<void>)[] = [];
 
   private constructor(
     private readonly instance: DuckDBInstance,
@@ -90,48 +48,50 @@ export class DuckDbEngine implements QueryEngine {
   ) {}
 
   static async create(options: DuckDbOptions = {}): Promise<DuckDbEngine> {
-    // Nothing may download at run time: no extension auto-install. Without the ICU
-    // extension DuckDB reads TIMESTAMPTZ as UTC, which is what ordered_at means.
+    // Nothing may download at run time: no extension auto-install.
     const settings: Record<string, string> = { autoinstall_known_extensions: 'false' };
     if (options.memoryLimit) settings.memory_limit = options.memoryLimit;
     if (options.threads) settings.threads = String(options.threads);
     const instance = await DuckDBInstance.create(options.path ?? ':memory:', settings);
     const connection = await instance.connect();
+    // The session's time zone is UTC, not the machine's: a TIMESTAMPTZ (a Parquet instant,
+    // a CSV time with an offset) becomes the UTC TIMESTAMP the statements compare, wherever
+    // the run happens. The time zones come with DuckDB's ICU extension, built into the
+    // Node package; where it is not, DuckDB has no session zone and TIMESTAMPTZ is UTC.
+    try {
+      await connection.run("LOAD icu; SET TimeZone = 'UTC'");
+    } catch {
+      // No ICU: nothing to set.
+    }
     return new DuckDbEngine(instance, connection);
   }
 
-  async relation(source: OrdersRelation): Promise<string> {
+  async relation(
+    source: OrdersRelation,
+    declared: Readonly<Record<string, DeclaredType>> = {},
+  ): Promise<string> {
     if (source.kind === 'table') return source.table;
-    let info;
-    try {
-      info = await stat(source.path);
-    } catch {
-      throw new SourceError(`source "${source.path}" does not exist`);
-    }
-    let pattern = source.path;
-    let format = source.format ?? formatOf(source.path);
-    if (info.isDirectory()) {
-      const files = (await readdir(source.path, { recursive: true })).map(String);
-      format ??= files.some((f) => formatOf(f) === 'parquet')
-        ? 'parquet'
-        : files.some((f) => formatOf(f) === 'csv')
-          ? 'csv'
-          : undefined;
-      if (!format)
-        throw new SourceError(`source folder "${source.path}" has no .parquet or .csv file`);
-      pattern = join(source.path, '**', `*.${format}`);
-    }
-    if (!format) {
-      throw new SourceError(
-        `source "${source.path}" is neither .parquet nor .csv (set its format)`,
-      );
-    }
-    if (format === 'parquet') return `read_parquet(${stringLiteral(pattern)})`;
-    // Canonical CSV: comma-separated with a header; a row with the wrong number of fields
-    // is an error with its line number, not a silently re-guessed layout.
-    const relation = `read_csv(${stringLiteral(pattern)}, header = true, delim = ',', quote = '"')`;
-    if (!info.isDirectory()) this.csvFiles.set(relation, pattern);
+    const opened = await openFileSource(this.connection, source, declared);
+    this.closers.push(opened.close);
+    const relation = relationOf(opened.source);
+    this.sources.set(relation, opened.source);
     return relation;
+  }
+
+  /**
+   * A failed statement that read a file source: the bad value behind it, as a SourceError
+   * with its place, when the failure is one of reading or converting the source's values.
+   */
+  private async explained(sql: string, err: unknown): Promise<Error> {
+    const message = (err as Error).message;
+    if (/Conversion Error|CSV Error|Invalid Input Error|Invalid unicode/i.test(message)) {
+      for (const [relation, source] of this.sources) {
+        if (!sql.includes(relation)) continue;
+        const found = await explain(this.connection, source).catch(() => null);
+        if (found) return found;
+      }
+    }
+    return new QueryError(message, { cause: err });
   }
 
   async query<T extends Row = Row>(
@@ -145,7 +105,7 @@ export class DuckDbEngine implements QueryEngine {
       );
       return reader.getRowObjectsJson() as T[];
     } catch (err) {
-      throw new QueryError((err as Error).message, { cause: err });
+      throw await this.explained(sql, err);
     }
   }
 
@@ -201,61 +161,44 @@ export class DuckDbEngine implements QueryEngine {
   }
 
   async checkSource(relation: string, columns: OrderColumns): Promise<void> {
+    const file = this.sources.get(relation);
+    const where = file ? `source "${file.label}": ` : '';
     let described: Row[];
     try {
       described = await this.query(`DESCRIBE SELECT * FROM ${relation}`);
     } catch (err) {
-      const csv = this.csvFiles.get(relation);
-      const ragged = csv ? await firstRaggedLine(csv) : null;
-      if (ragged) {
-        throw new SourceError(
-          `the source cannot be read: line ${ragged.line} has ${ragged.fields} fields; the header has ${ragged.header}`,
-          { cause: err },
-        );
-      }
-      const lines = (err as Error).message.split('\n').map((l) => l.trim());
-      const why = lines.find((l) =>
-        /invalid unicode|not utf-8|expected number of columns/i.test(l),
-      );
-      const where = lines.find((l) => /^.*Error on Line: \d+/i.test(l))?.match(/Line: (\d+)/)?.[1];
-      throw new SourceError(
-        `the source cannot be read: ${why ?? lines[0] ?? 'unknown error'}${where ? ` (line ${where})` : ''}`,
-        { cause: err },
-      );
+      if (err instanceof SourceError) throw err;
+      const first = (err as Error).message.split('\n')[0] ?? 'unknown error';
+      throw new SourceError(`${where}cannot be read: ${first}`, { cause: err });
     }
-    const types = new Map(described.map((r) => [String(r.column_name), String(r.column_type)]));
+    const types = new Map(
+      described.map((r) => [String(r.column_name).toLowerCase(), String(r.column_type)]),
+    );
     const wanted = [columns.order_id, columns.customer_id, columns.ordered_at, columns.amount];
     if (columns.status) wanted.push(columns.status);
-    const missing = wanted.filter((c) => !types.has(c));
+    const missing = wanted.filter((c) => !types.has(c.toLowerCase()));
     if (missing.length > 0) {
       throw new SourceError(
-        `the source has no column ${missing.join(', ')}; it has ${[...types.keys()].join(', ') || 'none'}`,
+        `the source has no column ${missing.join(', ')}; it has ${described.map((r) => String(r.column_name)).join(', ') || 'none'}`,
       );
     }
-    // A CSV with a header and no rows has untyped (VARCHAR) columns: nothing to check.
-    let isEmpty: Promise<boolean> | undefined;
-    const empty = (): Promise<boolean> =>
-      (isEmpty ??= this.query(`SELECT 1 AS one FROM ${relation} LIMIT 1`).then(
-        (r) => r.length === 0,
-      ));
-    const amountType = types.get(columns.amount) ?? '';
-    if (
-      !/^(DECIMAL|DOUBLE|FLOAT|REAL|(U)?(TINY|SMALL|BIG|HUGE)?INT(EGER)?)/.test(amountType) &&
-      !(await empty())
-    ) {
-      throw new SourceError(`column ${columns.amount} holds ${amountType}, not numbers`);
+    // A CSV file's columns have their declared types; a Parquet file or a table its own,
+    // which must be numbers and timestamps (text is not parsed: declare the file as CSV).
+    const amountType = types.get(columns.amount.toLowerCase()) ?? '';
+    if (!/^(DECIMAL|DOUBLE|FLOAT|REAL|(U)?(TINY|SMALL|BIG|HUGE)?INT(EGER)?)/.test(amountType)) {
+      throw new SourceError(`${where}column ${columns.amount} holds ${amountType}, not numbers`);
     }
-    const atType = types.get(columns.ordered_at) ?? '';
-    if (!/^(TIMESTAMP|DATE)/.test(atType) && !(await empty())) {
+    const atType = types.get(columns.ordered_at.toLowerCase()) ?? '';
+    if (!/^(TIMESTAMP|DATE)/.test(atType)) {
       throw new SourceError(
-        `column ${columns.ordered_at} holds ${atType}, not timestamps (write ISO-8601 instants such as 2026-11-23T07:00:00Z)`,
+        `${where}column ${columns.ordered_at} holds ${atType}, not timestamps (store instants as TIMESTAMP)`,
       );
     }
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
     this.connection.closeSync();
     this.instance.closeSync();
-    return Promise.resolve();
+    for (const close of this.closers.splice(0)) await close();
   }
 }

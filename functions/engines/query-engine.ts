@@ -27,6 +27,13 @@ export async function queryNumbers(engine: QueryEngine, sql: string): Promise<Nu
   return out;
 }
 
+/**
+ * The type a source column is declared to hold, read as such and never guessed from a
+ * sample: `text` (ids keep their leading zeros), `money` (an exact decimal, to the cent),
+ * `timestamp` (ISO 8601; an offset is honoured, none means UTC), `date`.
+ */
+export type DeclaredType = 'text' | 'money' | 'timestamp' | 'date';
+
 /** Where the orders come from, as the engine should read them. */
 export type OrdersRelation =
   | {
@@ -39,8 +46,14 @@ export type OrdersRelation =
 /** The warehouse port: Athena and DuckDB implement it; the SQL is written once. */
 export interface QueryEngine {
   readonly dialect: Dialect;
-  /** The SQL relation (table name or table function) for an orders source. */
-  relation(source: OrdersRelation): Promise<string>;
+  /**
+   * The SQL relation (table name or table function) for a source, its `declared` columns
+   * read with their declared types where the engine reads files (a table has its own).
+   */
+  relation(
+    source: OrdersRelation,
+    declared?: Readonly<Record<string, DeclaredType>>,
+  ): Promise<string>;
   /**
    * Checks, before the report query, that the source has the configured columns with
    * usable types; throws a SourceError naming what is wrong. Optional: Athena leaves it to

@@ -110,7 +110,13 @@ export async function planExtras(req: {
   }));
   let feedback: ExtrasPlan['feedback'];
   if (source.feedback) {
-    const relation = await engine.relation(source.feedback.relation);
+    const c = source.feedback.columns;
+    // The score stays text: a score that is not a number is left out and counted.
+    const relation = await engine.relation(source.feedback.relation, {
+      [c.submitted_at]: 'timestamp',
+      [c.kind]: 'text',
+      [c.score]: 'text',
+    });
     feedback = {
       relation,
       sql: buildFeedbackQuery({ relation, columns: source.feedback.columns, periods }),
@@ -118,7 +124,12 @@ export async function planExtras(req: {
   }
   let spend: ExtrasPlan['spend'];
   if (source.marketingSpend) {
-    const relation = await engine.relation(source.marketingSpend.relation);
+    const c = source.marketingSpend.columns;
+    const relation = await engine.relation(source.marketingSpend.relation, {
+      [c.spent_on]: 'date',
+      [c.amount]: 'money',
+      ...(c.channel === null ? {} : { [c.channel]: 'text' }),
+    });
     spend = {
       relation,
       ...buildSpendQuery({ relation, columns: source.marketingSpend.columns, periods }),

@@ -146,14 +146,14 @@ describe('kpi run', () => {
     expect(lines.filter((l) => !l.startsWith('kpi: running'))).toHaveLength(1);
   });
 
-  test('a source whose column holds the wrong type exits 2 naming it, before the report query', async () => {
+  test('a source whose column holds a value of the wrong type exits 2 naming its line', async () => {
     const bad = writeOrdersCsv([
       { order_id: '1', customer_id: 'a', ordered_at: 'not a time', amount: 1 },
     ]);
     const r = await kpi(['run', '--source', bad, '--period', '2026-W47']);
     expect(r.code).toBe(2);
     expect(r.err.trim().split('\n').at(-1)).toBe(
-      'kpi: column ordered_at holds VARCHAR, not timestamps (write ISO-8601 instants such as 2026-11-23T07:00:00Z)',
+      `kpi: source "${bad}" line 2: column ordered_at holds "not a time", not a timestamp (ISO 8601, such as 2026-11-23T07:00:00Z or 2026-11-23 07:00:00)`,
     );
   });
 
