@@ -1,8 +1,9 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SingleBar } from 'cli-progress';
 import { ConfigError, loadConfig, parseConfig } from '../config/load.ts';
+import { echo } from '../echo.ts';
 import {
   DEFAULT_ACTIVE_WINDOW_DAYS,
   MAX_PERIOD_DAYS,
@@ -128,7 +129,13 @@ function parseFlags(argv: readonly string[]): { command: string | undefined; fla
       strict: true,
     });
     if (positionals.length > 1) {
-      throw new UsageError(`unexpected argument "${positionals[1] ?? ''}"`);
+      throw new UsageError(`unexpected argument ${echo(positionals[1] ?? '')}`);
+    }
+    // An empty value is a mistake (an unset shell variable), never a request for the default.
+    for (const [name, value] of Object.entries(values)) {
+      if (typeof value === 'string' && value.trim() === '') {
+        throw new UsageError(`--${name} needs a value; received ${echo(value)}`);
+      }
     }
     return { command: positionals[0], flags: values };
   } catch (err) {
@@ -137,17 +144,42 @@ function parseFlags(argv: readonly string[]): { command: string | undefined; fla
   }
 }
 
+/** An ISO-8601 date, or a date and time with its offset (a time without one is ambiguous). */
+const INSTANT = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?$/;
+
 function parseNow(text: string | undefined): Date | undefined {
   if (text === undefined) return undefined;
   const d = new Date(text);
-  if (Number.isNaN(d.getTime())) throw new UsageError(`--now "${text}" is not an ISO-8601 instant`);
+  if (!INSTANT.test(text) || Number.isNaN(d.getTime())) {
+    throw new UsageError(
+      `--now ${echo(text)} is not an ISO-8601 date or instant (such as 2026-11-23 or 2026-11-23T07:00:00Z)`,
+    );
+  }
   return d;
+}
+
+/**
+ * The folder `--out` names (or the default), resolved against the working folder: it must
+ * be a folder, or not exist yet (it is created). Checked before the run, not after it.
+ */
+function outFolder(ctx: { readonly cwd: string }, flags: Flags, fallback: string): string {
+  const dir = resolve(ctx.cwd, flags.out ?? fallback);
+  let info;
+  try {
+    info = statSync(dir);
+  } catch {
+    return dir;
+  }
+  if (!info.isDirectory()) {
+    throw new UsageError(`--out ${echo(flags.out ?? fallback)} is a file; name a folder`);
+  }
+  return dir;
 }
 
 function parseFormat(text: string | undefined): OutputFormat {
   const format = text ?? 'json';
   if (!(OUTPUT_FORMATS as readonly string[]).includes(format)) {
-    throw new UsageError(`--format "${format}" is not one of ${OUTPUT_FORMATS.join(', ')}`);
+    throw new UsageError(`--format ${echo(format)} is not one of ${OUTPUT_FORMATS.join(', ')}`);
   }
   return format as OutputFormat;
 }
@@ -193,7 +225,7 @@ async function resolveConfig(
     : config.reports[0];
   if (!report) {
     throw new UsageError(
-      `--report "${flags.report ?? ''}" is not in the configuration (reports: ${config.reports.map((r) => r.id).join(', ')})`,
+      `--report ${echo(flags.report ?? '')} is not in the configuration (reports: ${config.reports.map((r) => r.id).join(', ')})`,
     );
   }
   let out = report;
@@ -209,7 +241,9 @@ async function resolveConfig(
   if (windowText !== undefined) {
     const n = Number(windowText);
     if (!Number.isInteger(n) || n < 1) {
-      throw new UsageError(`--active-window-days "${windowText}" is not a positive whole number`);
+      throw new UsageError(
+        `--active-window-days ${echo(windowText)} is not a positive whole number`,
+      );
     }
     out = { ...out, activeWindowDays: n };
   }
@@ -265,7 +299,7 @@ async function emitRun(
     ctx.io.stdout(reportJson(run.report));
     return;
   }
-  const outDir = resolve(ctx.cwd, flags.out ?? 'out');
+  const outDir = outFolder(ctx, flags, 'out');
   const written = await writeRun(outDir, run, format, flags, report.headline);
   for (const path of written) ctx.io.stderr(`kpi: wrote ${path}\n`);
 }
@@ -285,7 +319,8 @@ async function athenaRun(flags: Flags, ctx: RunContext): Promise<void> {
   const report = flags.report
     ? config.reports.find((r) => r.id === flags.report)
     : config.reports[0];
-  if (!report) throw new UsageError(`--report "${flags.report ?? ''}" is not in the configuration`);
+  if (!report)
+    throw new UsageError(`--report ${echo(flags.report ?? '')} is not in the configuration`);
   const workGroup = flags.workgroup ?? config.aws?.athena.workGroup;
   if (!workGroup) throw new UsageError('--workgroup is required (or aws.athena in the config)');
   const table = flags.table ?? (config.aws ? athenaSource(config).relation : undefined);
@@ -385,9 +420,10 @@ async function commandRun(flags: Flags, ctx: RunContext): Promise<void> {
   const engineName = flags.engine ?? 'duckdb';
   if (engineName === 'athena') return athenaRun(flags, ctx);
   if (engineName !== 'duckdb')
-    throw new UsageError(`--engine "${engineName}" is not duckdb or athena`);
+    throw new UsageError(`--engine ${echo(engineName)} is not duckdb or athena`);
   const period = periodFlag(flags.period, 'period');
   const format = parseFormat(flags.format);
+  if (flags.out !== undefined || format !== 'json') outFolder(ctx, flags, 'out');
   const { config, report } = await resolveConfig(flags, ctx.cwd, period?.kind);
   const request: RunRequest = {
     report,
@@ -434,7 +470,7 @@ async function commandBackfill(flags: Flags, ctx: RunContext): Promise<void> {
   const periods = periodRange(from, to);
   const format = parseFormat(flags.format);
   const { config, report } = await resolveConfig(flags, ctx.cwd, from.kind);
-  const root = resolve(ctx.cwd, flags.out ?? join('out', 'backfill'));
+  const root = outFolder(ctx, flags, join('out', 'backfill'));
   const bar = new SingleBar({
     stream: process.stderr,
     noTTYOutput: false,
@@ -476,13 +512,7 @@ async function commandDemo(flags: Flags, ctx: RunContext): Promise<void> {
     { engine: await ctx.engine() },
   );
   const result = run.report;
-  const written = await writeRun(
-    resolve(ctx.cwd, flags.out ?? 'out'),
-    run,
-    'all',
-    flags,
-    report.headline,
-  );
+  const written = await writeRun(outFolder(ctx, flags, 'out'), run, 'all', flags, report.headline);
   const crr = result.kpis.crr.value;
   ctx.io.stderr(
     `kpi: ${report.name} ${result.period.label}: retention ${crr === null ? 'n/a' : `${(crr * 100).toFixed(1)}%`}, revenue ${result.kpis.revenue.value ?? 'n/a'}\n`,
@@ -519,7 +549,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       demo: commandDemo,
     }[command];
     if (!handler) {
-      throw new UsageError(`unknown command "${command}" (run, backfill, invoke, demo, help)`);
+      throw new UsageError(`unknown command ${echo(command)} (run, backfill, invoke, demo, help)`);
     }
     await handler(flags, {
       io,

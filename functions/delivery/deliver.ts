@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { BatchRecord, DeliveryRecord, LedgerStore } from './ledger.ts';
-import { SES_MAX_RECIPIENTS } from './ses.ts';
+import { SES_MAX_RECIPIENTS, uniqueMailboxes } from './ses.ts';
 
 /** Sends one message to at most 50 recipients; returns the SES message id. */
 export type SendMessage = (recipients: string[]) => Promise<string>;
@@ -67,7 +67,7 @@ export class Delivery {
       runId: this.runId,
       leaseUntil: this.lease(),
       state: 'in-progress',
-      batches: chunk([...new Set(recipients)]),
+      batches: chunk(uniqueMailboxes(recipients)),
       ...(force ? { forced: true } : {}),
     };
     for (let attempt = 0; attempt < 5; attempt++) {

@@ -1,4 +1,5 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { renameSync } from 'node:fs';
+import { mkdir, mkdtemp, open, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Report } from '../report/report.ts';
 import { atRiskCsv, type AtRiskCustomer } from '../kpis/beyond.ts';
@@ -46,17 +47,61 @@ export async function renderOutputs(
   return out;
 }
 
-/** Writes rendered outputs into `dir`; returns the paths written. */
+/** The prefix of the hidden folder a run writes its files in before moving them into place. */
+const STAGING = '.kpi-partial-';
+
+/**
+ * Writes rendered outputs into `dir` (created if missing), all or nothing: every file is
+ * written and flushed to disk in a hidden folder inside `dir` first, and renamed into place
+ * only when all of them are complete, so a failed or killed run leaves `dir` as it was (but
+ * for that hidden folder, which the next run into `dir` removes). Returns the paths written.
+ */
 export async function writeOutputs(
   dir: string,
   files: ReadonlyMap<string, string | Buffer>,
 ): Promise<string[]> {
   await mkdir(dir, { recursive: true });
-  const written: string[] = [];
-  for (const [name, content] of files) {
-    const path = join(dir, name);
-    await writeFile(path, content);
-    written.push(path);
+  await removeStale(dir);
+  const staging = await mkdtemp(join(dir, `${STAGING}${process.pid}-`));
+  try {
+    for (const [name, content] of files) {
+      const handle = await open(join(staging, name), 'wx');
+      try {
+        await handle.writeFile(content);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+    }
+    // All renamed in one synchronous loop: no other work runs between them.
+    const written: string[] = [];
+    for (const name of files.keys()) {
+      renameSync(join(staging, name), join(dir, name));
+      written.push(join(dir, name));
+    }
+    return written;
+  } finally {
+    await rm(staging, { recursive: true, force: true });
   }
-  return written;
+}
+
+/** Removes the hidden folders of runs into `dir` whose process has ended (killed runs). */
+async function removeStale(dir: string): Promise<void> {
+  for (const entry of await readdir(dir)) {
+    if (!entry.startsWith(STAGING)) continue;
+    const pid = Number(entry.slice(STAGING.length).split('-')[0]);
+    if (Number.isInteger(pid) && pid !== process.pid && isAlive(pid)) continue;
+    if (pid === process.pid) continue;
+    await rm(join(dir, entry), { recursive: true, force: true });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: the process exists, owned by someone else.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

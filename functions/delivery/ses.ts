@@ -3,6 +3,23 @@ import type { Digest } from '../digest/render.ts';
 import { toEml } from '../digest/eml.ts';
 import { withBackoff } from '../retry.ts';
 
+/**
+ * The distinct mailboxes of a list, in their first spelling: two addresses are one mailbox
+ * when their local parts are equal and their domains equal but for case (domains are
+ * case-insensitive; a local part may not be). Blank entries and surrounding spaces go.
+ */
+export function uniqueMailboxes(recipients: readonly string[]): string[] {
+  const seen = new Map<string, string>();
+  for (const raw of recipients) {
+    const address = raw.trim();
+    if (address === '') continue;
+    const at = address.lastIndexOf('@');
+    const key = at < 0 ? address : `${address.slice(0, at)}@${address.slice(at + 1).toLowerCase()}`;
+    if (!seen.has(key)) seen.set(key, address);
+  }
+  return [...seen.values()];
+}
+
 /** SES accepts at most 50 recipients per message. */
 export const SES_MAX_RECIPIENTS = 50;
 
@@ -54,7 +71,7 @@ export class SesMailer implements Mailer {
 
   async send(mail: Mail): Promise<SentMail> {
     const size = Math.min(this.options.batchSize ?? SES_MAX_RECIPIENTS, SES_MAX_RECIPIENTS);
-    const recipients = [...new Set(mail.to.map((r) => r.trim()))].filter((r) => r !== '');
+    const recipients = uniqueMailboxes(mail.to);
     if (recipients.length === 0) throw new Error('no recipients to send the digest to');
     const messageIds: string[] = [];
     for (let i = 0; i < recipients.length; i += size) {

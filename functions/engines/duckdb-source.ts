@@ -4,6 +4,7 @@ import { createGunzip } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { basename, join, relative, sep } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
+import { echo } from '../echo.ts';
 import { quoteIdentifier, stringLiteral } from '../sql/dialect.ts';
 import { SourceError, type DeclaredType, type OrdersRelation, type Row } from './query-engine.ts';
 
@@ -63,12 +64,6 @@ export interface FileSource {
   readonly declared: ReadonlyMap<string, DeclaredType>;
   /** CSV: the header's column names, in order (every file has the same). */
   readonly header: readonly string[];
-}
-
-/** A short echo of a value for a message: at most 40 characters, on one line. */
-export function echo(value: string): string {
-  const flat = JSON.stringify(value);
-  return flat.length > 42 ? `${flat.slice(0, 40)}…"` : flat;
 }
 
 /** Names the user's files are listed under in messages: relative to the source folder. */

@@ -17,6 +17,7 @@ import { S3LedgerStore } from '../delivery/ledger.ts';
 import { SesMailer } from '../delivery/ses.ts';
 import { AthenaEngine } from '../engines/athena.ts';
 import { PayloadError, runOnce, StaleDataError, type RunResult } from './run.ts';
+import { redact } from '../echo.ts';
 
 const logger = new Logger({ serviceName: 'kpi-digest' });
 const metrics = new Metrics({ namespace: 'KpiDigest', serviceName: 'kpi-digest' });
@@ -34,6 +35,15 @@ const s3 = tracer.captureAWSv3Client(new S3Client({}));
 const bucket = process.env.ARCHIVE_BUCKET ?? '';
 
 /** What a log line may say about a run: counts, never addresses or customer ids. */
+/** An error as the log may hold it: its name, and message and stack without addresses. */
+function redactedError(error: unknown): Error {
+  const original = error instanceof Error ? error : new Error(String(error));
+  const copy = new Error(redact(original.message));
+  copy.name = original.name;
+  copy.stack = redact(original.stack ?? '');
+  return copy;
+}
+
 function loggable(r: RunResult): Record<string, unknown> {
   return {
     report: r.report,
@@ -87,14 +97,14 @@ export async function handler(event: unknown, context: Context): Promise<RunResu
     if (error instanceof StaleDataError) {
       metrics.addMetric('StaleRuns', MetricUnit.Count, 1);
       logger.warn('stale data; the run fails so that the schedule retries it', {
-        error: error.message,
+        error: redact(error.message),
       });
     } else if (error instanceof PayloadError) {
       metrics.addMetric('RejectedPayloads', MetricUnit.Count, 1);
-      logger.warn('payload rejected before any query', { error: error.message });
+      logger.warn('payload rejected before any query', { error: redact(error.message) });
     } else {
       metrics.addMetric('FailedRuns', MetricUnit.Count, 1);
-      logger.error('run failed', error as Error);
+      logger.error('run failed', redactedError(error));
     }
     throw error;
   } finally {

@@ -15,6 +15,7 @@ import { createHash } from 'node:crypto';
 import { periodInstants, PeriodError, type Period } from '../periods/period.ts';
 import { resolvePeriod, runFullReport } from '../pipeline.ts';
 import { atRiskCsv, type AtRiskCustomer } from '../kpis/beyond.ts';
+import { echo } from '../echo.ts';
 
 /** The deployed function's name: `kpi invoke` calls it. */
 export const REPORT_FUNCTION_NAME = 'kpi-digest-report';
@@ -112,7 +113,7 @@ export function validatePayload(
   const report = config.reports.find((r) => r.id === payload.report);
   if (!report) {
     throw new PayloadError(
-      `report: expected one of ${config.reports.map((r) => r.id).join(', ')}; received "${payload.report}"`,
+      `report: expected one of ${config.reports.map((r) => r.id).join(', ')}; received ${echo(payload.report)}`,
     );
   }
   let period: Period;

@@ -29,6 +29,7 @@ import {
   type Segment,
 } from '../sql/structures-query.ts';
 import { cohortMatrix, rfmSegments, type CohortMatrix, type Rfm } from './structures.ts';
+import { csvDocument } from '../csv.ts';
 
 /** One at-risk customer of the export (never in the email body). */
 export interface AtRiskCustomer {
@@ -420,18 +421,16 @@ function fitLifetimeWithin(
  * (empty without a model).
  */
 export function atRiskCsv(list: readonly AtRiskCustomer[]): string {
-  const quote = (s: string): string => (/[",\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s);
-  const header = 'customer_id,last_order,orders,lifetime_revenue,segment,p_alive,clv_12m';
-  const rows = list.map((c) =>
-    [
-      quote(c.customer_id),
-      c.last_order,
+  return csvDocument(
+    ['customer_id', 'last_order', 'orders', 'lifetime_revenue', 'segment', 'p_alive', 'clv_12m'],
+    list.map((c) => [
+      c.customer_id,
+      { own: c.last_order },
       c.orders,
-      c.lifetime_revenue.toFixed(2),
-      quote(c.segment),
-      c.p_alive === null ? '' : c.p_alive.toFixed(4),
-      c.clv_12m === null ? '' : c.clv_12m.toFixed(2),
-    ].join(','),
+      { own: c.lifetime_revenue.toFixed(2) },
+      c.segment,
+      c.p_alive === null ? null : { own: c.p_alive.toFixed(4) },
+      c.clv_12m === null ? null : { own: c.clv_12m.toFixed(2) },
+    ]),
   );
-  return `${[header, ...rows].join('\n')}\n`;
 }

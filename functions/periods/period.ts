@@ -1,4 +1,5 @@
 import { DateTime, IANAZone } from 'luxon';
+import { echo } from '../echo.ts';
 
 /** The kinds of reporting period (KPI-SPEC.md, "Time"). */
 export const PERIOD_KINDS = ['week', 'month', 'quarter', 'year', 'custom'] as const;
@@ -28,7 +29,7 @@ const UTC = { zone: 'utc' } as const;
 function day(iso: string): DateTime {
   const d = DateTime.fromISO(iso, UTC);
   if (!d.isValid || !/^\d{4}-\d{2}-\d{2}$/.test(iso)) {
-    throw new PeriodError(`"${iso}" is not a calendar date (expected YYYY-MM-DD)`);
+    throw new PeriodError(`${echo(iso)} is not a calendar date (expected YYYY-MM-DD)`);
   }
   return d;
 }
@@ -120,7 +121,7 @@ export function parsePeriod(label: string): Period {
     return customPeriod(first, addDays(last, 1));
   }
   throw new PeriodError(
-    `period "${label}" is not one of 2026-W47, 2026-11, 2026-Q4, 2026 or 2026-11-01..2026-11-15`,
+    `period ${echo(label)} is not one of 2026-W47, 2026-11, 2026-Q4, 2026 or 2026-11-01..2026-11-15`,
   );
 }
 
@@ -142,7 +143,9 @@ export function periodContaining(kind: Exclude<PeriodKind, 'custom'>, date: stri
 /** Throws unless `zone` is an IANA time-zone name this runtime knows. */
 export function assertTimeZone(zone: string): void {
   if (!IANAZone.isValidZone(zone)) {
-    throw new PeriodError(`time zone "${zone}" is not an IANA time-zone name (e.g. Europe/London)`);
+    throw new PeriodError(
+      `time zone ${echo(zone)} is not an IANA time-zone name (e.g. Europe/London)`,
+    );
   }
 }
 

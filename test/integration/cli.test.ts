@@ -131,6 +131,30 @@ describe('kpi run', () => {
     ],
     [['run', '--period', '2026-W47'], /--source is required without --config/],
     [['run', '--source', 'x.csv', '--format', 'pdf'], /--format "pdf" is not one of/],
+    // Empty values are refused, not replaced by defaults (an unset shell variable).
+    [['run', '--source', 'x.csv', '--out', ''], /^kpi: --out needs a value; received ""$/],
+    [
+      ['run', '--source', 'x.csv', '--timezone', ''],
+      /^kpi: --timezone needs a value; received ""$/,
+    ],
+    [['run', '--source', 'x.csv', '--report', ' '], /^kpi: --report needs a value; received " "$/],
+    [['run', '--source', ''], /^kpi: --source needs a value; received ""$/],
+    [
+      ['run', '--source', 'x.csv', '--now', '0'],
+      /^kpi: --now "0" is not an ISO-8601 date or instant \(such as 2026-11-23 or 2026-11-23T07:00:00Z\)$/,
+    ],
+    [
+      ['run', '--source', 'x.csv', '--now', '2026-11-23T07:00'],
+      /^kpi: --now "2026-11-23T07:00" is not an ISO-8601 date or instant/,
+    ],
+    [
+      ['run', '--source', 'x.csv', '--out', 'package.json'],
+      /^kpi: --out "package.json" is a file; name a folder$/,
+    ],
+    [
+      ['run', '--source', 'x.csv', '--period', 'x'.repeat(100_000)],
+      /^kpi: --period: period "x{39}…" is not one of/,
+    ],
     [['frobnicate'], /unknown command "frobnicate"/],
     [
       ['run', '--config', 'kpi.config.ts', '--report', 'nope'],
