@@ -36,6 +36,24 @@ const READER_TYPE: Record<DeclaredType, string> = {
   date: 'DATE',
 };
 
+/**
+ * The timestamps a CSV column may hold: ISO 8601 dates, or dates and times, with an
+ * optional `Z` or numeric offset. A zone name is not among them: DuckDB 1.5 carries a zone
+ * name parsed in one value over to the zone-less values after it in the same batch.
+ */
+export const ISO_TIMESTAMP =
+  '\\d{4}-\\d{2}-\\d{2}([T ]\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,9})?)? ?(Z|[+-]\\d{2}(:?\\d{2})?)?)?';
+
+/**
+ * A text timestamp column as TIMESTAMPTZ: an offset is honoured, no offset means UTC (the
+ * session's zone, see DuckDbEngine.create), and a value of another form fails the read.
+ */
+function timestampOf(column: string): string {
+  return `CASE WHEN ${column} IS NULL THEN NULL
+    WHEN regexp_full_match(${column}, ${stringLiteral(ISO_TIMESTAMP)}) THEN CAST(${column} AS TIMESTAMPTZ)
+    ELSE error('Conversion Error: a value is not an ISO 8601 timestamp') END`;
+}
+
 /** Characters DuckDB's file functions read as a glob pattern. */
 const GLOB = /[*?[\]{}]/;
 
@@ -337,7 +355,7 @@ export function relationOf(source: FileSource): string {
     .map((files) => `SELECT * FROM ${csvScan(source, files)}`);
   const replaced = [...source.declared]
     .filter(([, type]) => type === 'timestamp')
-    .map(([name]) => `CAST(${quoteIdentifier(name)} AS TIMESTAMPTZ) AS ${quoteIdentifier(name)}`);
+    .map(([name]) => `${timestampOf(quoteIdentifier(name))} AS ${quoteIdentifier(name)}`);
   const from =
     scans.length === 1
       ? csvScan(source, plain.length ? plain : gzipped)
@@ -481,7 +499,8 @@ async function badTimestampIn(
            f.gzip,
            header.map((name) => [name, 'VARCHAR'] as const),
          )})
-       ) WHERE v IS NOT NULL AND TRY_CAST(v AS TIMESTAMPTZ) IS NULL
+       ) WHERE v IS NOT NULL
+         AND (NOT regexp_full_match(v, ${stringLiteral(ISO_TIMESTAMP)}) OR TRY_CAST(v AS TIMESTAMPTZ) IS NULL)
        ORDER BY r LIMIT 1`,
     );
     if (!row) return null;

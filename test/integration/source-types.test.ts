@@ -200,6 +200,13 @@ describe('a value or file that cannot be read exactly is refused: exit 2, its pl
         `source "${p}" line ${LINE}: column ordered_at holds "2026-11-31 10:00", ${timeWanted}`,
     ],
     [
+      // DuckDB would carry the zone over to the zone-less times after it: refused.
+      'a zone name instead of an offset',
+      () => write([...good, '9,a,2026-11-20T10:00:00 Europe/Paris,12.50,completed', ...good]),
+      (p) =>
+        `source "${p}" line ${LINE}: column ordered_at holds "2026-11-20T10:00:00 Europe/Paris", ${timeWanted}`,
+    ],
+    [
       'an amount of NaN',
       () => write([...good, '9,a,2026-11-20T10:00:00Z,NaN,completed']),
       (p) => `source "${p}" line ${LINE}: column amount holds "NaN", ${amountWanted}`,
@@ -322,6 +329,22 @@ describe('a value or file that cannot be read exactly is refused: exit 2, its pl
       err: `kpi: source "${file}" row 25001: column amount holds "nan", ${amountWanted}`,
     });
   }, 60_000);
+
+  test('Parquet: a column of the wrong type is refused, naming the file', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'kpi-parquet-')), 'orders.parquet');
+    const engine = await DuckDbEngine.create();
+    try {
+      await engine.query(`COPY (
+        SELECT '1' AS order_id, 'c' AS customer_id, '2026-11-20T10:00:00Z' AS ordered_at,
+          10.5 AS amount, 'completed' AS status) TO '${file}'`);
+    } finally {
+      await engine.close();
+    }
+    expect(await kpi(['run', '--source', file, '--period', WEEK])).toEqual({
+      code: 2,
+      err: `kpi: source "${file}": column ordered_at holds VARCHAR, not timestamps (store instants as TIMESTAMP)`,
+    });
+  });
 
   test('the optional sources too: a bad spend amount or feedback time is refused, not a query failure', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'kpi-extras-'));
