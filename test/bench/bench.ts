@@ -20,6 +20,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateSample } from '../../functions/sample/generate.ts';
 import { SAMPLE_END } from '../../functions/cli/main.ts';
+import { DuckDbEngine } from '../../functions/engines/duckdb.ts';
 
 const root = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const sizes = (process.env.BENCH_SIZES ?? '1000000,5000000,10000000')
@@ -97,6 +98,29 @@ for (const size of sizes) {
   );
 }
 process.stdout.write(`median of ${runs} fresh processes per figure\n`);
+
+// The same orders as a CSV file, read with the declared types (issue 12's reading cost).
+const largestCsv = sizes.length ? Math.max(...sizes) : 0;
+if (largestCsv > 0) {
+  const csv = resolve(root, `.cache/bench/orders-${largestCsv}.csv`);
+  if (!existsSync(csv)) {
+    const engine = await DuckDbEngine.create();
+    try {
+      const parquet = resolve(root, `.cache/bench/orders-${largestCsv}.parquet`);
+      await engine.query(`COPY (
+        SELECT order_id, customer_id,
+          strftime(ordered_at, '%Y-%m-%dT%H:%M:%S.%gZ') AS ordered_at, amount, status
+        FROM read_parquet('${parquet}')) TO '${csv}' (HEADER)`);
+    } finally {
+      await engine.close();
+    }
+  }
+  const csvRuns: Sample[] = [];
+  for (let i = 0; i < runs; i++) csvRuns.push(measure('report', csv));
+  process.stdout.write(
+    `weekly KPI report of the same ${String(csvRuns[0]?.rows ?? 0)} orders as CSV (every column read with its declared type): ${seconds(medianOf(csvRuns.map((s) => s.ms)))}, peak ${peak(csvRuns)}\n`,
+  );
+}
 
 // Athena: the bytes one full weekly run scans, estimated for the largest file.
 const largest = sizes.length ? Math.max(...sizes) : 0;
