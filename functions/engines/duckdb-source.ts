@@ -8,11 +8,6 @@ import { echo } from '../echo.ts';
 import { quoteIdentifier, stringLiteral } from '../sql/dialect.ts';
 import { SourceError, type DeclaredType, type OrdersRelation, type Row } from './query-engine.ts';
 
-/** The rows of a statement as JSON scalars. */
-async function rowsOf(connection: DuckDBConnection, sql: string): Promise<Row[]> {
-  return (await connection.runAndReadAll(sql)).getRowObjectsJson() as Row[];
-}
-
 /**
  * How DuckDB reads a file source: the files are listed and checked here, and the columns
  * the run uses are read with the types their contract declares, never with types DuckDB
@@ -21,6 +16,11 @@ async function rowsOf(connection: DuckDBConnection, sql: string): Promise<Row[]>
  * declared type fails the one read of the source; `explain` then finds the first such
  * value and names its file, line (or Parquet row), column and value.
  */
+
+/** The rows of a statement as JSON scalars. */
+async function rowsOf(connection: DuckDBConnection, sql: string): Promise<Row[]> {
+  return (await connection.runAndReadAll(sql)).getRowObjectsJson() as Row[];
+}
 
 export type FileFormat = 'parquet' | 'csv';
 

@@ -4,7 +4,14 @@
  * neutralised, as a CSV parser reads them back; logs hold no address.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
@@ -16,6 +23,26 @@ import { DuckDbEngine } from '../../functions/engines/duckdb.ts';
 import { atRiskCsv } from '../../functions/kpis/beyond.ts';
 
 const fresh = (): string => mkdtempSync(join(tmpdir(), 'kpi-out-'));
+
+/**
+ * Whether an output file is whole (not cut short), by what its format ends with; the
+ * at-risk CSV has as many lines as the uncut run's.
+ */
+function whole(name: string, text: string, uncut: string): boolean {
+  if (name.endsWith('.json')) {
+    try {
+      JSON.parse(text);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+  if (name.endsWith('.html')) return text.trimEnd().endsWith('</html>');
+  if (name.endsWith('.eml')) return /--\r\n$/.test(text);
+  if (name.endsWith('.txt'))
+    return text.trimEnd().endsWith(uncut.trimEnd().split('\n').at(-1) ?? '');
+  return text.endsWith('\n') && text.split('\n').length === uncut.split('\n').length;
+}
 
 describe('writeOutputs: all or nothing', () => {
   test('a write that fails part-way leaves the folder as it was', async () => {
@@ -47,7 +74,7 @@ describe('writeOutputs: all or nothing', () => {
     expect(readdirSync(dir).sort()).toEqual(['digest.txt', 'report.json']);
   });
 
-  test('kpi run --format all killed with -9 at any point: no partial file', async () => {
+  test('kpi run --format all and kpi backfill killed with -9 at any point: no partial file', async () => {
     const root = new URL('../../', import.meta.url).pathname;
     const source = join(fresh(), 'orders.csv');
     writeFileSync(
@@ -63,7 +90,11 @@ describe('writeOutputs: all or nothing', () => {
     );
     const complete = ['at-risk.csv', 'digest.eml', 'digest.html', 'digest.txt', 'report.json'];
     // The whole run, then kills spread over it.
-    const run = (out: string, killAfterMs?: number): Promise<number | null> =>
+    const run = (
+      out: string,
+      killAfterMs?: number,
+      command = ['run', '--period', '2026-W47'],
+    ): Promise<number | null> =>
       new Promise((resolve) => {
         const child = spawn(
           process.execPath,
@@ -71,11 +102,9 @@ describe('writeOutputs: all or nothing', () => {
             '--import',
             'tsx',
             'bin/kpi.ts',
-            'run',
+            ...command,
             '--source',
             source,
-            '--period',
-            '2026-W47',
             '--format',
             'all',
             '--out',
@@ -92,10 +121,10 @@ describe('writeOutputs: all or nothing', () => {
         });
       });
     const started = Date.now();
-    const whole = fresh();
-    expect(await run(whole)).toBe(0);
+    const uncut = fresh();
+    expect(await run(uncut)).toBe(0);
     const duration = Date.now() - started;
-    expect(readdirSync(whole).sort()).toEqual(complete);
+    expect(readdirSync(uncut).sort()).toEqual(complete);
     for (const fraction of [0.5, 0.8, 0.9, 0.95, 0.98, 1]) {
       const out = fresh();
       writeFileSync(join(out, 'report.json'), '"before"');
@@ -106,10 +135,39 @@ describe('writeOutputs: all or nothing', () => {
         const now = readFileSync(join(out, f));
         if (f === 'report.json' && now.toString() === '"before"') continue;
         expect(complete).toContain(f);
-        expect(now.length).toBe(readFileSync(join(whole, f)).length);
+        expect(whole(f, now.toString(), readFileSync(join(uncut, f), 'utf8'))).toBe(true);
       }
     }
-  }, 180_000);
+    // Backfill: each period's folder holds all of its files, or is not there.
+    const backfill = ['backfill', '--from', '2026-W44', '--to', '2026-W47', '--kpis-only'];
+    const t0 = Date.now();
+    const all = fresh();
+    expect(await run(all, undefined, backfill)).toBe(0);
+    const backfillMs = Date.now() - t0;
+    expect(readdirSync(join(all, 'adhoc')).sort()).toEqual([
+      '2026-W44',
+      '2026-W45',
+      '2026-W46',
+      '2026-W47',
+    ]);
+    const periodFiles = ['digest.eml', 'digest.html', 'digest.txt', 'report.json'];
+    for (const fraction of [0.6, 0.85, 0.95]) {
+      const out = fresh();
+      await run(out, Math.round(backfillMs * fraction), backfill);
+      const reports = join(out, 'adhoc');
+      const periods = existsSync(reports)
+        ? readdirSync(reports).filter((p) => !p.startsWith('.'))
+        : [];
+      for (const period of periods) {
+        const files = readdirSync(join(reports, period)).filter((f) => !f.startsWith('.'));
+        expect(files.sort()).toEqual(periodFiles);
+        for (const f of files) {
+          const text = readFileSync(join(reports, period, f), 'utf8');
+          expect(whole(f, text, readFileSync(join(all, 'adhoc', period, f), 'utf8'))).toBe(true);
+        }
+      }
+    }
+  }, 240_000);
 });
 
 describe('CSV export', () => {
