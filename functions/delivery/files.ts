@@ -90,8 +90,7 @@ async function removeStale(dir: string): Promise<void> {
   for (const entry of await readdir(dir)) {
     if (!entry.startsWith(STAGING)) continue;
     const pid = Number(entry.slice(STAGING.length).split('-')[0]);
-    if (Number.isInteger(pid) && pid !== process.pid && isAlive(pid)) continue;
-    if (pid === process.pid) continue;
+    if (pid === process.pid || (Number.isInteger(pid) && isAlive(pid))) continue;
     await rm(join(dir, entry), { recursive: true, force: true });
   }
 }
