@@ -12,7 +12,8 @@ const file = process.env.KPI_CONFIG ?? 'kpi.config.ts';
 try {
   const config = await loadConfig(file);
   const app = new App();
-  new KpiDigestStack(app, 'KpiDigest', {
+  // One stack per environment, named by its config (aws.stackName).
+  new KpiDigestStack(app, config.aws?.stackName ?? 'KpiDigest', {
     config,
     env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
   });

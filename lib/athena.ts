@@ -34,8 +34,9 @@ export class AthenaResources extends Construct {
       serverAccessLogsBucket: props.accessLogs,
       serverAccessLogsPrefix: 'athena-results/',
       lifecycleRules: [{ expiration: Duration.days(a.resultsRetentionDays) }],
-      removalPolicy: RemovalPolicy.DESTROY,
-      autoDeleteObjects: false,
+      // Kept when the stack is deleted (a bucket holding results cannot be deleted; its
+      // lifecycle rule empties it within resultsRetentionDays).
+      removalPolicy: RemovalPolicy.RETAIN,
     });
     this.workGroup = new CfnWorkGroup(this, 'WorkGroup', {
       name: a.workGroup,
@@ -59,10 +60,15 @@ export class AthenaResources extends Construct {
       this.data = Bucket.fromBucketName(this, 'Data', t.bucket);
       this.dataPrefix = t.prefix;
       const account = Stack.of(this).account;
-      const database = new CfnDatabase(this, 'Database', {
-        catalogId: account,
-        databaseInput: { name: a.database, description: 'kpi-digest orders' },
-      });
+      // What the stack creates is retained on delete: dropping the database would drop every
+      // table in it, the user's too. An existing database is referenced, never owned.
+      const database = t.createDatabase
+        ? new CfnDatabase(this, 'Database', {
+            catalogId: account,
+            databaseInput: { name: a.database, description: 'kpi-digest orders' },
+          })
+        : undefined;
+      database?.applyRemovalPolicy(RemovalPolicy.RETAIN);
       const c = props.columns;
       const table = new CfnTable(this, 'Orders', {
         catalogId: account,
@@ -92,13 +98,15 @@ export class AthenaResources extends Construct {
               { name: c.order_id, type: 'string' },
               { name: c.customer_id, type: 'string' },
               { name: c.ordered_at, type: 'timestamp' },
-              { name: c.amount, type: 'decimal(18,2)' },
+              // The statements cast it to DECIMAL(18, 2) either way.
+              { name: c.amount, type: t.amountType },
               ...(c.status ? [{ name: c.status, type: 'string' }] : []),
             ],
           },
         },
       });
-      table.addResourceDependency(database);
+      table.applyRemovalPolicy(RemovalPolicy.RETAIN);
+      if (database) table.addResourceDependency(database);
     }
   }
 }

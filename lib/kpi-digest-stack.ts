@@ -11,6 +11,7 @@ import { Alarm, ComparisonOperator, Metric, TreatMissingData } from 'aws-cdk-lib
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { Effect, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { CfnFunction } from 'aws-cdk-lib/aws-lambda';
+import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { Alias } from 'aws-cdk-lib/aws-kms';
 import {
   BlockPublicAccess,
@@ -38,6 +39,8 @@ export interface KpiDigestStackProps extends StackProps {
 /** Attempts and age limits for a scheduled run (Scheduler would retry 185 times otherwise). */
 export const SCHEDULE_RETRY_ATTEMPTS = 2;
 export const SCHEDULE_MAX_EVENT_AGE = Duration.hours(6);
+/** Lambda's own retries of a failed asynchronous invocation (its maximum). */
+export const ASYNC_RETRY_ATTEMPTS = 2;
 
 /**
  * One stack: EventBridge Scheduler → report Lambda → Athena → SES, the archive in S3,
@@ -82,12 +85,33 @@ export class KpiDigestStack extends Stack {
       accessLogs,
     });
 
+    // Where a run that never succeeded ends: a scheduled event the function could not be
+    // invoked with, or an invocation whose every attempt failed. Its alarm tells the owners.
+    const dlq = new Queue(this, 'ScheduleDeadLetters', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(dlq).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This queue is the dead-letter queue of the schedules and of the function.',
+    });
+
     const fn = new ReportFunction(this, 'Report', {
+      config,
       memoryMb: aws.memoryMb,
       logRetentionDays: aws.logRetentionDays,
-      timeout: Duration.seconds(Math.min(900, aws.athena.queryTimeoutSeconds + 60)),
+      timeout: Duration.seconds(aws.timeoutSeconds),
       environment: { ARCHIVE_BUCKET: archive.bucketName },
     }).fn;
+
+    // Asynchronous invocations (the schedules'): a failed attempt (stale data, busy, a failed
+    // query) is retried by Lambda itself, then the event goes to the dead-letter queue.
+    fn.configureAsyncInvoke({
+      retryAttempts: ASYNC_RETRY_ATTEMPTS,
+      maxEventAge: SCHEDULE_MAX_EVENT_AGE,
+      onFailure: new SqsDestination(dlq),
+    });
 
     // Athena: this work group only; Glue: this database and its configured tables only.
     const region = this.region;
@@ -225,15 +249,6 @@ export class KpiDigestStack extends Stack {
     );
 
     // Schedules: one per report, in its own time zone, with bounded retries and a DLQ.
-    const dlq = new Queue(this, 'ScheduleDeadLetters', {
-      encryption: QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    Validations.of(dlq).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason: 'This queue is the dead-letter queue of the schedules.',
-    });
     for (const report of config.reports) {
       const s = report.schedule;
       const when =

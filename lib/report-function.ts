@@ -1,12 +1,17 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { fileURLToPath } from 'node:url';
-import { REPORT_FUNCTION_NAME } from '../functions/handlers/run.ts';
+import { reportFunctionName, type Config } from '../functions/config/schema.ts';
 
 export interface ReportFunctionProps {
+  /** The validated configuration this stack was synthesized with, bundled as JSON. */
+  readonly config: Config;
   readonly memoryMb: number;
   readonly logRetentionDays: number;
   /** Longest run: the Athena wait plus rendering and sending. */
@@ -15,6 +20,8 @@ export interface ReportFunctionProps {
 }
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
+/** The bundled configuration's file name, next to the handler. */
+export const CONFIG_FILE = 'kpi.config.json';
 
 /** The RetentionDays member for a number of days the config has already validated. */
 function retentionDays(days: number): RetentionDays {
@@ -27,7 +34,7 @@ function retentionDays(days: number): RetentionDays {
 }
 
 /**
- * The report Lambda: Node.js 22 on ARM64, bundled by the local esbuild with source maps.
+ * The report Lambda: Node.js 22 on ARM64, bundled and minified by the local esbuild.
  * DuckDB is the laptop engine and stays out of the bundle; the MJML templates and
  * message files are copied next to it.
  */
@@ -40,8 +47,12 @@ export class ReportFunction extends Construct {
       retention: retentionDays(props.logRetentionDays),
       removalPolicy: RemovalPolicy.DESTROY,
     });
+    // The configuration chosen at synth (KPI_CONFIG), not the repository's kpi.config.ts:
+    // written next to the bundle, so a staging stack ships staging's recipients.
+    const configDir = mkdtempSync(join(tmpdir(), 'kpi-config-'));
+    writeFileSync(join(configDir, CONFIG_FILE), `${JSON.stringify(props.config)}\n`);
     this.fn = new NodejsFunction(this, 'Function', {
-      functionName: REPORT_FUNCTION_NAME,
+      functionName: reportFunctionName(Stack.of(this).stackName),
       entry: `${ROOT}functions/handlers/report.ts`,
       handler: 'handler',
       projectRoot: ROOT,
@@ -53,8 +64,8 @@ export class ReportFunction extends Construct {
       tracing: Tracing.ACTIVE,
       logGroup,
       environment: {
-        NODE_OPTIONS: '--enable-source-maps',
         KPI_TEMPLATES_DIR: '/var/task/templates/',
+        KPI_CONFIG_FILE: `/var/task/${CONFIG_FILE}`,
         POWERTOOLS_SERVICE_NAME: 'kpi-digest',
         POWERTOOLS_METRICS_NAMESPACE: 'KpiDigest',
         ...props.environment,
@@ -62,10 +73,15 @@ export class ReportFunction extends Construct {
       bundling: {
         format: OutputFormat.ESM,
         target: 'node22',
-        sourceMap: true,
+        // No source map ships (it was 29 MB); names are kept so stack traces stay readable.
+        sourceMap: false,
         minify: true,
-        // DuckDB (native, laptop only) never enters the bundle; the handler does not import it.
-        externalModules: ['@duckdb/node-api'],
+        keepNames: true,
+        // DuckDB (native, laptop only) never enters the bundle; the handler does not import
+        // it. The TypeScript compiler (3.6 MB, reached through mjml → htmlnano → cosmiconfig)
+        // is only loaded to read a .ts config file of htmlnano's, which the function has none
+        // of: cosmiconfig requires it lazily, so leaving it out costs nothing at run time.
+        externalModules: ['@duckdb/node-api', 'typescript'],
         // ESM bundles of CommonJS packages need require().
         banner:
           "import { createRequire as __createRequire } from 'module'; const require = __createRequire(import.meta.url);",
@@ -74,6 +90,7 @@ export class ReportFunction extends Construct {
           beforeInstall: () => [],
           afterBundling: (inputDir: string, outputDir: string) => [
             `cp -r "${inputDir}/templates" "${outputDir}/templates"`,
+            `cp "${join(configDir, CONFIG_FILE)}" "${outputDir}/${CONFIG_FILE}"`,
           ],
         },
       },

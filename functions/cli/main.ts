@@ -10,18 +10,14 @@ import {
   athenaSource,
   type Config,
   type ReportConfig,
+  reportFunctionName,
 } from '../config/schema.ts';
 import { AthenaClient } from '@aws-sdk/client-athena';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
 import { AthenaEngine } from '../engines/athena.ts';
 import { DuckDbEngine } from '../engines/duckdb.ts';
-import {
-  PayloadError,
-  REPORT_FUNCTION_NAME,
-  validatePayload,
-  type RunResult,
-} from '../handlers/run.ts';
+import { PayloadError, validatePayload, type RunResult } from '../handlers/run.ts';
 import { QueryError, SourceError, type QueryEngine } from '../engines/query-engine.ts';
 import {
   AT_RISK_FILE,
@@ -393,7 +389,7 @@ async function commandInvoke(flags: Flags, ctx: RunContext): Promise<void> {
     if (err instanceof PayloadError) throw new UsageError(err.message);
     throw err;
   }
-  const fn = flags.function ?? REPORT_FUNCTION_NAME;
+  const fn = flags.function ?? reportFunctionName(config.aws?.stackName ?? 'KpiDigest');
   if (flags.force) ctx.io.stderr(`kpi: --force: sending again even if already sent\n`);
   ctx.io.stderr(`kpi: invoking ${fn} with ${JSON.stringify(payload)}\n`);
   const client = new LambdaClient(flags.region ? { region: flags.region } : {});

@@ -245,18 +245,43 @@ const optionalTable = z
   .strict();
 
 /** Where and how the stack runs in AWS (`cdk deploy`); not needed on a laptop. */
+/**
+ * A stack name in kebab case, for the names derived from it: `KpiDigest` → `kpi-digest`,
+ * `KpiDigest-Staging` → `kpi-digest-staging`.
+ */
+export function kebab(name: string): string {
+  return name
+    .replace(/([a-z0-9])([A-Z])/g, '$1-$2')
+    .toLowerCase()
+    .replace(/-+/g, '-');
+}
+
+/** The report function's name in a stack: derived from the stack, so stacks never collide. */
+export function reportFunctionName(stackName: string): string {
+  return `${kebab(stackName)}-report`;
+}
+
 const awsSchema = z
   .object({
+    /**
+     * The CloudFormation stack, one per environment (`KpiDigest-Staging`): the function and,
+     * by default, the Athena work group are named after it, so environments never collide.
+     */
+    stackName: z
+      .string()
+      .regex(/^[A-Za-z][A-Za-z0-9-]{0,100}$/, 'expected a CloudFormation stack name')
+      .default('KpiDigest'),
     /** The SES sender; the function may send from this identity only. */
     sender: email,
     /** Create the SES identity (the sender's domain) in the stack, or use an existing one. */
     createSenderIdentity: z.boolean().default(false),
     athena: z
       .object({
+        /** The Athena work group the stack creates; default: the stack's name in kebab case. */
         workGroup: z
           .string()
           .regex(/^[A-Za-z0-9._-]{1,128}$/, 'expected a work-group name')
-          .default('kpi-digest'),
+          .optional(),
         /** The Glue database and table the report reads. */
         database: identifier,
         table: identifier,
@@ -278,6 +303,13 @@ const awsSchema = z
               .string()
               .regex(/^\d{4}-\d{2}-\d{2}$/, 'expected YYYY-MM-DD')
               .default('2020-01-01'),
+            /**
+             * Create the Glue database too; `false` when it exists (its other tables are then
+             * never the stack's). Whatever the stack creates is kept when the stack is deleted.
+             */
+            createDatabase: z.boolean().default(true),
+            /** How the Parquet files store money: DECIMAL(18,2), or DOUBLE as most writers do. */
+            amountType: z.enum(['decimal(18,2)', 'double']).default('decimal(18,2)'),
           })
           .strict()
           .optional(),
@@ -307,6 +339,11 @@ const awsSchema = z
       .default(90),
     /** Function memory in MB. */
     memoryMb: z.number().int().min(256).max(10240).default(1024),
+    /**
+     * The function's timeout: a whole run (every statement of it, rendering and sending),
+     * at most Lambda's 15 minutes. The delivery lease lasts 2 minutes longer.
+     */
+    timeoutSeconds: z.number().int().min(60).max(900).default(900),
   })
   .strict()
   .superRefine((a, ctx) => {
@@ -318,7 +355,19 @@ const awsSchema = z
         message: 'expected the bucket of the existing table (or athena.createTable)',
       });
     }
-  });
+    if (a.athena.queryTimeoutSeconds >= a.timeoutSeconds) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['athena', 'queryTimeoutSeconds'],
+        input: a.athena.queryTimeoutSeconds,
+        message: `expected less than timeoutSeconds (${a.timeoutSeconds}): a run sends several queries`,
+      });
+    }
+  })
+  .transform((a) => ({
+    ...a,
+    athena: { ...a.athena, workGroup: a.athena.workGroup ?? kebab(a.stackName) },
+  }));
 
 export const configSchema = z
   .object({

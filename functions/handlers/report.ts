@@ -9,7 +9,7 @@ import { AthenaClient } from '@aws-sdk/client-athena';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SESv2Client } from '@aws-sdk/client-sesv2';
 import type { Context } from 'aws-lambda';
-import configInput from '../../kpi.config.ts';
+import { readFileSync } from 'node:fs';
 import { parseConfig } from '../config/load.ts';
 import { athenaSource } from '../config/schema.ts';
 import { S3Archive } from '../delivery/archive.ts';
@@ -23,7 +23,11 @@ const logger = new Logger({ serviceName: 'kpi-digest' });
 const metrics = new Metrics({ namespace: 'KpiDigest', serviceName: 'kpi-digest' });
 const tracer = new Tracer({ serviceName: 'kpi-digest' });
 
-const config = parseConfig(configInput);
+// The configuration the stack was synthesized with (KPI_CONFIG at `cdk synth`), bundled as
+// JSON next to this handler: never the repository's own kpi.config.ts.
+const config = parseConfig(
+  JSON.parse(readFileSync(process.env.KPI_CONFIG_FILE ?? '/var/task/kpi.config.json', 'utf8')),
+);
 function awsSettings(): NonNullable<typeof config.aws> {
   if (!config.aws) throw new Error('kpi.config: the aws section is required in AWS');
   return config.aws;
@@ -34,7 +38,11 @@ const ses = tracer.captureAWSv3Client(new SESv2Client({}));
 const s3 = tracer.captureAWSv3Client(new S3Client({}));
 const bucket = process.env.ARCHIVE_BUCKET ?? '';
 
-/** What a log line may say about a run: counts, never addresses or customer ids. */
+/** Another run holds the period's lease: a retryable failure, not a success. */
+class BusyError extends Error {
+  override name = 'BusyError';
+}
+
 /** An error as the log may hold it: its name, and message and stack without addresses. */
 function redactedError(error: unknown): Error {
   const original = error instanceof Error ? error : new Error(String(error));
@@ -44,6 +52,7 @@ function redactedError(error: unknown): Error {
   return copy;
 }
 
+/** What a log line may say about a run: counts, never addresses or customer ids. */
 function loggable(r: RunResult): Record<string, unknown> {
   return {
     report: r.report,
@@ -80,13 +89,21 @@ export async function handler(event: unknown, context: Context): Promise<RunResu
       ledger: new S3LedgerStore(s3, bucket),
       archive: new S3Archive(s3, bucket),
       sender: aws.sender,
-      // Longer than the function's own timeout: a live run is never taken over.
-      leaseMs: (aws.athena.queryTimeoutSeconds + 120) * 1000,
+      // Strictly longer than the function's own timeout: a live run is never taken over.
+      leaseMs: (aws.timeoutSeconds + 120) * 1000,
       log: (event, fields) => {
         logger.info(event, fields);
       },
       adHocHint: (r, period) => `npx kpi invoke --report ${r.id} --period ${period}`,
     });
+    if (result.skipped === 'in-progress') {
+      // Another attempt holds the period's lease: fail, so that Lambda's asynchronous
+      // retries (or the next schedule slot) come back, instead of ending as a success.
+      metrics.addMetric('BusyRuns', MetricUnit.Count, 1);
+      throw new BusyError(
+        `${result.report} ${result.period}: another run holds this period's lease; retry later`,
+      );
+    }
     metrics.addMetric('Runs', MetricUnit.Count, 1);
     metrics.addMetric('StaleRuns', MetricUnit.Count, 0);
     metrics.addMetric('RejectedRecipients', MetricUnit.Count, result.failed.length);
@@ -98,6 +115,10 @@ export async function handler(event: unknown, context: Context): Promise<RunResu
       metrics.addMetric('StaleRuns', MetricUnit.Count, 1);
       logger.warn('stale data; the run fails so that the schedule retries it', {
         error: redact(error.message),
+      });
+    } else if (error instanceof BusyError) {
+      logger.warn('busy: another run holds the lease; failing so that the attempt is retried', {
+        error: error.message,
       });
     } else if (error instanceof PayloadError) {
       metrics.addMetric('RejectedPayloads', MetricUnit.Count, 1);

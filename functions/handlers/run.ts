@@ -17,9 +17,6 @@ import { resolvePeriod, runFullReport } from '../pipeline.ts';
 import { atRiskCsv, type AtRiskCustomer } from '../kpis/beyond.ts';
 import { echo } from '../echo.ts';
 
-/** The deployed function's name: `kpi invoke` calls it. */
-export const REPORT_FUNCTION_NAME = 'kpi-digest-report';
-
 /**
  * What a run is asked to do. A schedule sends `{ report, scheduled: true }`; an analyst
  * may send any period, to other recipients (within the report's allowed domains), or

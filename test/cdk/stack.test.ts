@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,8 +44,10 @@ const INPUT: ConfigInput = {
 };
 
 let template: Template;
+let outdir = '';
 beforeAll(() => {
   const app = new App();
+  outdir = app.outdir;
   const stack = new KpiDigestStack(app, 'Test', {
     config: parseConfig(INPUT),
     env: { account: '123456789012', region: 'eu-west-1' },
@@ -231,4 +233,113 @@ describe('cdk synth', () => {
     expect(r.stderr).toMatch(/aws\.athena\.bytesScannedCutoffPerQuery: /);
     expect(r.stderr).toMatch(/aws\.athena\.dataBucket: expected the bucket of the existing table/);
   }, 60_000);
+});
+
+/** The folder of the report function's bundle in a synthesized app. */
+function bundleOf(t: Template, out: string): string {
+  const fns = Object.values(t.findResources('AWS::Lambda::Function')) as {
+    Properties: { Handler?: string; Code: { S3Key: string } };
+  }[];
+  const report = fns.find((f) => f.Properties.Handler === 'index.handler');
+  if (!report) throw new Error('no report function');
+  return join(out, `asset.${report.Properties.Code.S3Key.replace(/\.zip$/, '')}`);
+}
+
+describe('production settings (issue 13)', () => {
+  test('failed asynchronous attempts are retried by Lambda, then dead-lettered; the timeout is a whole run', () => {
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      MaximumRetryAttempts: 2,
+      MaximumEventAgeInSeconds: 21600,
+      DestinationConfig: {
+        OnFailure: {
+          Destination: { 'Fn::GetAtt': [Match.stringLikeRegexp('ScheduleDeadLetters'), 'Arn'] },
+        },
+      },
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Handler: 'index.handler',
+      Timeout: 900,
+      FunctionName: 'test-report',
+    });
+  });
+
+  test('nothing of the user’s is deleted with the stack: created Glue resources and the results bucket are retained', () => {
+    for (const type of ['AWS::Glue::Database', 'AWS::Glue::Table']) {
+      const found = Object.values(template.findResources(type));
+      expect(found).toHaveLength(1);
+      expect(found[0]).toMatchObject({ DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+    }
+    const buckets = Object.values(template.findResources('AWS::S3::Bucket'));
+    expect(
+      buckets.every((b) => (b as { DeletionPolicy?: string }).DeletionPolicy === 'Retain'),
+    ).toBe(true);
+  });
+
+  test('an existing database is referenced, not created; the amount may be DOUBLE', () => {
+    const app = new App();
+    const stack = new KpiDigestStack(app, 'Existing', {
+      config: parseConfig({
+        ...INPUT,
+        aws: {
+          ...INPUT.aws,
+          athena: {
+            ...INPUT.aws?.athena,
+            createTable: { bucket: 'acme-orders', createDatabase: false, amountType: 'double' },
+          },
+        },
+      }),
+      env: { account: '123456789012', region: 'eu-west-1' },
+    });
+    const t = Template.fromStack(stack);
+    t.resourceCountIs('AWS::Glue::Database', 0);
+    t.hasResourceProperties('AWS::Glue::Table', {
+      TableInput: Match.objectLike({
+        StorageDescriptor: Match.objectLike({
+          Columns: Match.arrayWith([{ Name: 'amount', Type: 'double' }]),
+        }),
+      }),
+    });
+  }, 120_000);
+
+  test('environments apart: each stack bundles its own config, and its names derive from the stack', () => {
+    const synth = (stackName: string, recipient: string): { t: Template; out: string } => {
+      const app = new App();
+      const stack = new KpiDigestStack(app, stackName, {
+        config: parseConfig({
+          ...INPUT,
+          reports: [{ ...INPUT.reports[0], id: 'weekly', recipients: [recipient] }],
+          aws: { ...INPUT.aws, stackName },
+        }),
+        env: { account: '123456789012', region: 'eu-west-1' },
+      });
+      app.synth();
+      return { t: Template.fromStack(stack), out: app.outdir };
+    };
+    const staging = synth('KpiDigest-Staging', 'staging-lead@example.com');
+    const production = synth('KpiDigest', 'ceo@example.com');
+    staging.t.hasResourceProperties('AWS::Lambda::Function', {
+      FunctionName: 'kpi-digest-staging-report',
+    });
+    staging.t.hasResourceProperties('AWS::Athena::WorkGroup', { Name: 'kpi-digest-staging' });
+    production.t.hasResourceProperties('AWS::Lambda::Function', {
+      FunctionName: 'kpi-digest-report',
+    });
+    production.t.hasResourceProperties('AWS::Athena::WorkGroup', { Name: 'kpi-digest' });
+    const bundled = (x: { t: Template; out: string }): string =>
+      readFileSync(join(bundleOf(x.t, x.out), 'kpi.config.json'), 'utf8');
+    expect(bundled(staging)).toContain('staging-lead@example.com');
+    expect(bundled(staging)).not.toContain('ceo@example.com');
+    expect(bundled(production)).toContain('ceo@example.com');
+    expect(bundled(production)).not.toContain('staging-lead@example.com');
+  }, 180_000);
+
+  test('the bundle: no TypeScript compiler, no source map, under 6 MB', () => {
+    const dir = bundleOf(template, outdir);
+    const files = readdirSync(dir);
+    expect(files.filter((f) => f.endsWith('.map'))).toEqual([]);
+    const size = statSync(join(dir, 'index.mjs')).size;
+    expect(size).toBeLessThan(6_000_000);
+    // The compiler's API, 4 times in the bundle that had it.
+    expect(readFileSync(join(dir, 'index.mjs'), 'utf8')).not.toContain('createSourceFile');
+  });
 });

@@ -110,6 +110,35 @@ const aws = (cutoff: number) => ({
 
 const CONFIGS: [string, unknown, string][] = [
   [
+    'a query timeout as long as the run',
+    {
+      ...base(),
+      aws: {
+        sender: 'kpi@example.com',
+        timeoutSeconds: 300,
+        athena: {
+          database: 'sales',
+          table: 'orders',
+          dataBucket: 'acme-orders',
+          queryTimeoutSeconds: 300,
+        },
+      },
+    },
+    'aws.athena.queryTimeoutSeconds: expected less than timeoutSeconds (300): a run sends several queries; received 300',
+  ],
+  [
+    'a stack name CloudFormation refuses',
+    {
+      ...base(),
+      aws: {
+        stackName: 'kpi_digest',
+        sender: 'kpi@example.com',
+        athena: { database: 'sales', table: 'orders', dataBucket: 'acme-orders' },
+      },
+    },
+    'aws.stackName: expected a CloudFormation stack name; received "kpi_digest"',
+  ],
+  [
     'no report',
     { ...base(), reports: [] },
     'reports: Too small: expected array to have >=1 items; received []',
