@@ -9,10 +9,10 @@ import {
 } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
-import { Effect, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { Effect, PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
-import { Alias } from 'aws-cdk-lib/aws-kms';
+import { Alias, Key } from 'aws-cdk-lib/aws-kms';
 import {
   BlockPublicAccess,
   Bucket,
@@ -22,7 +22,13 @@ import {
 } from 'aws-cdk-lib/aws-s3';
 import { Schedule, ScheduleExpression, ScheduleTargetInput } from 'aws-cdk-lib/aws-scheduler';
 import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
-import { EmailIdentity, Identity } from 'aws-cdk-lib/aws-ses';
+import {
+  ConfigurationSet,
+  EmailIdentity,
+  EmailSendingEvent,
+  EventDestination,
+  Identity,
+} from 'aws-cdk-lib/aws-ses';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
@@ -75,7 +81,9 @@ export class KpiDigestStack extends Stack {
       serverAccessLogsBucket: accessLogs,
       serverAccessLogsPrefix: 'archive/',
       versioned: false,
-      lifecycleRules: [{ expiration: Duration.days(aws.archiveRetentionDays) }],
+      // Reports expire; the delivery ledger (ledger/) does not: a record that expired would
+      // let an old period be sent again.
+      lifecycleRules: [{ prefix: 'reports/', expiration: Duration.days(aws.archiveRetentionDays) }],
       removalPolicy: RemovalPolicy.RETAIN,
     });
 
@@ -176,7 +184,10 @@ export class KpiDigestStack extends Stack {
     for (const t of optionalTables) {
       Bucket.fromBucketName(this, `${t.key}Data`, t.bucket).grantRead(fn, `${t.prefix}*`);
     }
-    archive.grantReadWrite(fn);
+    // The archive: read and write; delete only ledger records (a run releases its claim).
+    archive.grantRead(fn);
+    archive.grantPut(fn);
+    archive.grantDelete(fn, 'ledger/*');
     const grants = 'grants of aws-cdk-lib scoped to one bucket (and prefix) of this stack';
     for (const [id, reason] of [
       [
@@ -195,7 +206,11 @@ export class KpiDigestStack extends Stack {
       ],
       [
         'AwsSolutions-IAM5[Action::s3:DeleteObject*]',
-        `Athena manages its own result objects through ${grants}.`,
+        `Athena manages its own result objects (results bucket), and a run releases its ledger record (ledger/ of the archive only), through ${grants}.`,
+      ],
+      [
+        `AwsSolutions-IAM5[Resource::<${this.getLogicalId(archive.node.defaultChild as CfnBucket)}.Arn>/ledger/*]`,
+        'Ledger records of the archive bucket only.',
       ],
       ['AwsSolutions-IAM5[Action::s3:Abort*]', `Aborting multipart uploads through ${grants}.`],
       [
@@ -239,11 +254,38 @@ export class KpiDigestStack extends Stack {
     if (aws.createSenderIdentity) {
       new EmailIdentity(this, 'SenderIdentity', { identity: Identity.domain(senderDomain) });
     }
+    // Every message goes through a configuration set whose bounce, complaint and reject
+    // events reach the owners (SNS), encrypted with a key SES may use.
+    const mailEventsKey = new Key(this, 'MailEventsKey', {
+      enableKeyRotation: true,
+      description: 'kpi-digest: SES bounce and complaint events',
+    });
+    mailEventsKey.grant(
+      new ServicePrincipal('ses.amazonaws.com'),
+      'kms:GenerateDataKey*',
+      'kms:Decrypt',
+    );
+    const mailEvents = new Topic(this, 'MailEvents', {
+      displayName: 'kpi-digest bounces and complaints',
+      masterKey: mailEventsKey,
+      enforceSSL: true,
+    });
+    const configurationSet = new ConfigurationSet(this, 'Mail', {
+      reputationMetrics: true,
+    });
+    configurationSet.addEventDestination('BouncesAndComplaints', {
+      destination: EventDestination.snsTopic(mailEvents),
+      events: [EmailSendingEvent.BOUNCE, EmailSendingEvent.COMPLAINT, EmailSendingEvent.REJECT],
+    });
+    fn.addEnvironment('SES_CONFIGURATION_SET', configurationSet.configurationSetName);
     fn.addToRolePolicy(
       new PolicyStatement({
         effect: Effect.ALLOW,
         actions: ['ses:SendEmail', 'ses:SendRawEmail'],
-        resources: [`arn:${this.partition}:ses:${region}:${account}:identity/${senderDomain}`],
+        resources: [
+          `arn:${this.partition}:ses:${region}:${account}:identity/${senderDomain}`,
+          `arn:${this.partition}:ses:${region}:${account}:configuration-set/${configurationSet.configurationSetName}`,
+        ],
         conditions: { StringEquals: { 'ses:FromAddress': aws.sender } },
       }),
     );
@@ -293,6 +335,7 @@ export class KpiDigestStack extends Stack {
     });
     for (const owner of new Set(config.reports.flatMap((r) => r.owners))) {
       topic.addSubscription(new EmailSubscription(owner));
+      mailEvents.addSubscription(new EmailSubscription(owner));
     }
     const alarm = (id: string, metric: Metric, description: string): void => {
       new Alarm(this, id, {

@@ -1,4 +1,4 @@
-import { SendEmailCommand, type SESv2Client } from '@aws-sdk/client-sesv2';
+import { SendEmailCommand, SESv2Client } from '@aws-sdk/client-sesv2';
 import type { Digest } from '../digest/render.ts';
 import { toEml } from '../digest/eml.ts';
 import { withBackoff } from '../retry.ts';
@@ -44,12 +44,23 @@ export interface Mailer {
 }
 
 export interface SesMailerOptions {
+  /** The SES configuration set every message goes through (bounce and complaint events). */
+  readonly configurationSet?: string;
   /** Recipients per message. @default 50 */
   readonly batchSize?: number;
   /** Attempts for a throttled send. @default 6 */
   readonly attempts?: number;
   readonly sleep?: (ms: number) => Promise<void>;
   readonly random?: () => number;
+}
+
+/**
+ * The SES client the mailer needs: one attempt per call. The SDK's own retries would send a
+ * message again after a reply lost once SES had accepted it; only definite throttling is
+ * retried, by the mailer's backoff. Anything else is the caller's to record as uncertain.
+ */
+export function sesClient(config: ConstructorParameters<typeof SESv2Client>[0] = {}): SESv2Client {
+  return new SESv2Client({ ...config, maxAttempts: 1 });
 }
 
 /**
@@ -91,6 +102,9 @@ export class SesMailer implements Mailer {
           FromEmailAddress: mail.from,
           Destination: { ToAddresses: [...mail.to] },
           Content: { Raw: { Data: raw } },
+          ...(this.options.configurationSet
+            ? { ConfigurationSetName: this.options.configurationSet }
+            : {}),
         }),
       ),
     );

@@ -7,14 +7,13 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import { AthenaClient } from '@aws-sdk/client-athena';
 import { S3Client } from '@aws-sdk/client-s3';
-import { SESv2Client } from '@aws-sdk/client-sesv2';
 import type { Context } from 'aws-lambda';
 import { readFileSync } from 'node:fs';
 import { parseConfig } from '../config/load.ts';
 import { athenaSource } from '../config/schema.ts';
 import { S3Archive } from '../delivery/archive.ts';
 import { S3LedgerStore } from '../delivery/ledger.ts';
-import { SesMailer } from '../delivery/ses.ts';
+import { SesMailer, sesClient } from '../delivery/ses.ts';
 import { AthenaEngine } from '../engines/athena.ts';
 import { PayloadError, runOnce, StaleDataError, type RunResult } from './run.ts';
 import { redact } from '../echo.ts';
@@ -34,7 +33,7 @@ function awsSettings(): NonNullable<typeof config.aws> {
 }
 const aws = awsSettings();
 const athena = tracer.captureAWSv3Client(new AthenaClient({}));
-const ses = tracer.captureAWSv3Client(new SESv2Client({}));
+const ses = tracer.captureAWSv3Client(sesClient());
 const s3 = tracer.captureAWSv3Client(new S3Client({}));
 const bucket = process.env.ARCHIVE_BUCKET ?? '';
 
@@ -85,7 +84,11 @@ export async function handler(event: unknown, context: Context): Promise<RunResu
             s3,
           }),
         ),
-      mailer: new SesMailer(ses),
+      mailer: new SesMailer(ses, {
+        ...(process.env.SES_CONFIGURATION_SET
+          ? { configurationSet: process.env.SES_CONFIGURATION_SET }
+          : {}),
+      }),
       ledger: new S3LedgerStore(s3, bucket),
       archive: new S3Archive(s3, bucket),
       sender: aws.sender,

@@ -333,6 +333,52 @@ describe('production settings (issue 13)', () => {
     expect(bundled(production)).not.toContain('staging-lead@example.com');
   }, 180_000);
 
+  test('mail hygiene: a configuration set sends bounces, complaints and rejects to the owners', () => {
+    template.hasResourceProperties('AWS::SES::ConfigurationSetEventDestination', {
+      EventDestination: Match.objectLike({
+        Enabled: true,
+        MatchingEventTypes: ['bounce', 'complaint', 'reject'],
+        SnsDestination: { TopicARN: { Ref: Match.stringLikeRegexp('MailEvents') } },
+      }),
+    });
+    template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'data@example.com',
+      TopicArn: { Ref: Match.stringLikeRegexp('MailEvents') },
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Handler: 'index.handler',
+      Environment: {
+        Variables: Match.objectLike({
+          SES_CONFIGURATION_SET: { Ref: Match.stringLikeRegexp('Mail') },
+        }),
+      },
+    });
+    const policies = JSON.stringify(template.findResources('AWS::IAM::Policy'));
+    expect(policies).toContain(':configuration-set/');
+  });
+
+  test('the archive: reports expire, ledger records do not; delete only on ledger/', () => {
+    const archive = Object.entries(template.findResources('AWS::S3::Bucket')).find(([id]) =>
+      id.startsWith('Archive'),
+    )?.[1] as { Properties: { LifecycleConfiguration: { Rules: unknown[] } } };
+    expect(archive.Properties.LifecycleConfiguration.Rules).toEqual([
+      { ExpirationInDays: 400, Prefix: 'reports/', Status: 'Enabled' },
+    ]);
+    const statements = Object.values(template.findResources('AWS::IAM::Policy')).flatMap(
+      (p) =>
+        (
+          p as {
+            Properties: { PolicyDocument: { Statement: { Action: unknown; Resource: unknown }[] } };
+          }
+        ).Properties.PolicyDocument.Statement,
+    );
+    const deletes = statements.filter((x) => JSON.stringify(x.Action).includes('s3:DeleteObject'));
+    const onArchive = deletes.filter((x) => JSON.stringify(x.Resource).includes('Archive'));
+    expect(onArchive).toHaveLength(1);
+    expect(JSON.stringify(onArchive[0]?.Resource)).toContain('/ledger/*');
+  });
+
   test('the bundle: no TypeScript compiler, no source map, under 6 MB', () => {
     const dir = bundleOf(template, outdir);
     const files = readdirSync(dir);

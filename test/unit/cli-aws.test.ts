@@ -10,7 +10,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeEach, describe, expect, test } from 'vitest';
+import { SendEmailCommand } from '@aws-sdk/client-sesv2';
 import { main } from '../../functions/cli/main.ts';
+import { SesMailer, sesClient } from '../../functions/delivery/ses.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const athena = mockClient(AthenaClient);
@@ -153,5 +155,24 @@ test('kpi invoke --force asks the function to send again, and says so', async ()
     report: 'weekly',
     period: '2026-W40',
     force: true,
+  });
+});
+
+describe('the SES mailer', () => {
+  test('its client makes one attempt per call, and every message names the configuration set', async () => {
+    const client = sesClient({ region: 'eu-west-1' });
+    expect(await client.config.maxAttempts()).toBe(1);
+    const mock = mockClient(client);
+    mock.on(SendEmailCommand).resolves({ MessageId: 'm-1' });
+    const mailer = new SesMailer(client, { configurationSet: 'kpi-mail' });
+    await mailer.sendMessage({
+      from: 'kpi@example.com',
+      to: ['ceo@example.com'],
+      digest: { subject: 'S', html: '<p>x</p>', text: 'x', attachments: [] },
+    });
+    expect(mock.commandCalls(SendEmailCommand)[0]?.args[0].input.ConfigurationSetName).toBe(
+      'kpi-mail',
+    );
+    mock.restore();
   });
 });
