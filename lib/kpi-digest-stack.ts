@@ -35,6 +35,7 @@ import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { TimeZone } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { Config } from '../functions/config/schema.ts';
+import { WATCHDOG_EVENT } from '../functions/handlers/events.ts';
 import { AthenaResources } from './athena.ts';
 import { ReportFunction } from './report-function.ts';
 
@@ -45,6 +46,8 @@ export interface KpiDigestStackProps extends StackProps {
 /** Attempts and age limits for a scheduled run (Scheduler would retry 185 times otherwise). */
 export const SCHEDULE_RETRY_ATTEMPTS = 2;
 export const SCHEDULE_MAX_EVENT_AGE = Duration.hours(6);
+/** The UTC hour of the daily delivery check. */
+export const WATCHDOG_HOUR_UTC = '18';
 /** Lambda's own retries of a failed asynchronous invocation (its maximum). */
 export const ASYNC_RETRY_ATTEMPTS = 2;
 
@@ -317,6 +320,18 @@ export class KpiDigestStack extends Stack {
         }),
       });
     }
+    // The dead man's switch: once a day, the function checks in the ledger that each
+    // report's latest due period reached the leadership list (see watchdog.ts).
+    new Schedule(this, 'Schedule-watchdog', {
+      description: "Daily check that each report's latest due digest was delivered",
+      schedule: ScheduleExpression.cron({ minute: '0', hour: WATCHDOG_HOUR_UTC }),
+      target: new LambdaInvoke(fn, {
+        input: ScheduleTargetInput.fromObject(WATCHDOG_EVENT),
+        retryAttempts: SCHEDULE_RETRY_ATTEMPTS,
+        maxEventAge: SCHEDULE_MAX_EVENT_AGE,
+        deadLetterQueue: dlq,
+      }),
+    });
     const schedulerRole = this.node.children.find((c) =>
       c.node.id.startsWith('SchedulerRoleForTarget'),
     );
@@ -383,6 +398,30 @@ export class KpiDigestStack extends Stack {
       deliveryProblems('RejectedRecipients'),
       'SES refused some recipients of a digest; the others got theirs.',
     );
+
+    const daily = (name: string): Metric =>
+      new Metric({
+        namespace: 'KpiDigest',
+        metricName: name,
+        statistic: 'Sum',
+        period: Duration.days(1),
+        dimensionsMap: { service: 'kpi-digest' },
+      });
+    alarm(
+      'MissedDelivery',
+      daily('MissedDeliveries'),
+      "A report's digest did not reach the leadership list by its due time (plus the retries' hours); the log names the report and period.",
+    );
+    new Alarm(this, 'WatchdogSilent', {
+      metric: daily('WatchdogRuns'),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD,
+      // No check in a day is itself the alarm: the schedules or the function are not running.
+      treatMissingData: TreatMissingData.BREACHING,
+      alarmDescription:
+        'The daily delivery check did not run: the schedules or the function are not working.',
+    }).addAlarmAction(new SnsAction(topic));
 
     new CfnOutput(this, 'FunctionName', { value: fn.functionName });
     new CfnOutput(this, 'ArchiveBucket', { value: archive.bucketName });

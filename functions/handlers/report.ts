@@ -9,6 +9,7 @@ import { AthenaClient } from '@aws-sdk/client-athena';
 import { S3Client } from '@aws-sdk/client-s3';
 import type { Context } from 'aws-lambda';
 import { readFileSync } from 'node:fs';
+import { isDeepStrictEqual } from 'node:util';
 import { parseConfig } from '../config/load.ts';
 import { athenaSource } from '../config/schema.ts';
 import { S3Archive } from '../delivery/archive.ts';
@@ -17,6 +18,7 @@ import { SesMailer, sesClient } from '../delivery/ses.ts';
 import { AthenaEngine } from '../engines/athena.ts';
 import { PayloadError, runOnce, StaleDataError, type RunResult } from './run.ts';
 import { redact } from '../echo.ts';
+import { checkDeliveries, WATCHDOG_EVENT, type DeliveryCheck } from './watchdog.ts';
 
 const logger = new Logger({ serviceName: 'kpi-digest' });
 const metrics = new Metrics({ namespace: 'KpiDigest', serviceName: 'kpi-digest' });
@@ -66,8 +68,23 @@ function loggable(r: RunResult): Record<string, unknown> {
   };
 }
 
-export async function handler(event: unknown, context: Context): Promise<RunResult> {
+/** The daily dead man's switch: was each report's latest due period delivered? */
+async function watchdog(): Promise<DeliveryCheck[]> {
+  const checks = await checkDeliveries(config, new S3LedgerStore(s3, bucket), new Date());
+  const missed = checks.filter((c) => !c.delivered);
+  metrics.addMetric('WatchdogRuns', MetricUnit.Count, 1);
+  metrics.addMetric('MissedDeliveries', MetricUnit.Count, missed.length);
+  for (const m of missed) logger.error('not delivered to the leadership list', { ...m });
+  metrics.publishStoredMetrics();
+  return checks;
+}
+
+export async function handler(
+  event: unknown,
+  context: Context,
+): Promise<RunResult | DeliveryCheck[]> {
   logger.addContext(context);
+  if (isDeepStrictEqual(event, WATCHDOG_EVENT)) return watchdog();
   const report = (event as { report?: unknown } | null)?.report;
   // Metadata, not a dimension: the alarms watch the service-wide metrics.
   metrics.addMetadata('report', typeof report === 'string' ? report : 'unknown');

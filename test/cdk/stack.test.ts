@@ -72,7 +72,8 @@ describe('the stack', () => {
 
   test('one schedule per report, in its time zone, with bounded retries and a dead-letter queue', () => {
     const schedules = template.findResources('AWS::Scheduler::Schedule');
-    expect(Object.keys(schedules)).toHaveLength(2);
+    // One per report, and the daily delivery check.
+    expect(Object.keys(schedules)).toHaveLength(3);
     template.hasResourceProperties('AWS::Scheduler::Schedule', {
       ScheduleExpression: 'cron(30 7 ? * MON *)',
       ScheduleExpressionTimezone: 'Europe/London',
@@ -182,7 +183,9 @@ describe('the stack', () => {
   });
 
   test('alarms on failures, dead letters, stale data and incomplete deliveries notify the owners', () => {
-    expect(Object.keys(template.findResources('AWS::CloudWatch::Alarm'))).toHaveLength(5);
+    // Errors, dead letters, stale runs, uncertain deliveries, rejected recipients, and the
+    // delivery check's two (a missed digest, the check's own silence).
+    expect(Object.keys(template.findResources('AWS::CloudWatch::Alarm'))).toHaveLength(7);
     for (const name of ['UncertainDeliveries', 'RejectedRecipients']) {
       template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: name, Threshold: 1 });
     }
@@ -332,6 +335,27 @@ describe('production settings (issue 13)', () => {
     expect(bundled(production)).toContain('ceo@example.com');
     expect(bundled(production)).not.toContain('staging-lead@example.com');
   }, 180_000);
+
+  test('a dead man’s switch: a daily delivery check, alarming on a missed digest and on its own silence', () => {
+    template.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'cron(0 18 * * ? *)',
+      Target: Match.objectLike({ Input: JSON.stringify({ watchdog: true }) }),
+    });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'MissedDeliveries',
+      Period: 86400,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      Threshold: 1,
+    });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'WatchdogRuns',
+      Period: 86400,
+      ComparisonOperator: 'LessThanThreshold',
+      Threshold: 1,
+      TreatMissingData: 'breaching',
+      AlarmActions: [{ Ref: Match.stringLikeRegexp('Alarms') }],
+    });
+  });
 
   test('mail hygiene: a configuration set sends bounces, complaints and rejects to the owners', () => {
     template.hasResourceProperties('AWS::SES::ConfigurationSetEventDestination', {
