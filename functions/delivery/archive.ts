@@ -6,8 +6,11 @@ import { writeOutputs } from './files.ts';
 export interface Archive {
   /** Stores files under `prefix`; returns where each went (S3 keys or file paths). */
   put(prefix: string, files: ReadonlyMap<string, string | Buffer>): Promise<string[]>;
-  /** A link to something `put` stored (an expiring presigned URL in S3). */
-  link?(where: string): Promise<string>;
+  /**
+   * A link to something `put` stored (an expiring presigned URL in S3), and when it stops
+   * working, when it does.
+   */
+  link?(where: string): Promise<{ readonly url: string; readonly expiresAt?: Date }>;
 }
 
 const CONTENT_TYPES: Record<string, string> = {
@@ -26,6 +29,7 @@ export class S3Archive implements Archive {
   constructor(
     private readonly client: S3Client,
     private readonly bucket: string,
+    private readonly now: () => Date = () => new Date(),
   ) {}
 
   async put(prefix: string, files: ReadonlyMap<string, string | Buffer>): Promise<string[]> {
@@ -45,12 +49,26 @@ export class S3Archive implements Archive {
     return keys;
   }
 
-  /** A presigned download link (7 days) for an archived export, given its s3:// address. */
-  link(where: string): Promise<string> {
+  /**
+   * A presigned download link for an archived export, given its s3:// address. It lasts
+   * 7 days, the longest SigV4 allows, but never longer than the credentials that sign it: a
+   * Lambda function's role credentials expire within hours, and a link signed with them
+   * stops working then. The expiry returned is the true one, and the digest states it.
+   */
+  async link(where: string): Promise<{ url: string; expiresAt: Date }> {
     const key = where.replace(`s3://${this.bucket}/`, '');
-    return getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key: key }), {
-      expiresIn: LINK_SECONDS,
-    });
+    const now = this.now();
+    const credentials = await this.client.config.credentials();
+    const credentialSeconds = credentials.expiration
+      ? Math.floor((credentials.expiration.getTime() - now.getTime()) / 1000) - 60
+      : LINK_SECONDS;
+    const expiresIn = Math.max(60, Math.min(LINK_SECONDS, credentialSeconds));
+    const url = await getSignedUrl(
+      this.client,
+      new GetObjectCommand({ Bucket: this.bucket, Key: key }),
+      { expiresIn, signingDate: now },
+    );
+    return { url, expiresAt: new Date(now.getTime() + expiresIn * 1000) };
   }
 }
 

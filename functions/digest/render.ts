@@ -36,6 +36,8 @@ export interface RenderOptions {
   readonly adHocHint?: string;
   /** Where the at-risk list is (an expiring link, or a file); the list is never in the email. */
   readonly atRiskLink?: string;
+  /** When the link stops working (a presigned URL's true expiry), stated next to it. */
+  readonly atRiskLinkExpires?: Date;
 }
 
 /** A cohort cell's background: white to blue with the share (email-safe, no CSS gradient). */
@@ -120,7 +122,7 @@ function beyondSections(r: Report, f: Formatter, msg: Messages, options: RenderO
     )
     .join('\n');
   const link = options.atRiskLink
-    ? `<p style="margin:4px 0;">${escapeHtml(fill(m.atRiskLink, { link: '' }))}<a href="${escapeHtml(options.atRiskLink)}">${escapeHtml(options.atRiskLink.startsWith('http') ? 'at-risk.csv' : options.atRiskLink)}</a></p>`
+    ? `<p style="margin:4px 0;">${escapeHtml(fill(m.atRiskLink, { link: '' }))}<a href="${escapeHtml(options.atRiskLink)}">${escapeHtml(options.atRiskLink.startsWith('http') ? 'at-risk.csv' : options.atRiskLink)}</a>${options.atRiskLinkExpires ? ` ${escapeHtml(fill(m.linkValidUntil, { until: f.instant(options.atRiskLinkExpires.toISOString(), r.period.timeZone) }))}` : ''}</p>`
     : '';
   return `<mj-section background-color="#ffffff" css-class="card" padding="8px 0">
       <mj-column>

@@ -225,14 +225,15 @@ export async function runOnce(input: unknown, deps: RunnerDeps): Promise<RunResu
         )
       : [];
   /** The at-risk list goes to the archive first; the email carries only its link. */
-  const atRiskLink = async (): Promise<string | undefined> => {
+  const atRiskLink = async (): Promise<{ url: string; expiresAt?: Date } | undefined> => {
     if (!deps.archive || atRiskList.length === 0) return undefined;
     try {
       const [where] = await deps.archive.put(
         archivePrefix,
         new Map([[AT_RISK_FILE, atRiskCsv(atRiskList)]]),
       );
-      return where && deps.archive.link ? await deps.archive.link(where) : where;
+      if (!where) return undefined;
+      return deps.archive.link ? await deps.archive.link(where) : { url: where };
     } catch (e) {
       // The digest still goes out, without the link; the archive step after it will fail loudly.
       log('at-risk list not archived before the send', { error: (e as Error).message });
@@ -353,7 +354,11 @@ export async function runOnce(input: unknown, deps: RunnerDeps): Promise<RunResu
   }
 
   const link = await atRiskLink();
-  const digest = await renderDigest(result, { ...options, ...(link ? { atRiskLink: link } : {}) });
+  const digest = await renderDigest(result, {
+    ...options,
+    ...(link ? { atRiskLink: link.url } : {}),
+    ...(link?.expiresAt ? { atRiskLinkExpires: link.expiresAt } : {}),
+  });
   const out = await delivery.send(claim, (to) =>
     deps.mailer.sendMessage({ from: deps.sender, to, digest, date: now }),
   );

@@ -162,7 +162,10 @@ describe('the digest', () => {
     '%s: the cohort table, the segments and the at-risk callout, never the list',
     async (locale, cohorts, segments, atRisk) => {
       const link = 'https://example.com/at-risk.csv?X-Amz-Expires=604800';
-      const d = await renderDigest(inLocale(locale, 'USD'), { atRiskLink: link });
+      const d = await renderDigest(inLocale(locale, 'USD'), {
+        atRiskLink: link,
+        atRiskLinkExpires: new Date('2026-11-23T10:29:00Z'),
+      });
       // The text part writes its section titles in capitals.
       for (const part of [d.html.toLowerCase(), d.text.toLowerCase()]) {
         expect(part).toContain(cohorts.toLowerCase());
@@ -170,6 +173,10 @@ describe('the digest', () => {
         expect(part).toContain(atRisk.toLowerCase());
       }
       expect(d.html).toContain(`href="${link}"`);
+      // The link's true lifetime, in the report's zone (London: UTC in November).
+      expect(d.html).toMatch(
+        locale === 'en' ? /valid until [^<]*10:29/ : /действует до [^<]*10:29/,
+      );
       // 12 cohorts, each with its months up to the end: 12 + 11 + … + 1 coloured cells.
       expect(d.html.match(/bgcolor="#[0-9a-f]{6}"[^>]*>\d+</g)?.length).toBe(78);
       // The sample's customer ids look like C0047330: none may appear in the email.
