@@ -158,7 +158,7 @@ export class Delivery {
   /** Gives back a record before anything was sent (the run failed early). */
   async release(claim: Extract<Claim, { kind: 'acquired' }>): Promise<void> {
     if (claim.takenOver || claim.record.batches.some((b) => b.state !== 'pending')) return;
-    await this.o.store.remove(claim.record.key);
+    await this.o.store.remove(claim.record.key, claim.version);
   }
 }
 

@@ -36,6 +36,12 @@ export interface DeliveryRecord {
   batches: BatchRecord[];
   archived?: string[];
   forced?: boolean;
+  /**
+   * The S3 ledger's nonce of the write that stored this version: after a 412, a store
+   * that finds its own nonce knows its write went through (the SDK retried it after a
+   * lost reply) and is not another run's.
+   */
+  write?: string;
 }
 
 /** Compare-and-swap storage for delivery records. */
@@ -45,8 +51,11 @@ export interface LedgerStore {
   read(key: string): Promise<{ record: DeliveryRecord; version: string } | null>;
   /** Replaces the record if it is still at `version`; returns the new version or null. */
   replace(record: DeliveryRecord, version: string): Promise<string | null>;
-  /** Drops a record nobody sent anything for, so that a retry can run. */
-  remove(key: string): Promise<void>;
+  /**
+   * Drops a record nobody sent anything for, so that a retry can run: only while it is
+   * still at `version` (another run's record is never deleted).
+   */
+  remove(key: string, version: string): Promise<void>;
 }
 
 function isPreconditionFailed(e: unknown): boolean {
@@ -77,20 +86,24 @@ export class S3LedgerStore implements LedgerStore {
     record: DeliveryRecord,
     condition: { IfNoneMatch: '*' } | { IfMatch: string },
   ): Promise<string | null> {
+    const write = randomUUID();
     try {
       const out = await this.client.send(
         new PutObjectCommand({
           Bucket: this.bucket,
           Key: this.objectKey(record.key),
-          Body: JSON.stringify(record),
+          Body: JSON.stringify({ ...record, write }),
           ContentType: 'application/json',
           ...condition,
         }),
       );
       return out.ETag ?? '';
     } catch (e) {
-      if (isPreconditionFailed(e)) return null;
-      throw e;
+      if (!isPreconditionFailed(e)) throw e;
+      // The SDK may have sent this very write before (its reply lost): then the record
+      // holds our nonce, and the write is ours, not another run's.
+      const current = await this.read(record.key).catch(() => null);
+      return current?.record.write === write ? current.version : null;
     }
   }
 
@@ -115,10 +128,19 @@ export class S3LedgerStore implements LedgerStore {
     return this.put(record, { IfMatch: version });
   }
 
-  async remove(key: string): Promise<void> {
-    await this.client.send(
-      new DeleteObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }),
-    );
+  async remove(key: string, version: string): Promise<void> {
+    try {
+      await this.client.send(
+        new DeleteObjectCommand({
+          Bucket: this.bucket,
+          Key: this.objectKey(key),
+          IfMatch: version,
+        }),
+      );
+    } catch (e) {
+      // Changed since: another run's record now, not ours to delete.
+      if (!isPreconditionFailed(e)) throw e;
+    }
   }
 }
 
@@ -160,9 +182,9 @@ export class DirLedgerStore implements LedgerStore {
     }
   }
 
-  async replace(record: DeliveryRecord, version: string): Promise<string | null> {
-    const path = this.path(record.key);
-    const lock = `${path}.lock`;
+  /** Runs `fn` holding the record's lock file (`wx`), so that each step is atomic. */
+  private async locked<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const lock = `${this.path(key)}.lock`;
     for (let i = 0; ; i++) {
       try {
         await (await open(lock, 'wx')).close();
@@ -177,19 +199,29 @@ export class DirLedgerStore implements LedgerStore {
       }
     }
     try {
-      const current = await this.read(record.key);
-      if (!current || current.version !== version) return null;
-      const next = randomUUID();
-      const tmp = `${path}.${next}.tmp`;
-      await writeFile(tmp, JSON.stringify({ version: next, record }));
-      await rename(tmp, path);
-      return next;
+      return await fn();
     } finally {
       await rm(lock, { force: true });
     }
   }
 
-  async remove(key: string): Promise<void> {
-    await rm(this.path(key), { force: true });
+  replace(record: DeliveryRecord, version: string): Promise<string | null> {
+    return this.locked(record.key, async () => {
+      const current = await this.read(record.key);
+      if (!current || current.version !== version) return null;
+      const path = this.path(record.key);
+      const next = randomUUID();
+      const tmp = `${path}.${next}.tmp`;
+      await writeFile(tmp, JSON.stringify({ version: next, record }));
+      await rename(tmp, path);
+      return next;
+    });
+  }
+
+  remove(key: string, version: string): Promise<void> {
+    return this.locked(key, async () => {
+      const current = await this.read(key);
+      if (current?.version === version) await rm(this.path(key), { force: true });
+    });
   }
 }

@@ -99,7 +99,7 @@ function crashAfterSend(inner: LedgerStore): LedgerStore & { crashed: boolean } 
     crashed: false,
     create: (r: Parameters<LedgerStore['create']>[0]) => inner.create(r),
     read: (k: string) => inner.read(k),
-    remove: (k: string) => inner.remove(k),
+    remove: (k: string, v: string) => inner.remove(k, v),
     replace: async (record: Parameters<LedgerStore['replace']>[0], version: string) => {
       if (!store.crashed && record.batches.some((b) => b.state === 'sent')) {
         store.crashed = true;
