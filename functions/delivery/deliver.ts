@@ -1,6 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import type { BatchRecord, DeliveryRecord, LedgerStore } from './ledger.ts';
+import { isThrottling } from '../retry.ts';
 import { SES_MAX_RECIPIENTS, uniqueMailboxes } from './ses.ts';
+
+/**
+ * Sending stopped part-way (SES failed without refusing): the record is saved and its lease
+ * given back; `uncertain` lists the recipients who may or may not have the digest (never
+ * sent again), for the metric and alarm of the attempt that failed.
+ */
+export class DeliveryInterrupted extends Error {
+  override name = 'DeliveryInterrupted';
+  readonly uncertain: string[];
+  constructor(message: string, options: { cause: unknown; uncertain: string[] }) {
+    super(message, { cause: options.cause });
+    this.uncertain = options.uncertain;
+  }
+}
 
 /** Sends one message to at most 50 recipients; returns the SES message id. */
 export type SendMessage = (recipients: string[]) => Promise<string>;
@@ -101,8 +116,15 @@ export class Delivery {
     throw new Error(`ledger ${key}: could not settle who sends after 5 attempts`);
   }
 
-  private async save(record: DeliveryRecord, version: string): Promise<string> {
-    const next = { ...record, leaseUntil: this.lease() };
+  private async save(
+    record: DeliveryRecord,
+    version: string,
+    options: { readonly release?: boolean } = {},
+  ): Promise<string> {
+    const next = {
+      ...record,
+      leaseUntil: options.release ? this.o.now().toISOString() : this.lease(),
+    };
     const v = await this.o.store.replace(next, version);
     if (v === null) throw new LostLeaseError(`ledger ${record.key}: another run took over`);
     Object.assign(record, next);
@@ -137,11 +159,19 @@ export class Delivery {
           batch.state = 'failed';
           batch.error = `${err.name}: ${err.message}`;
         } else {
-          // An answer from SES means nothing went out: a retry may send it. No answer
-          // (a dropped connection) may mean it did: never resend that one.
-          batch.state = err.$metadata?.httpStatusCode ? 'pending' : 'uncertain';
-          await this.save(record, version);
-          throw e;
+          // Only a definite "not sent" may be sent again: throttling that outlasted the
+          // mailer's backoff, or another 4xx refusal. A 5xx or no answer at all (a dropped
+          // connection, a timeout) may come after SES accepted the message: never resend it.
+          const status = err.$metadata?.httpStatusCode;
+          const notSent = isThrottling(err) || (status !== undefined && status < 500);
+          batch.state = notSent ? 'pending' : 'uncertain';
+          // The lease goes back at once, so that the next attempt resumes the other batches
+          // instead of waiting for it to expire.
+          await this.save(record, version, { release: true });
+          throw new DeliveryInterrupted(`ledger ${record.key}: sending stopped: ${err.message}`, {
+            cause: e,
+            uncertain: summarize(record).uncertain,
+          });
         }
       }
       version = await this.save(record, version);

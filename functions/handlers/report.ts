@@ -13,6 +13,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { parseConfig } from '../config/load.ts';
 import { athenaSource } from '../config/schema.ts';
 import { S3Archive } from '../delivery/archive.ts';
+import { DeliveryInterrupted } from '../delivery/deliver.ts';
 import { S3LedgerStore } from '../delivery/ledger.ts';
 import { SesMailer, sesClient } from '../delivery/ses.ts';
 import { AthenaEngine } from '../engines/athena.ts';
@@ -136,6 +137,10 @@ export async function handler(
       logger.warn('stale data; the run fails so that the schedule retries it', {
         error: redact(error.message),
       });
+    } else if (error instanceof DeliveryInterrupted) {
+      metrics.addMetric('FailedRuns', MetricUnit.Count, 1);
+      metrics.addMetric('UncertainDeliveries', MetricUnit.Count, error.uncertain.length);
+      logger.error('sending stopped part-way', redactedError(error));
     } else if (error instanceof BusyError) {
       logger.warn('busy: another run holds the lease; failing so that the attempt is retried', {
         error: error.message,

@@ -11,6 +11,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { parseConfig } from '../../functions/config/load.ts';
 import { DirArchive, type Archive } from '../../functions/delivery/archive.ts';
+import { DeliveryInterrupted } from '../../functions/delivery/deliver.ts';
 import { DirLedgerStore, type LedgerStore } from '../../functions/delivery/ledger.ts';
 import { SesMailer, type Mailer } from '../../functions/delivery/ses.ts';
 import { AthenaEngine } from '../../functions/engines/athena.ts';
@@ -258,6 +259,43 @@ describe('faults', () => {
     ]);
     expect(perRecipient(await ses.emails())).toEqual({
       'ceo@example.com': 1,
+      'coo@example.com': 1,
+    });
+  }, 60_000);
+
+  test('SES accepts the message but answers 503: never sent again, reported, and the lease given back', async () => {
+    const ledgerDir = mkdtempSync(join(tmpdir(), 'kpi-ledger-'));
+    const client = ses.client();
+    const send = client.send.bind(client);
+    let failures = 0;
+    client.send = ((command: Parameters<typeof send>[0]) =>
+      send(command).then(() => {
+        // Stored by SES; the reply that says so is lost in a 503.
+        failures++;
+        const e = Object.assign(new Error('Service Unavailable'), {
+          $metadata: { httpStatusCode: 503 },
+        });
+        e.name = 'InternalFailure';
+        return Promise.reject(e);
+      })) as typeof client.send;
+    const failing = harness({ ledgerDir, mailer: new SesMailer(client) });
+    const error = await runOnce({ report: 'weekly', scheduled: true }, failing).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(DeliveryInterrupted);
+    expect((error as DeliveryInterrupted).uncertain).toEqual(LEADERS);
+    expect(failures).toBe(1);
+    // The next attempt, even right away, is not kept out by the failed one's lease, and
+    // does not send the batch again (before: pending, and mailed a second time).
+    const retry = await runOnce(
+      { report: 'weekly', scheduled: true },
+      harness({ ledgerDir, clock: () => new Date(RUN_AT.getTime() + 60_000) }),
+    );
+    expect(retry.skipped).toBeUndefined();
+    expect(retry.uncertain).toEqual(LEADERS);
+    expect(perRecipient(await ses.emails())).toEqual({
+      'ceo@example.com': 1,
+      'cfo@example.com': 1,
       'coo@example.com': 1,
     });
   }, 60_000);
