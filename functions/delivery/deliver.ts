@@ -185,6 +185,11 @@ export class Delivery {
     await this.save({ ...record, state: 'completed', archived }, version);
   }
 
+  /** Gives the lease back (the record stays as it is), so that the next attempt may resume. */
+  async yieldLease(claim: Extract<Claim, { kind: 'acquired' }>): Promise<void> {
+    await this.save(claim.record, claim.version, { release: true });
+  }
+
   /** Gives back a record before anything was sent (the run failed early). */
   async release(claim: Extract<Claim, { kind: 'acquired' }>): Promise<void> {
     if (claim.takenOver || claim.record.batches.some((b) => b.state !== 'pending')) return;

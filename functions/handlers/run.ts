@@ -316,7 +316,15 @@ export async function runOnce(input: unknown, deps: RunnerDeps): Promise<RunResu
     };
   }
 
-  if (!fresh && audience === 'leaders' && !claim.takenOver) {
+  if (!fresh && audience === 'leaders' && claim.takenOver) {
+    // A takeover answers to the freshness gate too: it sends nothing more on stale data,
+    // gives its lease back and fails, so that a later attempt (on fresh data) finishes.
+    await delivery.yieldLease(claim);
+    throw new StaleDataError(
+      `${report.id} ${label}: taking over an unfinished send, the data ends at ${result.dataQuality.latestValidOrderedAt ?? 'no order'}, before ${result.dataQuality.requiredThrough}; nothing more went to the leadership list`,
+    );
+  }
+  if (!fresh && audience === 'leaders') {
     await delivery.release(claim);
     const noticeKey = deliveryKey(report.id, label, 'owners-notice');
     const notice = await delivery.claim(noticeKey, report.owners);

@@ -300,6 +300,29 @@ describe('faults', () => {
     });
   }, 60_000);
 
+  test('a takeover on stale data sends nothing more: the freshness gate holds for it too', async () => {
+    const ledgerDir = mkdtempSync(join(tmpdir(), 'kpi-ledger-'));
+    // An earlier attempt for 2026-W48 claimed the send and died before any batch went out.
+    const store = new DirLedgerStore(ledgerDir);
+    await store.create({
+      key: deliveryKey('weekly', '2026-W48', 'leaders'),
+      runId: 'died',
+      leaseUntil: '2026-11-30T06:00:00.000Z',
+      state: 'in-progress',
+      batches: [{ recipients: LEADERS, state: 'pending' }],
+    });
+    // A week after the sample's data ends: 2026-W48 has none, so the data is stale.
+    const late = harness({ ledgerDir, clock: () => new Date('2026-11-30T07:00:00Z') });
+    await expect(runOnce({ report: 'weekly', scheduled: true }, late)).rejects.toThrow(
+      /taking over an unfinished send, the data ends at .* nothing more went to the leadership list/,
+    );
+    expect(await ses.emails()).toEqual([]);
+    // Its lease is given back: the next attempt is not kept out.
+    const record = await store.read(deliveryKey('weekly', '2026-W48', 'leaders'));
+    expect(record?.record.leaseUntil).toBe('2026-11-30T07:00:00.000Z');
+    expect(record?.record.batches[0]?.state).toBe('pending');
+  }, 60_000);
+
   test('SES throttling is retried and the message goes once', async () => {
     let throttled = 0;
     const client = ses.client();
