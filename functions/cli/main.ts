@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -380,7 +381,7 @@ async function commandInvoke(flags: Flags, ctx: RunContext): Promise<void> {
         }
       : {}),
     ...(flags['dry-run'] ? { dryRun: true } : {}),
-    ...(flags.force ? { force: true } : {}),
+    ...(flags.force ? { force: true, requestId: randomUUID() } : {}),
     ...(flags.format ? { format: parseFormat(flags.format) } : {}),
   };
   try {

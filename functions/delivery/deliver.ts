@@ -76,14 +76,20 @@ export class Delivery {
     return new Date(this.o.now().getTime() + this.o.leaseMs).toISOString();
   }
 
-  async claim(key: string, recipients: readonly string[], force = false): Promise<Claim> {
+  /**
+   * Claims the send of `key`. `forceId` (a forced resend's request id) replaces whatever
+   * record exists, once: a record already forced with the same id is that resend, resumed
+   * or done like any other.
+   */
+  async claim(key: string, recipients: readonly string[], forceId?: string): Promise<Claim> {
+    const force = forceId !== undefined;
     const fresh: DeliveryRecord = {
       key,
       runId: this.runId,
       leaseUntil: this.lease(),
       state: 'in-progress',
       batches: chunk(uniqueMailboxes(recipients)),
-      ...(force ? { forced: true } : {}),
+      ...(force ? { forced: forceId } : {}),
     };
     for (let attempt = 0; attempt < 5; attempt++) {
       const created = await this.o.store.create(fresh);
@@ -92,7 +98,7 @@ export class Delivery {
       const current = await this.o.store.read(key);
       if (!current) continue; // removed meanwhile: try to create again
       const { record, version } = current;
-      if (force) {
+      if (force && record.forced !== forceId) {
         const v = await this.o.store.replace(fresh, version);
         if (v !== null) return { kind: 'acquired', record: fresh, version: v, takenOver: true };
         continue;

@@ -35,7 +35,8 @@ export interface DeliveryRecord {
   state: 'in-progress' | 'sent' | 'completed';
   batches: BatchRecord[];
   archived?: string[];
-  forced?: boolean;
+  /** A forced resend's request id (`true` in records written before ids). */
+  forced?: string | boolean;
   /**
    * The S3 ledger's nonce of the write that stored this version: after a 412, a store
    * that finds its own nonce knows its write went through (the SDK retried it after a

@@ -35,8 +35,20 @@ export const runPayload = z
     scheduled: z.boolean().default(false),
     /** Operators only: send again even if this audience already has this period. Logged. */
     force: z.boolean().default(false),
+    /**
+     * The forced resend's own id (`kpi invoke --force` makes one): a retry of the same
+     * event resumes that resend instead of mailing everyone again.
+     */
+    requestId: z
+      .string()
+      .regex(/^[A-Za-z0-9-]{8,64}$/, 'expected 8 to 64 letters, digits or dashes')
+      .optional(),
   })
-  .strict();
+  .strict()
+  .refine((p) => !p.force || p.requestId !== undefined, {
+    message: 'force needs a requestId, so that a retried event does not resend again',
+    path: ['requestId'],
+  });
 export type RunPayload = z.input<typeof runPayload>;
 
 /** The payload is wrong: nothing was queried. */
@@ -265,7 +277,11 @@ export async function runOnce(input: unknown, deps: RunnerDeps): Promise<RunResu
   const recipients = payload.recipients ?? report.recipients;
   if (payload.force)
     log('forced resend', { report: report.id, period: label, recipients: recipients.length });
-  const claim = await delivery.claim(key, recipients, payload.force);
+  const claim = await delivery.claim(
+    key,
+    recipients,
+    payload.force ? (payload.requestId ?? '') : undefined,
+  );
 
   if (claim.kind === 'busy') {
     log('skipped: another run is sending', { key });

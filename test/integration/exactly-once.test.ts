@@ -164,8 +164,18 @@ describe('exactly once', () => {
       'cfo@example.com': 1,
       'coo@example.com': 1,
     });
-    await runOnce({ report: 'weekly', scheduled: true, force: true }, h);
+    const forced = { report: 'weekly', scheduled: true, force: true, requestId: 'resend-0001' };
+    await runOnce(forced, h);
     expect(perRecipient(await ses.emails())['ceo@example.com']).toBe(2);
+    // Lambda retries the same event: the resend is done, not started again (before: a third
+    // copy for everyone). A new request is a new resend.
+    await expect(runOnce(forced, h)).resolves.toMatchObject({ skipped: 'already-sent' });
+    expect(perRecipient(await ses.emails())['ceo@example.com']).toBe(2);
+    await runOnce({ ...forced, requestId: 'resend-0002' }, h);
+    expect(perRecipient(await ses.emails())['ceo@example.com']).toBe(3);
+    await expect(runOnce({ report: 'weekly', force: true }, h)).rejects.toThrow(
+      'requestId: force needs a requestId, so that a retried event does not resend again',
+    );
     expect(logged).toContain('forced resend');
     expect(JSON.stringify(logged)).not.toContain('@');
   }, 60_000);

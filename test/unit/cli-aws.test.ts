@@ -151,11 +151,14 @@ test('kpi invoke --force asks the function to send again, and says so', async ()
   expect(r.code).toBe(0);
   expect(r.err).toContain('kpi: --force: sending again even if already sent');
   const call = lambda.commandCalls(InvokeCommand)[0]?.args[0].input;
-  expect(JSON.parse(new TextDecoder().decode(call?.Payload as Uint8Array))).toEqual({
-    report: 'weekly',
-    period: '2026-W40',
-    force: true,
-  });
+  const sent = JSON.parse(new TextDecoder().decode(call?.Payload as Uint8Array)) as Record<
+    string,
+    unknown
+  >;
+  expect(sent).toMatchObject({ report: 'weekly', period: '2026-W40', force: true });
+  // Its own id: Lambda's retry of this event resumes this resend, never starts another.
+  expect(String(sent.requestId)).toMatch(/^[0-9a-f-]{36}$/);
+  expect(Object.keys(sent).sort()).toEqual(['force', 'period', 'report', 'requestId']);
 });
 
 describe('the SES mailer', () => {
