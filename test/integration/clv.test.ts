@@ -29,7 +29,7 @@ import {
   type OrderRow,
 } from '../helpers.ts';
 
-const CDNOW = fileURLToPath(new URL('../../../shared/data/cdnow/', import.meta.url));
+const CDNOW = fileURLToPath(new URL('../data/cdnow/', import.meta.url));
 
 function csv(name: string): number[][] {
   return readFileSync(`${CDNOW}${name}`, 'utf8')

@@ -11,7 +11,7 @@ import type { CoreKpiId } from '../../functions/kpis/definitions.ts';
 import type { Report } from '../../functions/report/report.ts';
 import { reportOn, writeOrdersCsv, type OrderRow } from '../helpers.ts';
 
-const DATA = fileURLToPath(new URL('../../../shared/data/', import.meta.url));
+const DATA = fileURLToPath(new URL('../data/', import.meta.url));
 
 /** An order with a calendar date (both data sets carry dates, not times). */
 interface DayOrder {
