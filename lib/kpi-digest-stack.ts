@@ -368,52 +368,37 @@ export class KpiDigestStack extends Stack {
       dlq.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }),
       'A scheduled run could not be delivered to the function.',
     );
-    alarm(
-      'StaleRuns',
-      new Metric({
-        namespace: 'KpiDigest',
-        metricName: 'StaleRuns',
-        statistic: 'Sum',
-        period: Duration.hours(1),
-        dimensionsMap: { service: 'kpi-digest' },
-      }),
-      'A run found data that does not reach the end of its period; the owners were told instead of the leadership list.',
-    );
-
-    const deliveryProblems = (name: string): Metric =>
+    // The function's own metrics (Powertools: namespace KpiDigest, dimension service), summed.
+    const runMetric = (name: string, period = Duration.hours(1)): Metric =>
       new Metric({
         namespace: 'KpiDigest',
         metricName: name,
         statistic: 'Sum',
-        period: Duration.hours(1),
+        period,
         dimensionsMap: { service: 'kpi-digest' },
       });
     alarm(
+      'StaleRuns',
+      runMetric('StaleRuns'),
+      'A run found data that does not reach the end of its period; the owners were told instead of the leadership list.',
+    );
+    alarm(
       'UncertainDeliveries',
-      deliveryProblems('UncertainDeliveries'),
+      runMetric('UncertainDeliveries'),
       'A run died between asking SES to send and recording the answer; those recipients may lack the digest and are not sent it again.',
     );
     alarm(
       'RejectedRecipients',
-      deliveryProblems('RejectedRecipients'),
+      runMetric('RejectedRecipients'),
       'SES refused some recipients of a digest; the others got theirs.',
     );
-
-    const daily = (name: string): Metric =>
-      new Metric({
-        namespace: 'KpiDigest',
-        metricName: name,
-        statistic: 'Sum',
-        period: Duration.days(1),
-        dimensionsMap: { service: 'kpi-digest' },
-      });
     alarm(
       'MissedDelivery',
-      daily('MissedDeliveries'),
+      runMetric('MissedDeliveries', Duration.days(1)),
       "A report's digest did not reach the leadership list by its due time (plus the retries' hours); the log names the report and period.",
     );
     new Alarm(this, 'WatchdogSilent', {
-      metric: daily('WatchdogRuns'),
+      metric: runMetric('WatchdogRuns', Duration.days(1)),
       threshold: 1,
       evaluationPeriods: 1,
       comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD,

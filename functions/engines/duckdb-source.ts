@@ -44,13 +44,18 @@ const READER_TYPE: Record<DeclaredType, string> = {
 export const ISO_TIMESTAMP =
   '\\d{4}-\\d{2}-\\d{2}([T ]\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,9})?)? ?(Z|[+-]\\d{2}(:?\\d{2})?)?)?';
 
+/** Whether a text value has one of the forms of ISO_TIMESTAMP (SQL). */
+function isIsoTimestamp(column: string): string {
+  return `regexp_full_match(${column}, ${stringLiteral(ISO_TIMESTAMP)})`;
+}
+
 /**
  * A text timestamp column as TIMESTAMPTZ: an offset is honoured, no offset means UTC (the
  * session's zone, see DuckDbEngine.create), and a value of another form fails the read.
  */
 function timestampOf(column: string): string {
   return `CASE WHEN ${column} IS NULL THEN NULL
-    WHEN regexp_full_match(${column}, ${stringLiteral(ISO_TIMESTAMP)}) THEN CAST(${column} AS TIMESTAMPTZ)
+    WHEN ${isIsoTimestamp(column)} THEN CAST(${column} AS TIMESTAMPTZ)
     ELSE error('Conversion Error: a value is not an ISO 8601 timestamp') END`;
 }
 
@@ -500,7 +505,7 @@ async function badTimestampIn(
            header.map((name) => [name, 'VARCHAR'] as const),
          )})
        ) WHERE v IS NOT NULL
-         AND (NOT regexp_full_match(v, ${stringLiteral(ISO_TIMESTAMP)}) OR TRY_CAST(v AS TIMESTAMPTZ) IS NULL)
+         AND (NOT ${isIsoTimestamp('v')} OR TRY_CAST(v AS TIMESTAMPTZ) IS NULL)
        ORDER BY r LIMIT 1`,
     );
     if (!row) return null;

@@ -56,6 +56,7 @@ export async function checkDeliveries(
     if (report.recipients.length === 0) continue;
     let period = lastCompletePeriod(report.period, now, report.timeZone);
     while (dueTime(report, period).getTime() > deadline) period = previousPeriod(period);
+    const due = dueTime(report, period);
     const found = await ledger.read(deliveryKey(report.id, period.label, 'leaders'));
     // Sent: the run recorded its sends (a refused address or an uncertain batch has its
     // own alarm; the digest went out).
@@ -66,7 +67,7 @@ export async function checkDeliveries(
     out.push({
       report: report.id,
       period: period.label,
-      due: dueTime(report, period).toISOString(),
+      due: due.toISOString(),
       delivered,
     });
   }
