@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { link, mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import {
   DeleteObjectCommand,
@@ -145,6 +145,53 @@ export class S3LedgerStore implements LedgerStore {
   }
 }
 
+/** How long a step waits for a live process's lock on a folder-ledger record. */
+const LOCK_PATIENCE_MS = 60_000;
+
+/** Creates the lock file with `content`, atomically (`wx`, written in full before the link). */
+async function takeLock(lock: string, content: string): Promise<boolean> {
+  const tmp = `${lock}.${randomUUID()}.tmp`;
+  await writeFile(tmp, content);
+  try {
+    // link() fails if the lock exists, and a lock is never seen empty or half written.
+    await link(tmp, lock);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw e;
+  } finally {
+    await rm(tmp, { force: true });
+  }
+}
+
+/** Whether the process named in a lock (`<pid> <token>`) still runs on this machine. */
+function alive(holder: string): boolean {
+  const pid = Number(holder.split(' ')[0]);
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Removes a dead process's lock, unless another waiter has replaced it meanwhile. */
+async function breakLock(lock: string, holder: string): Promise<void> {
+  const breaker = `${lock}.break`;
+  const me = `${process.pid} ${randomUUID()}`;
+  if (!(await takeLock(breaker, me))) {
+    const other = await readFile(breaker, 'utf8').catch(() => '');
+    if (other !== '' && !alive(other)) await rm(breaker, { force: true });
+    return;
+  }
+  try {
+    if ((await readFile(lock, 'utf8').catch(() => '')) === holder) await rm(lock, { force: true });
+  } finally {
+    await rm(breaker, { force: true });
+  }
+}
+
 /**
  * The ledger in a folder, for the laptop and the tests: exclusive create (`wx`) takes a
  * run, and a lock file (also `wx`) makes each compare-and-swap atomic across processes.
@@ -183,26 +230,32 @@ export class DirLedgerStore implements LedgerStore {
     }
   }
 
-  /** Runs `fn` holding the record's lock file (`wx`), so that each step is atomic. */
+  /**
+   * Runs `fn` holding the record's lock file (`wx`, holding the holder's pid and a token),
+   * so that each step is atomic. A holder that pauses keeps its lock however long; a lock
+   * whose process has died is broken at once (under a second, short-lived lock, so that two
+   * waiters never break a lock a third one has just taken).
+   */
   private async locked<T>(key: string, fn: () => Promise<T>): Promise<T> {
     const lock = `${this.path(key)}.lock`;
-    for (let i = 0; ; i++) {
-      try {
-        await (await open(lock, 'wx')).close();
-        break;
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-        // A lock older than a few seconds belongs to a process that died holding it.
-        const age = Date.now() - (await stat(lock).catch(() => ({ mtimeMs: Date.now() }))).mtimeMs;
-        if (age > 5000) await rm(lock, { force: true });
-        if (i > 500) throw new Error(`ledger lock ${lock} stays taken`, { cause: e });
-        await new Promise((r) => setTimeout(r, 5));
+    const mine = `${process.pid} ${randomUUID()}`;
+    const started = Date.now();
+    for (;;) {
+      if (await takeLock(lock, mine)) break;
+      const holder = await readFile(lock, 'utf8').catch(() => '');
+      if (holder !== '' && !alive(holder)) await breakLock(lock, holder);
+      if (Date.now() - started > LOCK_PATIENCE_MS) {
+        throw new Error(
+          `ledger lock ${lock} stays taken by a live process (${holder || 'unknown'}) for ${LOCK_PATIENCE_MS / 1000} s`,
+        );
       }
+      await new Promise((r) => setTimeout(r, 5));
     }
     try {
       return await fn();
     } finally {
-      await rm(lock, { force: true });
+      // Only our own lock: never one another process took after ours was broken.
+      if ((await readFile(lock, 'utf8').catch(() => '')) === mine) await rm(lock, { force: true });
     }
   }
 
