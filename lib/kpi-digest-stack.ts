@@ -296,19 +296,21 @@ export class KpiDigestStack extends Stack {
     // Schedules: one per report, in its own time zone, with bounded retries and a DLQ.
     for (const report of config.reports) {
       const s = report.schedule;
+      // The first slot and one more per retry hour, all on the report day.
+      const hours = Array.from({ length: s.retryHours + 1 }, (_, i) => s.hour + i).join(',');
       const when =
         report.period === 'week'
-          ? { minute: String(s.minute), hour: String(s.hour), weekDay: s.weekDay }
+          ? { minute: String(s.minute), hour: hours, weekDay: s.weekDay }
           : report.period === 'month'
-            ? { minute: String(s.minute), hour: String(s.hour), day: String(s.day) }
+            ? { minute: String(s.minute), hour: hours, day: String(s.day) }
             : report.period === 'quarter'
               ? {
                   minute: String(s.minute),
-                  hour: String(s.hour),
+                  hour: hours,
                   day: String(s.day),
                   month: '1,4,7,10',
                 }
-              : { minute: String(s.minute), hour: String(s.hour), day: String(s.day), month: '1' };
+              : { minute: String(s.minute), hour: hours, day: String(s.day), month: '1' };
       new Schedule(this, `Schedule-${report.id}`, {
         description: `${report.name}: the last complete ${report.period}`,
         schedule: ScheduleExpression.cron({ ...when, timeZone: TimeZone.of(report.timeZone) }),

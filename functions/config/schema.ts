@@ -124,8 +124,22 @@ const schedule = z
     weekDay: z.enum(['MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT', 'SUN']).default('MON'),
     /** Monthly, quarterly and yearly reports: the day of the month (1–28). */
     day: z.number().int().min(1).max(28).default(1),
+    /**
+     * Further attempts on the report day, one per hour after the first: data that lands
+     * late is still reported that day. Once the digest is sent, a later slot is a no-op.
+     */
+    retryHours: z.number().int().min(0).max(12).default(3),
   })
-  .strict();
+  .strict()
+  .superRefine((s, ctx) => {
+    if (s.hour <= 23 && s.hour + s.retryHours > 23)
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected at most ${23 - s.hour} after hour ${s.hour}: every attempt falls on the report day`,
+        path: ['retryHours'],
+        input: s.retryHours,
+      });
+  });
 
 const target = z
   .object({
@@ -204,7 +218,7 @@ const reportSchema = z
     owners: z.array(email).default([]),
     /** Ad-hoc runs may send only to these domains; empty: the recipients' and owners' domains. */
     allowedRecipientDomains: z.array(domain).default([]),
-    schedule: schedule.default({ hour: 7, minute: 0, weekDay: 'MON', day: 1 }),
+    schedule: schedule.default({ hour: 7, minute: 0, weekDay: 'MON', day: 1, retryHours: 3 }),
     /** A period without a single valid order: mail the digest anyway, or skip it. */
     emptyPeriod: z.enum(['send', 'skip']).default('send'),
     /** KPIs shown as cards at the top of the digest. */

@@ -18,8 +18,16 @@ import { deliveryKey } from './run.ts';
 
 export { WATCHDOG_EVENT } from './events.ts';
 
-/** How long after a report's scheduled time its digest may still arrive: the schedule's retries. */
-export const DELIVERY_GRACE_HOURS = 8;
+/**
+ * How long after a report's last schedule slot its digest may still arrive: the function's
+ * own retries of that slot (minutes apart) and their runs.
+ */
+export const DELIVERY_GRACE_HOURS = 2;
+
+/** When the digest of a report is overdue: its first slot, its retry hours, the grace. */
+function overdueAfterMs(report: ReportConfig): number {
+  return (report.schedule.retryHours + DELIVERY_GRACE_HOURS) * 3_600_000;
+}
 
 const WEEK_DAYS = ['MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT', 'SUN'] as const;
 
@@ -41,8 +49,8 @@ export interface DeliveryCheck {
 }
 
 /**
- * For each report with recipients: the latest period whose digest was due more than
- * DELIVERY_GRACE_HOURS ago, and whether the ledger records it as sent to the leadership
+ * For each report with recipients: the latest period whose digest is overdue (past its
+ * last schedule slot by DELIVERY_GRACE_HOURS), and whether the ledger records it as sent to the leadership
  * list.
  */
 export async function checkDeliveries(
@@ -51,9 +59,9 @@ export async function checkDeliveries(
   now: Date,
 ): Promise<DeliveryCheck[]> {
   const out: DeliveryCheck[] = [];
-  const deadline = now.getTime() - DELIVERY_GRACE_HOURS * 3_600_000;
   for (const report of config.reports) {
     if (report.recipients.length === 0) continue;
+    const deadline = now.getTime() - overdueAfterMs(report);
     let period = lastCompletePeriod(report.period, now, report.timeZone);
     while (dueTime(report, period).getTime() > deadline) period = previousPeriod(period);
     const due = dueTime(report, period);

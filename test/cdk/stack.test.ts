@@ -75,7 +75,7 @@ describe('the stack', () => {
     // One per report, and the daily delivery check.
     expect(Object.keys(schedules)).toHaveLength(3);
     template.hasResourceProperties('AWS::Scheduler::Schedule', {
-      ScheduleExpression: 'cron(30 7 ? * MON *)',
+      ScheduleExpression: 'cron(30 7,8,9,10 ? * MON *)',
       ScheduleExpressionTimezone: 'Europe/London',
       Target: Match.objectLike({
         Input: JSON.stringify({ report: 'weekly', scheduled: true }),
@@ -84,7 +84,7 @@ describe('the stack', () => {
       }),
     });
     template.hasResourceProperties('AWS::Scheduler::Schedule', {
-      ScheduleExpression: 'cron(0 7 1 * ? *)',
+      ScheduleExpression: 'cron(0 7,8,9,10 1 * ? *)',
       ScheduleExpressionTimezone: 'America/New_York',
     });
   });

@@ -244,6 +244,11 @@ const CONFIGS: [string, unknown, string][] = [
     'reports[0].schedule.hour: Too big: expected number to be <=23; received 25',
   ],
   [
+    'retry slots that run past midnight',
+    report({ schedule: { hour: 22 } }),
+    'reports[0].schedule.retryHours: expected at most 1 after hour 22: every attempt falls on the report day; received 3',
+  ],
+  [
     'an empty excluded status',
     { ...base(), source: { ...base().source, excludedStatuses: [''] } },
     'source.excludedStatuses[0]: Too small: expected string to have >=1 characters; received ""',

@@ -64,8 +64,8 @@ describe('the delivery watchdog', () => {
 
   test('the latest period past due plus grace is checked; only a sent digest counts as delivered', async () => {
     const ledger = new DirLedgerStore(mkdtempSync(join(tmpdir(), 'kpi-watchdog-')));
-    // Monday 23 Nov, 12:00 UTC: W47 is due at 07:30 but within its 8 hours of retries, so
-    // W46 is the one checked. October is the monthly report's latest past due.
+    // Monday 23 Nov, 12:00 UTC: W47 is due at 07:30, but its retry slots (08:30, 09:30,
+    // 10:30) and their grace run until 12:30, so W46 is the one checked. October is the monthly report's latest past due.
     const noon = new Date('2026-11-23T12:00:00Z');
     expect(await checkDeliveries(config, ledger, noon)).toEqual([
       { report: 'weekly', period: '2026-W46', due: '2026-11-16T07:30:00.000Z', delivered: false },
@@ -89,5 +89,19 @@ describe('the delivery watchdog', () => {
       true,
       false,
     ]);
+  });
+
+  test('a report without retry hours is overdue two hours after its one slot', async () => {
+    const ledger = new DirLedgerStore(mkdtempSync(join(tmpdir(), 'kpi-watchdog-')));
+    const once = parseConfig({
+      ...config,
+      reports: [
+        { ...config.reports[0], schedule: { weekDay: 'MON', hour: 7, minute: 30, retryHours: 0 } },
+      ],
+    });
+    const checks = await checkDeliveries(once, ledger, new Date('2026-11-23T09:31:00Z'));
+    expect(checks.map((c) => c.period)).toEqual(['2026-W47']);
+    const before = await checkDeliveries(once, ledger, new Date('2026-11-23T09:29:00Z'));
+    expect(before.map((c) => c.period)).toEqual(['2026-W46']);
   });
 });
