@@ -1,11 +1,14 @@
 import { PutObjectCommand, GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { readFile } from 'node:fs/promises';
 import { writeOutputs } from './files.ts';
 
 /** Where each run's report, digest and exports are kept. */
 export interface Archive {
   /** Stores files under `prefix`; returns where each went (S3 keys or file paths). */
   put(prefix: string, files: ReadonlyMap<string, string | Buffer>): Promise<string[]>;
+  /** The content of something `put` stored, by the address it returned. */
+  get(where: string): Promise<Buffer>;
   /**
    * A link to something `put` stored (an expiring presigned URL in S3), and when it stops
    * working, when it does.
@@ -49,6 +52,13 @@ export class S3Archive implements Archive {
     return keys;
   }
 
+  async get(where: string): Promise<Buffer> {
+    const out = await this.client.send(
+      new GetObjectCommand({ Bucket: this.bucket, Key: where.replace(`s3://${this.bucket}/`, '') }),
+    );
+    return Buffer.from((await out.Body?.transformToByteArray()) ?? []);
+  }
+
   /**
    * A presigned download link for an archived export, given its s3:// address. It lasts
    * 7 days, the longest SigV4 allows, but never longer than the credentials that sign it: a
@@ -78,5 +88,9 @@ export class DirArchive implements Archive {
 
   put(prefix: string, files: ReadonlyMap<string, string | Buffer>): Promise<string[]> {
     return writeOutputs(`${this.dir}/${prefix}`, files);
+  }
+
+  get(where: string): Promise<Buffer> {
+    return readFile(where);
   }
 }

@@ -187,6 +187,14 @@ export class Delivery {
     return { ...summarize(record), record, version };
   }
 
+  /** Records, before the first send, the message every batch gets and what was archived. */
+  async record(
+    claim: Extract<Claim, { kind: 'acquired' }>,
+    fields: Required<Pick<DeliveryRecord, 'digest' | 'archived'>>,
+  ): Promise<void> {
+    claim.version = await this.save(Object.assign(claim.record, fields), claim.version);
+  }
+
   async complete(record: DeliveryRecord, version: string, archived: string[]): Promise<void> {
     await this.save({ ...record, state: 'completed', archived }, version);
   }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Report } from '../report/report.ts';
 import { atRiskCsv, type AtRiskCustomer } from '../kpis/beyond.ts';
 import { toEml, type Envelope } from '../digest/eml.ts';
-import { renderDigest, type RenderOptions } from '../digest/render.ts';
+import { renderDigest, type Digest, type RenderOptions } from '../digest/render.ts';
 
 export const OUTPUT_FORMATS = ['json', 'html', 'text', 'eml', 'all'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
@@ -24,13 +24,17 @@ export function reportJson(report: Report): string {
   return `${JSON.stringify(report, null, 2)}\n`;
 }
 
-/** Renders what `format` asks for; returns file name → content. */
+/**
+ * Renders what `format` asks for; returns file name → content. `digest`, when given, is the
+ * one already rendered (the one mailed), so that the files are that digest, not a new one.
+ */
 export async function renderOutputs(
   report: Report,
   format: OutputFormat,
   envelope: Envelope,
   options: RenderOptions = {},
   atRiskList?: readonly AtRiskCustomer[],
+  rendered?: Digest,
 ): Promise<Map<string, string | Buffer>> {
   const out = new Map<string, string | Buffer>();
   if (atRiskList && report.beyond && (format === 'all' || format === 'json')) {
@@ -39,7 +43,7 @@ export async function renderOutputs(
   const want = (f: keyof typeof FILE_NAMES): boolean => format === 'all' || format === f;
   if (want('json')) out.set(FILE_NAMES.json, reportJson(report));
   if (want('html') || want('text') || want('eml')) {
-    const digest = await renderDigest(report, options);
+    const digest = rendered ?? (await renderDigest(report, options));
     if (want('html')) out.set(FILE_NAMES.html, digest.html);
     if (want('text')) out.set(FILE_NAMES.text, digest.text);
     if (want('eml')) out.set(FILE_NAMES.eml, await toEml(digest, envelope));

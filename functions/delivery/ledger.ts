@@ -35,6 +35,11 @@ export interface DeliveryRecord {
   state: 'in-progress' | 'sent' | 'completed';
   batches: BatchRecord[];
   archived?: string[];
+  /**
+   * The message mailed to every batch, recorded (archived) before the first send: where it
+   * is and its sha256. Retries and takers send it as it is; they never measure again.
+   */
+  digest?: { readonly where: string; readonly sha256: string };
   /** A forced resend's request id (`true` in records written before ids). */
   forced?: string | boolean;
   /**

@@ -8,7 +8,14 @@ import type { Mailer } from '../delivery/ses.ts';
 import { escapeHtml, renderDigest, type Digest } from '../digest/render.ts';
 import { formatter } from '../digest/format.ts';
 import { fill, messagesFor } from '../digest/messages.ts';
-import { Delivery, summarize } from '../delivery/deliver.ts';
+import { Delivery, summarize, type Claim } from '../delivery/deliver.ts';
+import {
+  MESSAGE_FILE,
+  messageFile,
+  readMessageFile,
+  sha256,
+  type RecordedMessage,
+} from '../delivery/message.ts';
 import type { DeliveryRecord, LedgerStore } from '../delivery/ledger.ts';
 import type { Report } from '../report/report.ts';
 import { createHash } from 'node:crypto';
@@ -308,6 +315,69 @@ export async function runOnce(input: unknown, deps: RunnerDeps): Promise<RunResu
     };
   }
 
+  /** Sends `message` to every batch still pending, then marks the record complete. */
+  const sendRecorded = async (
+    acquired: Extract<Claim, { kind: 'acquired' }>,
+    message: RecordedMessage,
+    fresh: boolean,
+  ): Promise<RunResult> => {
+    const out = await delivery.send(acquired, (to) =>
+      deps.mailer.sendMessage({
+        from: deps.sender,
+        to,
+        digest: message.digest,
+        date: message.date,
+      }),
+    );
+    if (out.failed.length > 0 || out.uncertain.length > 0) {
+      log('delivery incomplete', {
+        key,
+        failed: out.failed.length,
+        uncertain: out.uncertain.length,
+      });
+    }
+    const archived = out.record.archived ?? [];
+    await delivery.complete(out.record, out.version, archived);
+    return {
+      report: report.id,
+      period: label,
+      fresh,
+      audience,
+      sentTo: out.sent,
+      messageIds: out.messageIds,
+      failed: out.failed,
+      uncertain: out.uncertain,
+      archived,
+    };
+  };
+
+  // An earlier attempt recorded the message before its first send: this attempt (a retry,
+  // or a run taking over a dead one) finishes with that very message, without measuring
+  // again, so that every batch of the period carries the same numbers.
+  const recorded = claim.record.digest;
+  if (recorded) {
+    if (claim.kind === 'done') {
+      const archived = claim.record.archived ?? [];
+      await delivery.complete(claim.record, claim.version, archived);
+      return {
+        report: report.id,
+        period: label,
+        fresh: true,
+        audience,
+        ...delivered(claim.record),
+        archived,
+        skipped: 'already-sent',
+      };
+    }
+    if (!deps.archive)
+      throw new Error(
+        `${key}: a message was recorded, and this run has no archive to read it from`,
+      );
+    const message = readMessageFile(await deps.archive.get(recorded.where), recorded.sha256);
+    log('resuming with the recorded message', { key, takenOver: claim.takenOver });
+    return sendRecorded(claim, message, true);
+  }
+
   let result: Report;
   try {
     result = await measure();
@@ -378,28 +448,34 @@ export async function runOnce(input: unknown, deps: RunnerDeps): Promise<RunResu
   }
 
   const link = await atRiskLink();
-  const digest = await renderDigest(result, {
+  const renderOptions = {
     ...options,
     ...(link ? { atRiskLink: link.url } : {}),
     ...(link?.expiresAt ? { atRiskLinkExpires: link.expiresAt } : {}),
-  });
-  const out = await delivery.send(claim, (to) =>
-    deps.mailer.sendMessage({ from: deps.sender, to, digest, date: now }),
-  );
-  if (out.failed.length > 0 || out.uncertain.length > 0) {
-    log('delivery incomplete', { key, failed: out.failed.length, uncertain: out.uncertain.length });
-  }
-  const archived = await archiveOf(result);
-  await delivery.complete(out.record, out.version, archived);
-  return {
-    report: report.id,
-    period: label,
-    fresh,
-    audience,
-    sentTo: out.sent,
-    messageIds: out.messageIds,
-    failed: out.failed,
-    uncertain: out.uncertain,
-    archived,
   };
+  const message: RecordedMessage = { digest: await renderDigest(result, renderOptions), date: now };
+  if (deps.archive) {
+    // The message, and the files made from it, are archived before the first send, and the
+    // ledger names it: a retry or a taker sends this one, and the archive holds what was mailed.
+    const outputs = await renderOutputs(
+      result,
+      payload.format,
+      envelope,
+      renderOptions,
+      atRiskList,
+      message.digest,
+    );
+    const content = messageFile(message);
+    outputs.set(MESSAGE_FILE, content);
+    let archived: string[];
+    try {
+      archived = await deps.archive.put(archivePrefix, outputs);
+    } catch (e) {
+      await delivery.release(claim);
+      throw e;
+    }
+    const where = archived.find((a) => a.endsWith(`/${MESSAGE_FILE}`)) ?? '';
+    await delivery.record(claim, { digest: { where, sha256: sha256(content) }, archived });
+  }
+  return sendRecorded(claim, message, fresh);
 }

@@ -79,13 +79,15 @@ describe('a run delivered through the local SES v2 emulator', () => {
       audience: 'leaders',
       sentTo: ['ceo@example.com', 'cfo@example.com'],
     });
-    // The at-risk list went first (the email links to it), then the report and digest.
+    // The at-risk list went first (the email links to it), then, before the send, the
+    // report, the digest and the message every batch gets.
     expect(result.archived.map((p) => p.split('/').pop())).toEqual([
       'at-risk.csv',
       'report.json',
       'digest.html',
       'digest.txt',
       'digest.eml',
+      'message.json',
     ]);
     const [mail, ...more] = await store();
     expect(more).toEqual([]);

@@ -1,4 +1,5 @@
-import { mkdtempSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -353,20 +354,85 @@ describe('faults', () => {
     expect((await ses.emails()).length).toBe(1);
   }, 60_000);
 
-  test('the archive fails after the send: the run fails, the retry archives without sending again', async () => {
+  test('the archive fails: nothing is sent before the message is recorded, and the retry sends it once', async () => {
     const ledgerDir = mkdtempSync(join(tmpdir(), 'kpi-ledger-'));
-    const broken: Archive = { put: () => Promise.reject(new Error('S3 is unavailable')) };
+    const broken: Archive = {
+      put: () => Promise.reject(new Error('S3 is unavailable')),
+      get: () => Promise.reject(new Error('S3 is unavailable')),
+    };
     await expect(
       runOnce({ report: 'weekly', scheduled: true }, harness({ ledgerDir, archive: broken })),
     ).rejects.toThrow('S3 is unavailable');
-    expect(perRecipient(await ses.emails())).toEqual({
-      'ceo@example.com': 1,
-      'cfo@example.com': 1,
-      'coo@example.com': 1,
-    });
+    expect(await ses.emails()).toEqual([]);
     const retry = await runOnce({ report: 'weekly', scheduled: true }, harness({ ledgerDir }));
-    expect(retry).toMatchObject({ skipped: 'already-sent', sentTo: LEADERS });
+    expect(retry.sentTo).toEqual(LEADERS);
     expect(retry.archived.map((p) => p.split('/').pop())).toContain('report.json');
     expect((await ses.emails()).length).toBe(1);
+  }, 60_000);
+
+  test('the recorded message: the archive holds the digest that was mailed, and the ledger its hash', async () => {
+    const ledgerDir = mkdtempSync(join(tmpdir(), 'kpi-ledger-'));
+    const result = await runOnce({ report: 'weekly', scheduled: true }, harness({ ledgerDir }));
+    const [mail] = await ses.emails();
+    const file = (name: string) => result.archived.find((a) => a.endsWith(`/${name}`)) ?? '';
+    const record = (
+      await new DirLedgerStore(ledgerDir).read(deliveryKey('weekly', '2026-W47', 'leaders'))
+    )?.record;
+    const message = readFileSync(file('message.json'));
+    expect(record?.digest).toEqual({
+      where: file('message.json'),
+      sha256: createHash('sha256').update(message).digest('hex'),
+    });
+    // The archived digest is the mailed one, at-risk link included (before: re-rendered
+    // after the send, without the link).
+    const mailed = JSON.parse(message.toString('utf8')) as { subject: string; html: string };
+    expect(mail?.subject).toBe(mailed.subject);
+    expect(readFileSync(file('digest.html'), 'utf8')).toBe(mailed.html);
+    expect(mailed.html).toContain('at-risk.csv');
+  }, 60_000);
+
+  test('a run that takes over sends the recorded message to the rest, without measuring again', async () => {
+    const ledgerDir = mkdtempSync(join(tmpdir(), 'kpi-ledger-'));
+    const many = Array.from(
+      { length: 60 },
+      (_, i) => `leader${String(i).padStart(2, '0')}@example.com`,
+    );
+    const wide = parseConfig({
+      ...config(),
+      reports: [{ ...config().reports[0], recipients: many }],
+    });
+    // The first attempt sends batch 1 and dies before recording that it did.
+    const crashing = crashAfterSend(new DirLedgerStore(ledgerDir));
+    await expect(
+      runOnce(
+        { report: 'weekly', scheduled: true },
+        harness({ ledgerDir, ledger: crashing, config: wide }),
+      ),
+    ).rejects.toThrow('simulated crash');
+    // Meanwhile the data changed; the taker must not mail the other batch other numbers.
+    const other = join(mkdtempSync(join(tmpdir(), 'kpi-once-')), 'orders.parquet');
+    await generateSample(other, {
+      customers: 300,
+      years: 2,
+      end: new Date('2026-11-23T00:00:00Z'),
+      seed: 5,
+    });
+    const changed = parseConfig({
+      ...wide,
+      source: { ...wide.source, relation: { kind: 'file', path: other } },
+    });
+    const taker = harness({
+      ledgerDir,
+      config: changed,
+      clock: () => new Date(RUN_AT.getTime() + LEASE_MS + 1000),
+    });
+    const out = await runOnce({ report: 'weekly', scheduled: true }, taker);
+    expect(taker.queries.count).toBe(0);
+    expect(out.uncertain).toHaveLength(50);
+    expect(out.sentTo).toHaveLength(10);
+    const mails = await ses.emails();
+    expect(mails).toHaveLength(2);
+    expect(mails[1]?.subject).toBe(mails[0]?.subject);
+    expect(mails[1]?.body.html).toBe(mails[0]?.body.html);
   }, 60_000);
 });
