@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { BatchRecord, DeliveryRecord, LedgerStore } from './ledger.ts';
 import { isThrottling } from '../retry.ts';
+import { throwIfAbandoned } from '../abandon.ts';
 import { SES_MAX_RECIPIENTS, uniqueMailboxes } from './ses.ts';
 
 /**
@@ -50,6 +51,8 @@ export interface DeliveryOptions {
   readonly leaseMs: number;
   readonly now: () => Date;
   readonly runId?: string;
+  /** When it fires, no further batch starts: the lease is given back and the run abandoned. */
+  readonly signal?: AbortSignal | undefined;
 }
 
 function chunk(recipients: readonly string[]): BatchRecord[] {
@@ -146,6 +149,14 @@ export class Delivery {
     for (let i = 0; i < record.batches.length; i++) {
       const batch = record.batches[i];
       if (!batch || batch.state !== 'pending') continue;
+      if (this.o.signal?.aborted) {
+        // Between batches, never during one: what SES has is recorded; the rest waits.
+        await this.save(record, version, { release: true });
+        throwIfAbandoned(
+          this.o.signal,
+          `ledger ${record.key}: the remaining batches are left to the next attempt`,
+        );
+      }
       batch.state = 'sending';
       version = await this.save(record, version);
       try {

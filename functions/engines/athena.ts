@@ -1,3 +1,4 @@
+import { throwIfAbandoned } from '../abandon.ts';
 import {
   GetQueryExecutionCommand,
   GetQueryResultsCommand,
@@ -44,6 +45,11 @@ export interface AthenaOptions {
   readonly s3?: S3Client | undefined;
   /** Attempts for a throttled call, on top of the SDK's own. @default 8 */
   readonly throttleAttempts?: number | undefined;
+  /**
+   * When it fires, the running query is stopped (StopQueryExecution) and no other starts:
+   * a run abandoned before the function's timeout leaves nothing running in Athena.
+   */
+  readonly signal?: AbortSignal | undefined;
   /** Injected for tests. */
   readonly sleep?: ((ms: number) => Promise<void>) | undefined;
   readonly now?: (() => number) | undefined;
@@ -278,6 +284,7 @@ export class AthenaEngine implements QueryEngine {
     params: readonly (string | number)[],
   ): Promise<{ id: string; output: string | undefined }> {
     const o = this.options;
+    throwIfAbandoned(o.signal, 'no further Athena query started');
     const started = await this.retry(() =>
       o.client.send(
         new StartQueryExecutionCommand({
@@ -337,6 +344,12 @@ export class AthenaEngine implements QueryEngine {
           break;
         default:
           throw new QueryError(`Athena query ${id} is in an unknown state ${String(state)}`);
+      }
+      if (o.signal?.aborted) {
+        await this.retry(() =>
+          o.client.send(new StopQueryExecutionCommand({ QueryExecutionId: id })),
+        );
+        throwIfAbandoned(o.signal, `Athena query ${id} stopped`);
       }
       if (this.now() + delay > deadline) {
         await this.retry(() =>

@@ -1,3 +1,4 @@
+import { RunAbandoned, throwIfAbandoned } from '../abandon.ts';
 import { DuckDBInstance, DuckDBTypeId, type DuckDBConnection } from '@duckdb/node-api';
 import { duckdbDialect } from '../sql/dialect.ts';
 import { explain, openFileSource, relationOf, type FileSource } from './duckdb-source.ts';
@@ -33,6 +34,8 @@ export interface DuckDbOptions {
   readonly memoryLimit?: string;
   /** DuckDB `threads`. @default one per core */
   readonly threads?: number;
+  /** When it fires, the running statement is interrupted and the run abandoned. */
+  readonly signal?: AbortSignal | undefined;
 }
 
 /** DuckDB, embedded: the laptop and test engine. Reads Parquet or CSV files as the source. */
@@ -45,7 +48,16 @@ export class DuckDbEngine implements QueryEngine {
   private constructor(
     private readonly instance: DuckDBInstance,
     private readonly connection: DuckDBConnection,
-  ) {}
+    private readonly signal?: AbortSignal,
+  ) {
+    signal?.addEventListener(
+      'abort',
+      () => {
+        connection.interrupt();
+      },
+      { once: true },
+    );
+  }
 
   static async create(options: DuckDbOptions = {}): Promise<DuckDbEngine> {
     // Nothing may download at run time: no extension auto-install.
@@ -63,7 +75,7 @@ export class DuckDbEngine implements QueryEngine {
     } catch {
       // No ICU: nothing to set.
     }
-    return new DuckDbEngine(instance, connection);
+    return new DuckDbEngine(instance, connection, options.signal);
   }
 
   async relation(
@@ -98,6 +110,7 @@ export class DuckDbEngine implements QueryEngine {
     sql: string,
     params: readonly (string | number)[] = [],
   ): Promise<T[]> {
+    throwIfAbandoned(this.signal, 'no further statement started');
     try {
       const reader = await this.connection.runAndReadAll(
         sql,
@@ -105,11 +118,13 @@ export class DuckDbEngine implements QueryEngine {
       );
       return reader.getRowObjectsJson() as T[];
     } catch (err) {
+      throwIfAbandoned(this.signal, 'the running statement was interrupted');
       throw await this.explained(sql, err);
     }
   }
 
   async queryNumbers(sql: string): Promise<NumberColumns> {
+    throwIfAbandoned(this.signal, 'no further statement started');
     try {
       // Streamed: DuckDB hands over one chunk at a time, and never holds the whole result.
       const result = await this.connection.stream(sql);
@@ -150,6 +165,7 @@ export class DuckDbEngine implements QueryEngine {
       });
       return columns;
     } catch (err) {
+      throwIfAbandoned(this.signal, 'the running statement was interrupted');
       if (err instanceof QueryError) throw err;
       throw new QueryError((err as Error).message, { cause: err });
     }
@@ -167,7 +183,7 @@ export class DuckDbEngine implements QueryEngine {
     try {
       described = await this.query(`DESCRIBE SELECT * FROM ${relation}`);
     } catch (err) {
-      if (err instanceof SourceError) throw err;
+      if (err instanceof SourceError || err instanceof RunAbandoned) throw err;
       const first = (err as Error).message.split('\n')[0] ?? 'unknown error';
       throw new SourceError(`${where}cannot be read: ${first}`, { cause: err });
     }

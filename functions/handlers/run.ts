@@ -65,7 +65,8 @@ export class PayloadError extends Error {
 
 export interface RunnerDeps {
   readonly config: Config;
-  readonly engine: () => Promise<QueryEngine>;
+  /** The query engine of one run; `signal` fires when the run is abandoned. */
+  readonly engine: (signal?: AbortSignal) => Promise<QueryEngine>;
   readonly mailer: Mailer;
   /** The delivery ledger that makes each send happen once. */
   readonly ledger: LedgerStore;
@@ -76,6 +77,11 @@ export interface RunnerDeps {
   readonly leaseMs?: number;
   /** How an analyst reruns this report, shown in the footer. */
   readonly adHocHint?: (report: ReportConfig, period: string) => string;
+  /**
+   * Fires when the run must give up (the function's deadline is near): queries are stopped,
+   * no further batch starts, the lease is given back, and the run throws RunAbandoned.
+   */
+  readonly signal?: AbortSignal | undefined;
   /** Operational events, with counts only: never addresses or customer ids. */
   readonly log?: (event: string, fields: Record<string, unknown>) => void;
 }
@@ -224,7 +230,7 @@ export async function runOnce(input: unknown, deps: RunnerDeps): Promise<RunResu
   const archivePrefix = `reports/${report.id}/${label}/${now.toISOString().replace(/[:.]/g, '-')}/`;
   let atRiskList: AtRiskCustomer[] = [];
   const measure = async (): Promise<Report> => {
-    const engine = await deps.engine();
+    const engine = await deps.engine(deps.signal);
     try {
       const full = await runFullReport(
         { report, source: deps.config.source, period: label, now },
@@ -278,6 +284,7 @@ export async function runOnce(input: unknown, deps: RunnerDeps): Promise<RunResu
     store: deps.ledger,
     leaseMs: deps.leaseMs ?? DEFAULT_LEASE_MS,
     now: clock,
+    signal: deps.signal,
   });
   const audience = payload.recipients ? 'requested' : 'leaders';
   const key = deliveryKey(report.id, label, audienceOf(payload.recipients));

@@ -391,6 +391,52 @@ describe('faults', () => {
     expect(mailed.html).toContain('at-risk.csv');
   }, 60_000);
 
+  test('a run abandoned mid-send stops between batches, gives its lease back, and the next attempt sends the rest the same message', async () => {
+    const ledgerDir = mkdtempSync(join(tmpdir(), 'kpi-ledger-'));
+    const many = Array.from(
+      { length: 60 },
+      (_, i) => `leader${String(i).padStart(2, '0')}@example.com`,
+    );
+    const wide = parseConfig({
+      ...config(),
+      reports: [{ ...config().reports[0], recipients: many }],
+    });
+    const real = new SesMailer(ses.client());
+    const deadline = new AbortController();
+    // The function's deadline comes while SES has the first batch.
+    const slow: Mailer = {
+      send: (mail) => real.send(mail),
+      sendMessage: async (mail) => {
+        const id = await real.sendMessage(mail);
+        deadline.abort();
+        return id;
+      },
+    };
+    await expect(
+      runOnce(
+        { report: 'weekly', scheduled: true },
+        harness({ ledgerDir, config: wide, mailer: slow, signal: deadline.signal }),
+      ),
+    ).rejects.toThrow(
+      /abandoned before its deadline: .* remaining batches are left to the next attempt/,
+    );
+    expect((await ses.emails()).flatMap(recipientsOf)).toHaveLength(50);
+    // The lease is back: a retry a minute later, inside the old lease, is not kept out.
+    const retry = harness({
+      ledgerDir,
+      config: wide,
+      clock: () => new Date(RUN_AT.getTime() + 60_000),
+    });
+    expect(await runOnce({ report: 'weekly', scheduled: true }, retry)).toMatchObject({
+      sentTo: many,
+      uncertain: [],
+    });
+    expect(retry.queries.count).toBe(0);
+    const mails = await ses.emails();
+    expect(mails.flatMap(recipientsOf).sort()).toEqual([...many].sort());
+    expect(mails[1]?.body.html).toBe(mails[0]?.body.html);
+  }, 60_000);
+
   test('a run that takes over sends the recorded message to the rest, without measuring again', async () => {
     const ledgerDir = mkdtempSync(join(tmpdir(), 'kpi-ledger-'));
     const many = Array.from(

@@ -10,6 +10,7 @@ import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { Readable } from 'node:stream';
 import { beforeEach, describe, expect, test } from 'vitest';
+import { RunAbandoned } from '../../functions/abandon.ts';
 import { AthenaEngine, parseCell } from '../../functions/engines/athena.ts';
 import { QueryError, SourceError } from '../../functions/engines/query-engine.ts';
 
@@ -186,6 +187,29 @@ describe('the Athena engine', () => {
     });
     expect(c.now()).toBeLessThanOrEqual(10_000);
     expect(athena.commandCalls(GetQueryResultsCommand)).toHaveLength(0);
+  });
+
+  test('a run abandoned at its deadline stops its running query and starts no other', async () => {
+    athena
+      .on(GetQueryExecutionCommand)
+      .resolves({ QueryExecution: { Status: { State: 'RUNNING' } } });
+    athena.on(StopQueryExecutionCommand).resolves({});
+    const deadline = new AbortController();
+    const c = clock();
+    // The deadline fires while the query runs (on the third poll's sleep).
+    const sleep = (ms: number) => {
+      if (c.sleeps.length === 2) deadline.abort();
+      return c.sleep(ms);
+    };
+    const e = engine(c, { sleep, signal: deadline.signal });
+    await expect(e.query('SELECT 1')).rejects.toThrow(
+      /abandoned before its deadline: Athena query q-1 stopped/,
+    );
+    expect(athena.commandCalls(StopQueryExecutionCommand)[0]?.args[0].input).toEqual({
+      QueryExecutionId: 'q-1',
+    });
+    await expect(e.query('SELECT 2')).rejects.toThrow(RunAbandoned);
+    expect(athena.commandCalls(StartQueryExecutionCommand)).toHaveLength(1);
   });
 
   test('an unknown state is an error, not an endless wait', async () => {
