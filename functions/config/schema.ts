@@ -1,3 +1,4 @@
+import { computeSeconds, MAX_CUSTOMERS, MAX_MEMORY_MB, memoryFor, memoryNeedMb } from './sizing.ts';
 import { z } from 'zod';
 import { IANAZone } from 'luxon';
 import { DEFAULT_HEADLINE, KPI_IDS, type KpiId } from '../kpis/definitions.ts';
@@ -351,8 +352,16 @@ const awsSchema = z
         message: `expected one of ${LOG_RETENTION_DAYS.join(', ')}`,
       })
       .default(90),
-    /** Function memory in MB. */
-    memoryMb: z.number().int().min(256).max(10240).default(1024),
+    /**
+     * Customers in the source, ever (not only active ones): what the function's memory is
+     * sized for (docs/sizing.md). Above about 9.2 million, a shop outgrows one function.
+     */
+    expectedCustomers: z.number().int().min(1).default(500_000),
+    /**
+     * Function memory in MB. @default the measured need of `expectedCustomers` with 50 %
+     * headroom, at least 1,024 (docs/sizing.md)
+     */
+    memoryMb: z.number().int().min(256).max(MAX_MEMORY_MB).optional(),
     /**
      * The function's timeout: a whole run (every statement of it, rendering and sending),
      * at most Lambda's 15 minutes. The delivery lease lasts 2 minutes longer.
@@ -369,6 +378,35 @@ const awsSchema = z
         message: 'expected the bucket of the existing table (or athena.createTable)',
       });
     }
+    const need = memoryNeedMb(a.expectedCustomers);
+    if (a.memoryMb === undefined && a.expectedCustomers > MAX_CUSTOMERS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['expectedCustomers'],
+        input: a.expectedCustomers,
+        message: `expected at most ${MAX_CUSTOMERS}: a run for this many customers needs about ${need} MB, and with headroom more than one function's ${MAX_MEMORY_MB} MB (docs/sizing.md says what to do)`,
+      });
+    }
+    if (a.memoryMb !== undefined && a.memoryMb < need) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['memoryMb'],
+        input: a.memoryMb,
+        message: `expected at least ${need}: a run for expectedCustomers (${a.expectedCustomers}) peaks at about ${need} MB (docs/sizing.md)`,
+      });
+    }
+    const compute = computeSeconds(
+      a.expectedCustomers,
+      a.memoryMb ?? memoryFor(a.expectedCustomers),
+    );
+    if (compute + 60 > a.timeoutSeconds) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['timeoutSeconds'],
+        input: a.timeoutSeconds,
+        message: `expected at least ${Math.ceil(compute + 60)}: the function computes for about ${Math.ceil(compute)} s for expectedCustomers (${a.expectedCustomers}), besides waiting for Athena`,
+      });
+    }
     if (a.athena.queryTimeoutSeconds >= a.timeoutSeconds) {
       ctx.addIssue({
         code: 'custom',
@@ -380,6 +418,7 @@ const awsSchema = z
   })
   .transform((a) => ({
     ...a,
+    memoryMb: a.memoryMb ?? memoryFor(a.expectedCustomers),
     athena: { ...a.athena, workGroup: a.athena.workGroup ?? kebab(a.stackName) },
   }));
 

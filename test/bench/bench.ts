@@ -15,12 +15,20 @@
  * Set BENCH_SIZES=1000000,5000000 to choose sizes, BENCH_RUNS to repeat.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateSample } from '../../functions/sample/generate.ts';
 import { SAMPLE_END } from '../../functions/cli/main.ts';
 import { DuckDbEngine } from '../../functions/engines/duckdb.ts';
+import {
+  COMPUTE_SECONDS_PER_MILLION_CUSTOMERS,
+  computeSeconds,
+  FUNCTION_BASE_MB,
+  FUNCTION_KB_PER_CUSTOMER,
+  memoryFor,
+} from '../../functions/config/sizing.ts';
 
 const root = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const sizes = (process.env.BENCH_SIZES ?? '1000000,5000000,10000000')
@@ -139,6 +147,63 @@ if (largest > 0) {
     `Athena estimate, ${largest} orders: one read of the five columns ${mb(e.oneReadBytes)}; one full weekly run ${mb(e.totalBytes)} = ${e.ratio.toFixed(2)}× (target ≤ 2×); largest statement ${mb(e.largestStatementBytes)} (about ${mb(e.largestStatementBytes * (1e8 / largest))} at 100M orders, cutoff 10,000 MB)\n` +
       e.perStatement.map((s) => `  ${mb(s.bytes).padStart(9)}  ${s.statement}`).join('\n') +
       '\n',
+  );
+}
+
+// The report function on Athena: its memory and its own computing time, per shop size,
+// from a run recorded on DuckDB and replayed without a database (function-memory.ts);
+// with the Athena bytes, the sizing table of docs/sizing.md.
+if (sizes.length > 0) {
+  const points: { customers: number; mb: number; ms: number }[] = [];
+  const rows: string[] = [];
+  for (const size of sizes) {
+    const file = resolve(root, `.cache/bench/orders-${size}.parquet`);
+    const dir = mkdtempSync(join(tmpdir(), 'kpi-replay-'));
+    try {
+      const rec = JSON.parse(run('test/bench/function-memory.ts', ['record', file, dir])) as {
+        customersEver: number;
+      };
+      const replays: Sample[] = [];
+      for (let i = 0; i < runs; i++) {
+        replays.push(JSON.parse(run('test/bench/function-memory.ts', ['replay', dir])) as Sample);
+      }
+      const mb = Math.max(...replays.map((r) => r.maxRssMb));
+      const ms = medianOf(replays.map((r) => r.ms));
+      points.push({ customers: rec.customersEver, mb, ms });
+      const bytes = (
+        JSON.parse(run('test/bench/athena-bytes.ts', [file])) as {
+          perStatement: { bytes: number }[];
+        }
+      ).perStatement.reduce((sum, st) => sum + Math.max(st.bytes, 10e6), 0);
+      const memory = memoryFor(rec.customersEver);
+      const seconds = computeSeconds(rec.customersEver, memory);
+      // eu-west-1: Athena $5 per TB scanned (10 MB minimum per statement); Lambda on ARM
+      // $0.0000133334 per GB-second, here for its own computing (Athena's wait comes on top).
+      const athenaUsd = (bytes / 1e12) * 5;
+      const lambdaUsd = (memory / 1024) * seconds * 0.0000133334;
+      rows.push(
+        `| ${size.toLocaleString('en-US')} | ${rec.customersEver.toLocaleString('en-US')} | ${mb.toFixed(0)} MB | ${memory} MB | ${(ms / 1000).toFixed(1)} s | ${seconds.toFixed(1)} s | ${(bytes / 1e9).toFixed(2)} GB | $${athenaUsd.toFixed(4)} | $${lambdaUsd.toFixed(5)} |`,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  // Least squares over the sizes: peak MB = base + slope × customers.
+  const n = points.length;
+  const mx = points.reduce((s, p) => s + p.customers, 0) / n;
+  const my = points.reduce((s, p) => s + p.mb, 0) / n;
+  const sxx = points.reduce((s, p) => s + (p.customers - mx) ** 2, 0);
+  const slope = n > 1 ? points.reduce((s, p) => s + (p.customers - mx) * (p.mb - my), 0) / sxx : 0;
+  const perMillion =
+    points.reduce((s, p) => s + p.ms / 1000, 0) / points.reduce((s, p) => s + p.customers / 1e6, 0);
+  process.stdout.write(
+    [
+      'the report function on Athena (a full weekly run replayed without a database; median time, peak memory):',
+      '| orders | customers | peak memory | memory given | computing here | computing in Lambda at that memory | Athena scans | Athena cost | Lambda cost |',
+      '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      ...rows,
+      `fit: ${(my - slope * mx).toFixed(0)} MB + ${(slope * 1024 || 0).toFixed(2)} KB per customer (sizing.ts: ${FUNCTION_BASE_MB} MB + ${FUNCTION_KB_PER_CUSTOMER} KB); computing ${perMillion.toFixed(1)} s per million customers (sizing.ts: ${COMPUTE_SECONDS_PER_MILLION_CUSTOMERS} s)`,
+    ].join('\n') + '\n',
   );
 }
 

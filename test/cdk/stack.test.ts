@@ -266,6 +266,33 @@ describe('production settings (issue 13)', () => {
     });
   });
 
+  test('runs that fit: memory follows the stated shop size; a shop that outgrows one function fails synth', () => {
+    // The default shop (500,000 customers) peaks at about 587 MB: 1 GB.
+    template.hasResourceProperties('AWS::Lambda::Function', { MemorySize: 1024 });
+    const sized = (aws: Record<string, unknown>) =>
+      parseConfig({ ...INPUT, aws: { ...INPUT.aws, ...aws } });
+    const app = new App();
+    const big = new KpiDigestStack(app, 'Big', {
+      config: sized({ expectedCustomers: 1_600_000 }),
+      env: { account: '123456789012', region: 'eu-west-1' },
+    });
+    // 230 MB + 0.73 KB × 1.6M = 1,371 MB measured, × 1.5 in 64 MB steps.
+    Template.fromStack(big).hasResourceProperties('AWS::Lambda::Function', { MemorySize: 2112 });
+    expect(() => sized({ expectedCustomers: 20_000_000 })).toThrow(
+      /aws\.expectedCustomers: expected at most 9253406: a run for this many customers needs about 14488 MB/,
+    );
+    expect(() => sized({ expectedCustomers: 1_600_000, memoryMb: 1024 })).toThrow(
+      /aws\.memoryMb: expected at least 1371: a run for expectedCustomers \(1600000\) peaks at about 1371 MB/,
+    );
+    expect(() =>
+      sized({
+        expectedCustomers: 9_000_000,
+        timeoutSeconds: 120,
+        athena: { ...INPUT.aws?.athena, queryTimeoutSeconds: 60 },
+      }),
+    ).toThrow(/aws\.timeoutSeconds: expected at least 173: the function computes for about 113 s/);
+  });
+
   test('nothing of the user’s is deleted with the stack: created Glue resources and the results bucket are retained', () => {
     for (const type of ['AWS::Glue::Database', 'AWS::Glue::Table']) {
       const found = Object.values(template.findResources(type));

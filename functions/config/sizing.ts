@@ -1,0 +1,43 @@
+/**
+ * How big the report function must be for a shop, from what `npm run bench` measures: a
+ * full weekly run recorded on DuckDB and replayed in a fresh process by an engine that
+ * returns the recorded results and loads no database, which is what the function does on
+ * Athena (it holds each statement's result, fits the lifetime model, renders the digest).
+ * The bench prints its own fit next to these constants; docs/sizing.md has the table.
+ */
+
+/** Peak memory of a run apart from its customers: Node, the SDK, MJML, the report. */
+export const FUNCTION_BASE_MB = 230;
+/** Peak memory per customer in the source (ever, not only active): the per-customer results. */
+export const FUNCTION_KB_PER_CUSTOMER = 0.73;
+/** The function's own computing (no Athena wait) per million customers, on one full vCPU. */
+export const COMPUTE_SECONDS_PER_MILLION_CUSTOMERS = 12.5;
+/** Memory allocated over the measured peak: other shops' data is shaped differently. */
+export const MEMORY_HEADROOM = 1.5;
+/** Lambda gives one full vCPU at this much memory, and a share of one below it. */
+const FULL_VCPU_MB = 1769;
+/** The least memory the stack gives the function. */
+export const MIN_MEMORY_MB = 1024;
+export const MAX_MEMORY_MB = 10240;
+
+/** The measured peak memory of a run for a shop of `customers`, in MB. */
+export function memoryNeedMb(customers: number): number {
+  return Math.ceil(FUNCTION_BASE_MB + (customers * FUNCTION_KB_PER_CUSTOMER) / 1024);
+}
+
+/** The memory to give the function: the need with headroom, in 64 MB steps, at least 1 GB. */
+export function memoryFor(customers: number): number {
+  const wanted = Math.ceil((memoryNeedMb(customers) * MEMORY_HEADROOM) / 64) * 64;
+  return Math.max(MIN_MEMORY_MB, wanted);
+}
+
+/** The function's own computing time at `memoryMb` (Lambda's CPU share grows with memory). */
+export function computeSeconds(customers: number, memoryMb: number): number {
+  const share = Math.min(1, memoryMb / FULL_VCPU_MB);
+  return ((customers / 1e6) * COMPUTE_SECONDS_PER_MILLION_CUSTOMERS) / share;
+}
+
+/** The most customers one function serves (its memory with headroom within Lambda's 10 GB). */
+export const MAX_CUSTOMERS = Math.floor(
+  ((MAX_MEMORY_MB / MEMORY_HEADROOM - FUNCTION_BASE_MB) * 1024) / FUNCTION_KB_PER_CUSTOMER,
+);
