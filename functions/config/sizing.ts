@@ -7,7 +7,7 @@
  */
 
 /** Peak memory of a run apart from its customers: Node, the SDK, MJML, the report. */
-export const FUNCTION_BASE_MB = 230;
+export const FUNCTION_BASE_MB = 240;
 /** Peak memory per customer in the source (ever, not only active): the per-customer results. */
 export const FUNCTION_KB_PER_CUSTOMER = 0.73;
 /** The function's own computing (no Athena wait) per million customers, on one full vCPU. */

@@ -380,7 +380,14 @@ export async function runOnce(input: unknown, deps: RunnerDeps): Promise<RunResu
       throw new Error(
         `${key}: a message was recorded, and this run has no archive to read it from`,
       );
-    const message = readMessageFile(await deps.archive.get(recorded.where), recorded.sha256);
+    let message: RecordedMessage;
+    try {
+      message = readMessageFile(await deps.archive.get(recorded.where), recorded.sha256);
+    } catch (e) {
+      // Not readable now: the lease goes back, so that a later attempt tries again at once.
+      await delivery.yieldLease(claim);
+      throw e;
+    }
     log('resuming with the recorded message', { key, takenOver: claim.takenOver });
     return sendRecorded(claim, message, true);
   }
@@ -395,7 +402,9 @@ export async function runOnce(input: unknown, deps: RunnerDeps): Promise<RunResu
   const fresh = result.dataQuality.fresh;
 
   if (claim.kind === 'done') {
-    // Sent by an earlier attempt that failed to archive: archive now, never resend.
+    // Sent by an earlier attempt that recorded no message (a record from before messages
+    // were recorded, or a run without an archive) and did not complete: archive now, never
+    // resend.
     const archived = await archiveOf(result);
     await delivery.complete(claim.record, claim.version, archived);
     return {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -467,7 +467,7 @@ describe.each(LEDGERS)('faults, on the %s ledger', (ledger) => {
     expect(mails[1]?.body.html).toBe(mails[0]?.body.html);
   }, 60_000);
 
-  test('a run that takes over sends the recorded message to the rest, without measuring again', async () => {
+  test('a run that takes over sends the recorded message to the rest, without measuring again, and never a tampered one', async () => {
     const ledgerDir = mkdtempSync(join(tmpdir(), 'kpi-ledger-'));
     const many = Array.from(
       { length: 60 },
@@ -502,6 +502,17 @@ describe.each(LEDGERS)('faults, on the %s ledger', (ledger) => {
       config: changed,
       clock: () => new Date(RUN_AT.getTime() + LEASE_MS + 1000),
     });
+    // A recorded message that does not match its hash is never sent; the lease goes back.
+    const where =
+      (await ledgerAt(ledgerDir).read(deliveryKey('weekly', '2026-W47', 'leaders')))?.record.digest
+        ?.where ?? '';
+    const original = readFileSync(where);
+    writeFileSync(where, original.toString('utf8').replace('Weekly KPIs', 'Weekly KPls'));
+    await expect(runOnce({ report: 'weekly', scheduled: true }, taker)).rejects.toThrow(
+      /the recorded message does not match the ledger/,
+    );
+    expect(await ses.emails()).toHaveLength(1);
+    writeFileSync(where, original);
     const out = await runOnce({ report: 'weekly', scheduled: true }, taker);
     expect(taker.queries.count).toBe(0);
     expect(out.uncertain).toHaveLength(50);
