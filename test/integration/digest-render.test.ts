@@ -1,5 +1,5 @@
 /// <reference lib="dom" />
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -8,9 +8,10 @@ import { messagesFor } from '../../functions/digest/messages.ts';
 import { renderDigest } from '../../functions/digest/render.ts';
 import { DEFAULT_HEADLINE, kpiDefinition } from '../../functions/kpis/definitions.ts';
 import type { Report } from '../../functions/report/report.ts';
+import { findBrowser } from '../browser.ts';
 
-/** Debian's chromium, installed by .ci/run; a test tool never downloads its own browser. */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+/** A browser already on the machine (.ci/run installs Debian's chromium); never a download. */
+const CHROMIUM = findBrowser();
 const SCREENS = fileURLToPath(new URL('../../out/screens/', import.meta.url));
 const base = JSON.parse(
   readFileSync(new URL('../fixtures/report-2026-W47.json', import.meta.url), 'utf8'),
@@ -20,11 +21,14 @@ function inLocale(locale: string, currency: string): Report {
   return { ...base, report: { ...base.report, locale, currency } };
 }
 
-let browser: Browser;
+let browser: Browser | undefined;
+function started(): Browser {
+  if (!browser) throw new Error('the browser did not start');
+  return browser;
+}
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} is missing: install Debian's chromium (.ci/run does)`);
-  }
+  // One line that says what to do, and no second error from the clean-up.
+  if (CHROMIUM instanceof Error) throw CHROMIUM;
   mkdirSync(SCREENS, { recursive: true });
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -40,7 +44,7 @@ beforeAll(async () => {
   });
 }, 60_000);
 afterAll(async () => {
-  await browser.close();
+  await browser?.close();
 });
 
 describe.each([
@@ -58,7 +62,7 @@ describe.each([
     'at %i px in %s mode: nothing overflows and every headline number shows',
     async (width, scheme) => {
       const digest = await renderDigest(report);
-      const page = await browser.newPage({
+      const page = await started().newPage({
         viewport: { width, height: 900 },
         colorScheme: scheme,
       });
