@@ -181,7 +181,7 @@ function parseFormat(text: string | undefined): OutputFormat {
   return format as OutputFormat;
 }
 
-/** The configuration and report a run uses: a config file, or KPI-SPEC.md defaults. */
+/** The configuration and report a run uses: a config file, or the defaults of docs/kpis.md. */
 async function resolveConfig(
   flags: Flags,
   cwd: string,

@@ -5,7 +5,7 @@ import { minimizeBfgs } from './bfgs.ts';
 import { minimize } from './nelder-mead.ts';
 
 /**
- * Customer-lifetime models of KPI-SPEC.md (`clv_12m`): BG/NBD for the number of purchases
+ * Customer-lifetime models of `clv_12m` (docs/kpis.md, "CLV model"): BG/NBD for purchases
  * (Fader, Hardie & Lee 2005) and Gamma-Gamma for their value (Fader & Hardie 2013), fitted
  * by maximum likelihood. Time is in weeks.
  */

@@ -204,7 +204,7 @@ function changeText(f: Formatter, id: KpiId, c: Change): string {
   return `${a ? `${a} ` : ''}${f.magnitude(kpiDefinition(id).unit, c.absolute, c.relative)}`;
 }
 
-/** Why a KPI has no value: its denominator is zero (KPI-SPEC: null, shown as n/a). */
+/** Why a KPI has no value: its denominator is zero (docs/kpis.md, "KPIs": null, shown as n/a). */
 const NA_REASON: Partial<Record<KpiId, keyof Messages['m']['na']>> = {
   crr: 'noCustomersStart',
   churn_rate: 'noCustomersStart',

@@ -44,7 +44,7 @@ export interface AtRiskCustomer {
   readonly clv_12m: number | null;
 }
 
-/** What the report adds beyond the headline KPIs (KPI-SPEC "Structures" and `clv_12m`). */
+/** What the report adds beyond the headline KPIs (docs/kpis.md, "Structures", with `clv_12m`). */
 export interface Beyond {
   readonly cohorts: CohortMatrix;
   readonly rfm: Rfm;

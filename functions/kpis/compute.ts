@@ -23,7 +23,7 @@ function n(v: number | null): number {
   return v ?? 0;
 }
 
-/** The customer flow implied by the base counts (KPI-SPEC.md, "Customer base"). */
+/** The customer flow implied by the base counts (docs/kpis.md, "The customer base"). */
 export function customerFlow(m: Measures): CustomerFlow {
   const start = n(m.customers_start);
   const end = n(m.customers_end);

@@ -4,7 +4,7 @@ export type Direction = 'up' | 'down' | 'neutral';
 /** How a KPI's value is expressed: a fraction in JSON, a percentage in the email, and so on. */
 export type Unit = 'count' | 'ratio' | 'money' | 'days' | 'multiple' | 'score';
 
-/** One KPI of the JSON contract (KPI-SPEC.md, "KPIs"). */
+/** One KPI of the JSON contract (docs/kpis.md, "KPIs"). */
 export interface KpiDefinition {
   readonly id: KpiId;
   readonly name: string;

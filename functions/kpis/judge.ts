@@ -13,7 +13,7 @@ export interface Change {
 
 /** Multiplier that turns a median absolute deviation into a robust standard deviation. */
 const MAD_TO_SIGMA = 1.4826;
-/** The anomaly threshold in robust deviations (KPI-SPEC.md). */
+/** The anomaly threshold in robust deviations (docs/kpis.md, "Anomalies"). */
 export const ANOMALY_DEVIATIONS = 3;
 /** Fewer earlier period-to-period changes than this give no anomaly verdict. */
 export const ANOMALY_MIN_HISTORY = 4;

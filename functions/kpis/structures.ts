@@ -33,7 +33,7 @@ export interface Rfm {
 
 const num = (v: unknown): number => (v === null || v === undefined ? 0 : Number(v));
 
-/** The cohort matrix of KPI-SPEC "Structures". */
+/** The cohort matrix of docs/kpis.md, "Structures" ("Cohorts"). */
 export async function cohortMatrix(
   engine: QueryEngine,
   /** buildCohortQuery's statement for these months. */

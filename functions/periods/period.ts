@@ -1,7 +1,7 @@
 import { DateTime, IANAZone } from 'luxon';
 import { echo } from '../echo.ts';
 
-/** The kinds of reporting period (KPI-SPEC.md, "Time"). */
+/** The kinds of reporting period (docs/kpis.md, "Time"). */
 export const PERIOD_KINDS = ['week', 'month', 'quarter', 'year', 'custom'] as const;
 export type PeriodKind = (typeof PERIOD_KINDS)[number];
 
@@ -254,7 +254,7 @@ export function distinctPeriods(periods: readonly Period[]): Period[] {
   return [...new Map(periods.map((p) => [p.label, p])).values()];
 }
 
-/** Resolves the comparison periods of `p` (KPI-SPEC.md, "Comparisons"). */
+/** Resolves the comparison periods of `p` (docs/kpis.md, "Comparisons"). */
 export function comparisonsOf(p: Period): Comparisons {
   return {
     period: p,

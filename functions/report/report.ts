@@ -47,7 +47,7 @@ export interface ReportPeriod {
   readonly timeZone: string;
 }
 
-/** One KPI with its comparisons and judgement (KPI-SPEC.md, "Comparison and judgement"). */
+/** One KPI with its comparisons and judgement (docs/kpis.md, "Comparisons", "Judgement"). */
 export interface KpiResult {
   readonly value: number | null;
   readonly previous: number | null;
@@ -90,7 +90,7 @@ export interface DataQuality {
 /** Every core KPI, and each optional one whose input was measured. */
 export type ReportKpis = Record<CoreKpiId, KpiResult> & Partial<Record<ExtraKpiId, KpiResult>>;
 
-/** The run's result: the JSON contract of KPI-SPEC.md. The email is a view of it. */
+/** The run's result: the JSON contract of docs/kpis.md. The email is a view of it. */
 export interface Report {
   readonly schemaVersion: number;
   readonly report: {

@@ -27,7 +27,7 @@ export const FEEDBACK_MEASURES = [
 export type FeedbackMeasure = (typeof FEEDBACK_MEASURES)[number];
 
 /**
- * Survey answers per period in one row (KPI-SPEC "KPIs": `nps`, `csat`). An answer counts
+ * Survey answers per period in one row (docs/kpis.md, "KPIs": `nps`, `csat`). An answer counts
  * when it has a time, its kind is `nps` or `csat` (any case, surrounding spaces ignored) and
  * its score is a whole number on the kind's scale (NPS 0–10, CSAT 1–5); `left_out` counts
  * the rest. Scores are read with TRY_CAST, so a stray text score is left out, not fatal.

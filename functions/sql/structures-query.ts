@@ -30,7 +30,7 @@ export interface StructuresInput {
 }
 
 /**
- * The cohort matrix (KPI-SPEC "Structures"): one row per cohort month with its size and,
+ * The cohort matrix (docs/kpis.md, "Structures"): one row per cohort month with its size and,
  * for k = 0..11, how many of its customers have a valid order in month c + k (`k<k>`).
  * Months are local calendar months; a customer's months form a bitmask (`c_mask`).
  */
@@ -51,7 +51,7 @@ GROUP BY cohort
 ORDER BY cohort`;
 }
 
-/** RFM segment names of KPI-SPEC, in the order the digest lists them. */
+/** RFM segment names of docs/kpis.md ("RFM segments"), in the order the digest lists them. */
 export const SEGMENTS = [
   'Champions',
   'Loyal',

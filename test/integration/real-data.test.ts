@@ -21,7 +21,7 @@ interface DayOrder {
 }
 
 /**
- * An independent, deliberately plain implementation of a few KPI-SPEC.md figures over
+ * An independent, deliberately plain implementation of a few docs/kpis.md figures over
  * date-only orders, comparing local dates as strings (each order sits at 12:00 UTC, which
  * is the same calendar date in every zone used here).
  */
