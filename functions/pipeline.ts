@@ -1,3 +1,4 @@
+import { declaredColumns } from './sql/orders.ts';
 import type { ReportConfig, SourceConfig } from './config/schema.ts';
 import type { QueryEngine } from './engines/query-engine.ts';
 import { customerTable, runTableName, withCustomerTable } from './kpis/base.ts';
@@ -78,14 +79,10 @@ export async function planRun(
 ): Promise<RunPlan> {
   const period = resolvePeriod(req, options.now);
   const comparisons = comparisonsOf(period);
-  const c = req.source.columns;
-  const relation = await engine.relation(req.source.relation, {
-    [c.order_id]: 'text',
-    [c.customer_id]: 'text',
-    [c.ordered_at]: 'timestamp',
-    [c.amount]: 'money',
-    ...(c.status === null ? {} : { [c.status]: 'text' }),
-  });
+  const relation = await engine.relation(
+    req.source.relation,
+    declaredColumns(req.source.columns, req.source.types),
+  );
   const compared = distinctPeriods([
     ...comparisons.trend,
     comparisons.yearAgo,

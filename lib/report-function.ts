@@ -81,7 +81,8 @@ export class ReportFunction extends Construct {
         // it. The TypeScript compiler (3.6 MB, reached through mjml → htmlnano → cosmiconfig)
         // is only loaded to read a .ts config file of htmlnano's, which the function has none
         // of: cosmiconfig requires it lazily, so leaving it out costs nothing at run time.
-        externalModules: ['@duckdb/node-api', 'typescript'],
+        // The Trino grammar (dt-sql-parser) checks config files at synth, not in the function.
+        externalModules: ['@duckdb/node-api', 'typescript', 'dt-sql-parser'],
         // ESM bundles of CommonJS packages need require().
         banner:
           "import { createRequire as __createRequire } from 'module'; const require = __createRequire(import.meta.url);",

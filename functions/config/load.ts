@@ -3,6 +3,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { z } from 'zod';
 import { configSchema, type Config, type ConfigInput } from './schema.ts';
+import { grammarIssues } from './grammar.ts';
 
 /** Configuration that failed validation; `issues` holds one line per problem. */
 export class ConfigError extends Error {
@@ -87,5 +88,8 @@ export async function loadConfig(file: string): Promise<Config> {
   } catch (err) {
     throw new ConfigError([`cannot read ${file}: ${(err as Error).message}`], file);
   }
-  return parseConfig(raw, path);
+  const config = parseConfig(raw, path);
+  const issues = await grammarIssues(config);
+  if (issues.length > 0) throw new ConfigError(issues, file);
+  return config;
 }

@@ -1,10 +1,11 @@
+import { expressionColumns, isColumnName } from '../sql/expression.ts';
 import { computeSeconds, MAX_CUSTOMERS, MAX_MEMORY_MB, memoryFor, memoryNeedMb } from './sizing.ts';
 import { z } from 'zod';
 import { IANAZone } from 'luxon';
 import { DEFAULT_HEADLINE, KPI_IDS, type KpiId } from '../kpis/definitions.ts';
 import { PERIOD_KINDS } from '../periods/period.ts';
 
-/** Defaults of KPI-SPEC.md. */
+/** Defaults of docs/kpis.md ("Defaults"). */
 export const DEFAULT_EXCLUDED_STATUSES = ['cancelled', 'canceled', 'refunded', 'failed', 'test'];
 export const DEFAULT_ACTIVE_WINDOW_DAYS = 90;
 export const DEFAULT_AT_RISK_DAYS = 180;
@@ -23,16 +24,36 @@ const timeZone = z.string().refine((v) => IANAZone.isValidZone(v), {
   message: 'expected an IANA time-zone name such as Europe/London',
 });
 
+/**
+ * A column of the orders contract: the source column's name, or a SQL expression over the
+ * source's columns (`round(Quantity * UnitPrice, 2)`) that means the same on DuckDB and
+ * Athena (see functions/sql/expression.ts and docs/sources.md).
+ */
+const columnEntry = z.string().superRefine((v, ctx) => {
+  if (isColumnName(v)) return;
+  const checked = expressionColumns(v);
+  if ('error' in checked) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `expected a column name or an expression both engines read alike: ${checked.error}`,
+      input: v,
+    });
+  }
+});
+
 const columns = z
   .object({
-    order_id: identifier.default('order_id'),
-    customer_id: identifier.default('customer_id'),
-    ordered_at: identifier.default('ordered_at'),
-    amount: identifier.default('amount'),
+    order_id: columnEntry.default('order_id'),
+    customer_id: columnEntry.default('customer_id'),
+    ordered_at: columnEntry.default('ordered_at'),
+    amount: columnEntry.default('amount'),
     /** `null` when the source has no status column. */
-    status: identifier.nullable().default('status'),
+    status: columnEntry.nullable().default('status'),
   })
   .strict();
+
+/** The type a source column an expression reads is declared as (CSV; tables have their own). */
+export const SOURCE_TYPES = ['text', 'integer', 'decimal', 'money', 'timestamp', 'date'] as const;
 
 const fileSource = z
   .object({
@@ -58,7 +79,7 @@ const tableSource = z
 
 const relation = z.discriminatedUnion('kind', [fileSource, tableSource]);
 
-/** Survey answers (KPI-SPEC "Inputs"): NPS (0–10) and CSAT (1–5) scores with their time. */
+/** Survey answers (docs/kpis.md, "Inputs"): NPS (0–10) and CSAT (1–5) scores with their time. */
 const feedbackSource = z
   .object({
     relation,
@@ -100,6 +121,11 @@ const sourceSchema = z
       status: 'status',
     }),
     excludedStatuses: z.array(z.string().min(1)).default(DEFAULT_EXCLUDED_STATUSES),
+    /**
+     * The types of the source's other columns that expressions read, where the source is a
+     * CSV file (read as text otherwise): `{ Quantity: 'integer', UnitPrice: 'decimal' }`.
+     */
+    types: z.record(identifier, z.enum(SOURCE_TYPES)).default({}),
     /** Optional: survey answers; the reports then show NPS and CSAT. */
     feedback: feedbackSource.optional(),
     /** Optional: marketing spend; the reports then show CAC and LTV : CAC. */

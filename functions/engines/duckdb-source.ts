@@ -34,6 +34,8 @@ const READER_TYPE: Record<DeclaredType, string> = {
   money: 'DECIMAL(18,2)',
   timestamp: 'VARCHAR',
   date: 'DATE',
+  integer: 'BIGINT',
+  decimal: 'DECIMAL(18,6)',
 };
 
 /**
@@ -426,7 +428,11 @@ export async function explain(
           ? `TRY_CAST(${quoteIdentifier(name)} AS TIMESTAMP) IS NULL`
           : type === 'date'
             ? `TRY_CAST(${quoteIdentifier(name)} AS DATE) IS NULL`
-            : 'false';
+            : type === 'integer'
+              ? `TRY_CAST(${quoteIdentifier(name)} AS BIGINT) IS NULL`
+              : type === 'decimal'
+                ? `TRY_CAST(${quoteIdentifier(name)} AS DECIMAL(18, 6)) IS NULL`
+                : 'false';
     const [row] = await rowsOf(
       connection,
       `SELECT filename, file_row_number, CAST(${quoteIdentifier(name)} AS VARCHAR) AS v
@@ -553,4 +559,6 @@ const WANTED: Record<DeclaredType, string> = {
   money: 'an amount with at most 16 digits before the decimal point (such as 1234.50)',
   timestamp: 'a timestamp (ISO 8601, such as 2026-11-23T07:00:00Z or 2026-11-23 07:00:00)',
   date: 'a date (YYYY-MM-DD)',
+  integer: 'a whole number',
+  decimal: 'a decimal number with at most 12 digits before the point and 6 after',
 };

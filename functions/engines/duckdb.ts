@@ -1,3 +1,5 @@
+import { columnsRead } from '../sql/orders.ts';
+import { isColumnName } from '../sql/expression.ts';
 import { RunAbandoned, throwIfAbandoned } from '../abandon.ts';
 import { DuckDBInstance, DuckDBTypeId, type DuckDBConnection } from '@duckdb/node-api';
 import { duckdbDialect } from '../sql/dialect.ts';
@@ -190,8 +192,9 @@ export class DuckDbEngine implements QueryEngine {
     const types = new Map(
       described.map((r) => [String(r.column_name).toLowerCase(), String(r.column_type)]),
     );
-    const wanted = [columns.order_id, columns.customer_id, columns.ordered_at, columns.amount];
-    if (columns.status) wanted.push(columns.status);
+    const entries = [columns.order_id, columns.customer_id, columns.ordered_at, columns.amount];
+    if (columns.status) entries.push(columns.status);
+    const wanted = [...new Set(entries.flatMap(columnsRead))];
     const missing = wanted.filter((c) => !types.has(c.toLowerCase()));
     if (missing.length > 0) {
       throw new SourceError(
@@ -200,15 +203,20 @@ export class DuckDbEngine implements QueryEngine {
     }
     // A CSV file's columns have their declared types; a Parquet file or a table its own,
     // which must be numbers and timestamps (text is not parsed: declare the file as CSV).
-    const amountType = types.get(columns.amount.toLowerCase()) ?? '';
-    if (!/^(DECIMAL|DOUBLE|FLOAT|REAL|(U)?(TINY|SMALL|BIG|HUGE)?INT(EGER)?)/.test(amountType)) {
-      throw new SourceError(`${where}column ${columns.amount} holds ${amountType}, not numbers`);
+    // An expression's result is cast by the statement itself.
+    if (isColumnName(columns.amount)) {
+      const amountType = types.get(columns.amount.toLowerCase()) ?? '';
+      if (!/^(DECIMAL|DOUBLE|FLOAT|REAL|(U)?(TINY|SMALL|BIG|HUGE)?INT(EGER)?)/.test(amountType)) {
+        throw new SourceError(`${where}column ${columns.amount} holds ${amountType}, not numbers`);
+      }
     }
-    const atType = types.get(columns.ordered_at.toLowerCase()) ?? '';
-    if (!/^(TIMESTAMP|DATE)/.test(atType)) {
-      throw new SourceError(
-        `${where}column ${columns.ordered_at} holds ${atType}, not timestamps (store instants as TIMESTAMP)`,
-      );
+    if (isColumnName(columns.ordered_at)) {
+      const atType = types.get(columns.ordered_at.toLowerCase()) ?? '';
+      if (!/^(TIMESTAMP|DATE)/.test(atType)) {
+        throw new SourceError(
+          `${where}column ${columns.ordered_at} holds ${atType}, not timestamps (store instants as TIMESTAMP)`,
+        );
+      }
     }
   }
 

@@ -32,7 +32,7 @@ export async function queryNumbers(engine: QueryEngine, sql: string): Promise<Nu
  * sample: `text` (ids keep their leading zeros), `money` (an exact decimal, to the cent),
  * `timestamp` (ISO 8601; an offset is honoured, none means UTC), `date`.
  */
-export type DeclaredType = 'text' | 'money' | 'timestamp' | 'date';
+export type DeclaredType = 'text' | 'money' | 'timestamp' | 'date' | 'integer' | 'decimal';
 
 /** Where the orders come from, as the engine should read them. */
 export type OrdersRelation =

@@ -1,6 +1,11 @@
+import type { DeclaredType } from '../engines/query-engine.ts';
 import { quoteIdentifier, stringLiteral } from './dialect.ts';
+import { expressionColumns, isColumnName } from './expression.ts';
 
-/** Column names of the orders source (validated identifiers). */
+/**
+ * The orders contract's columns in the source: each a source column's name or an
+ * expression over the source's columns (validated, see expression.ts).
+ */
 export interface OrderColumns {
   readonly order_id: string;
   readonly customer_id: string;
@@ -21,6 +26,47 @@ export const EXCLUSION_REASONS = [
   'excluded_status',
 ] as const;
 export type ExclusionReason = (typeof EXCLUSION_REASONS)[number];
+
+/** An entry of OrderColumns as SQL: the quoted column, or the expression in parentheses. */
+export function columnSql(entry: string): string {
+  return isColumnName(entry) ? quoteIdentifier(entry) : `(${entry})`;
+}
+
+/** The source columns an entry reads: itself, or those its expression names. */
+export function columnsRead(entry: string): string[] {
+  if (isColumnName(entry)) return [entry];
+  const checked = expressionColumns(entry);
+  return 'columns' in checked ? checked.columns : [];
+}
+
+/**
+ * The source's columns a run reads, with the types they are read as where the engine reads
+ * files: a column named for the contract has the contract's type; a column an expression
+ * reads has its type from `types` (text when not given).
+ */
+export function declaredColumns(
+  columns: OrderColumns,
+  types: Readonly<Record<string, DeclaredType>> = {},
+): Record<string, DeclaredType> {
+  const out: Record<string, DeclaredType> = {};
+  const role: [string | null, DeclaredType][] = [
+    [columns.order_id, 'text'],
+    [columns.customer_id, 'text'],
+    [columns.ordered_at, 'timestamp'],
+    [columns.amount, 'money'],
+    [columns.status, 'text'],
+  ];
+  const typeOf = (name: string): DeclaredType =>
+    Object.entries(types).find(([k]) => k.toLowerCase() === name.toLowerCase())?.[1] ?? 'text';
+  for (const [entry] of role) {
+    if (entry === null || isColumnName(entry)) continue;
+    for (const c of columnsRead(entry)) out[c] = typeOf(c);
+  }
+  for (const [entry, type] of role) {
+    if (entry !== null && isColumnName(entry)) out[entry] = type;
+  }
+  return out;
+}
 
 export interface OrdersInput {
   /** The orders relation: a table name or a table function from the engine. */
@@ -43,7 +89,7 @@ export interface OrdersInput {
 export function classifiedOrders(input: OrdersInput, extraColumns: readonly string[] = []): string {
   const { relation, columns: c, excludedStatuses } = input;
   const statusExpr =
-    c.status === null ? 'CAST(NULL AS VARCHAR)' : `CAST(${quoteIdentifier(c.status)} AS VARCHAR)`;
+    c.status === null ? 'CAST(NULL AS VARCHAR)' : `CAST(${columnSql(c.status)} AS VARCHAR)`;
   const excluded = excludedStatuses.map((s) => stringLiteral(s.toLowerCase())).join(', ');
   // Blank = NULL, empty, or only spaces, tabs and line breaks, spelled out because DuckDB's
   // trim() removes spaces only and Trino's all whitespace. A blank string sorts before '!'
@@ -75,10 +121,10 @@ export function classifiedOrders(input: OrdersInput, extraColumns: readonly stri
         count(*) OVER (PARTITION BY order_id) AS id_rows
       FROM (
         SELECT
-          CAST(${quoteIdentifier(c.order_id)} AS VARCHAR) AS order_id,
-          CAST(${quoteIdentifier(c.customer_id)} AS VARCHAR) AS customer_id,
-          CAST(${quoteIdentifier(c.ordered_at)} AS TIMESTAMP) AS ordered_at,
-          CAST(${quoteIdentifier(c.amount)} AS DECIMAL(18, 2)) AS amount,
+          CAST(${columnSql(c.order_id)} AS VARCHAR) AS order_id,
+          CAST(${columnSql(c.customer_id)} AS VARCHAR) AS customer_id,
+          CAST(${columnSql(c.ordered_at)} AS TIMESTAMP) AS ordered_at,
+          CAST(${columnSql(c.amount)} AS DECIMAL(18, 2)) AS amount,
           ${statusExpr} AS status
         FROM ${relation}
       ) src

@@ -1,0 +1,193 @@
+/**
+ * A source column given as a SQL expression over the source's own columns, as semantic
+ * layers allow (`amount: 'round(Quantity * UnitPrice, 2)'`). The expression is spliced into
+ * the one statement that reads the source, on DuckDB and on Athena, so it must mean the same
+ * on both: only the functions, operators and keywords below, which the two engines share
+ * with the same meaning; no subquery, no statement, no comment. The Trino grammar check of
+ * the whole expression comes on top (config/grammar.ts, when a config file is loaded).
+ */
+
+/** Functions with the same meaning on DuckDB and Trino (arguments as documented). */
+export const PORTABLE_FUNCTIONS = [
+  'abs',
+  'ceil',
+  'coalesce',
+  'concat',
+  'floor',
+  'length',
+  'lower',
+  'lpad',
+  'ltrim',
+  'nullif',
+  'replace',
+  'round',
+  'rpad',
+  'rtrim',
+  'split_part',
+  'starts_with',
+  'strpos',
+  'substr',
+  'trim',
+  'upper',
+] as const;
+
+const KEYWORDS = new Set([
+  'and',
+  'as',
+  'between',
+  'case',
+  'cast',
+  'else',
+  'end',
+  'false',
+  'in',
+  'is',
+  'like',
+  'not',
+  'null',
+  'or',
+  'then',
+  'true',
+  'when',
+]);
+
+/** The types a CAST may name. */
+const TYPES = new Set([
+  'bigint',
+  'boolean',
+  'date',
+  'decimal',
+  'double',
+  'integer',
+  'timestamp',
+  'varchar',
+]);
+
+/** Words that would make the expression more than an expression. */
+const REFUSED = new Set([
+  'select',
+  'from',
+  'where',
+  'with',
+  'union',
+  'join',
+  'group',
+  'order',
+  'having',
+  'limit',
+  'over',
+  'insert',
+  'update',
+  'delete',
+  'drop',
+  'create',
+  'alter',
+  'call',
+  'grant',
+  'values',
+  'table',
+]);
+
+type Token = { kind: 'word'; text: string } | { kind: 'string' | 'number' | 'op'; text: string };
+
+function tokenize(sql: string): Token[] | string {
+  const tokens: Token[] = [];
+  let i = 0;
+  while (i < sql.length) {
+    const rest = sql.slice(i);
+    const space = /^\s+/.exec(rest);
+    if (space) {
+      i += space[0].length;
+      continue;
+    }
+    if (rest.startsWith('--') || rest.startsWith('/*')) return 'a comment is not allowed';
+    if (rest.startsWith("'")) {
+      const m = /^'(?:[^']|'')*'/.exec(rest);
+      if (!m) return 'a string literal is not closed';
+      tokens.push({ kind: 'string', text: m[0] });
+      i += m[0].length;
+      continue;
+    }
+    const number = /^\d+(\.\d+)?/.exec(rest);
+    if (number) {
+      tokens.push({ kind: 'number', text: number[0] });
+      i += number[0].length;
+      continue;
+    }
+    const word = /^[A-Za-z_][A-Za-z0-9_]*/.exec(rest);
+    if (word) {
+      tokens.push({ kind: 'word', text: word[0] });
+      i += word[0].length;
+      continue;
+    }
+    const op = /^(<>|!=|<=|>=|\|\||[-+*/%=<>(),])/.exec(rest);
+    if (op) {
+      tokens.push({ kind: 'op', text: op[0] });
+      i += op[0].length;
+      continue;
+    }
+    return `${JSON.stringify(rest[0])} is not allowed (quoted names, parameters, statements are not)`;
+  }
+  return tokens;
+}
+
+/**
+ * Checks an expression; returns the source columns it reads (as written), or why it is
+ * refused.
+ */
+export function expressionColumns(sql: string): { columns: string[] } | { error: string } {
+  const tokens = tokenize(sql);
+  if (typeof tokens === 'string') return { error: tokens };
+  if (tokens.length === 0) return { error: 'the expression is empty' };
+  const columns: string[] = [];
+  let depth = 0;
+  let inCast = 0;
+  for (const [i, t] of tokens.entries()) {
+    const next = tokens[i + 1];
+    if (t.kind === 'op') {
+      if (t.text === '(') depth++;
+      if (t.text === ')' && --depth < 0) return { error: 'a ")" has no "("' };
+      if (t.text === '/' && !(next?.kind === 'number' && next.text.includes('.'))) {
+        return {
+          error:
+            'divide only by a decimal number such as 100.0: 7 / 2 is 3 on Athena and 3.5 on DuckDB',
+        };
+      }
+      continue;
+    }
+    if (t.kind !== 'word') continue;
+    const word = t.text.toLowerCase();
+    if (REFUSED.has(word))
+      return { error: `${t.text} is not allowed: one expression, no subquery` };
+    if (next?.kind === 'op' && next.text === '(') {
+      if (word === 'cast') {
+        inCast++;
+        continue;
+      }
+      if (TYPES.has(word)) continue; // DECIMAL(18, 2)
+      if (!(PORTABLE_FUNCTIONS as readonly string[]).includes(word)) {
+        return {
+          error: `${t.text}() is not one of the functions both engines share: ${PORTABLE_FUNCTIONS.join(', ')}`,
+        };
+      }
+      continue;
+    }
+    if (word === 'as') {
+      if (inCast === 0) return { error: 'AS is for CAST only: the column is named by its key' };
+      inCast--;
+      if (!next || next.kind !== 'word' || !TYPES.has(next.text.toLowerCase())) {
+        return { error: `CAST … AS takes one of ${[...TYPES].join(', ')}` };
+      }
+      continue;
+    }
+    if (KEYWORDS.has(word) || TYPES.has(word)) continue;
+    if (!columns.some((c) => c.toLowerCase() === word)) columns.push(t.text);
+  }
+  if (depth !== 0) return { error: 'a "(" is not closed' };
+  return { columns };
+}
+
+/** Whether a mapping entry names a column (as opposed to being an expression). */
+export function isColumnName(entry: string): boolean {
+  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(entry);
+}

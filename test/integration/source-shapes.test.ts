@@ -1,0 +1,150 @@
+/**
+ * Sources as companies store them: columns given as SQL expressions over an export's own
+ * columns. Each export shape must give exactly the KPIs of the same orders in the canonical
+ * layout; the fixtures hold 30,000 rows, past any reader's sample.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { ConfigError, loadConfig, parseConfig } from '../../functions/config/load.ts';
+import type { ConfigInput } from '../../functions/config/schema.ts';
+import { DuckDbEngine } from '../../functions/engines/duckdb.ts';
+import { runReport } from '../../functions/pipeline.ts';
+import type { Report } from '../../functions/report/report.ts';
+
+const ROWS = 30_000;
+const WEEK = '2026-W47';
+
+interface Order {
+  id: string;
+  customer: string;
+  /** Whole seconds since the epoch (UTC). */
+  at: number;
+  cents: number;
+  cancelled: boolean;
+}
+
+function shop(): Order[] {
+  const start = Date.UTC(2026, 10, 2) / 1000;
+  return Array.from({ length: ROWS }, (_, i) => ({
+    id: String(500_000 + i),
+    customer: i % 97 === 0 ? '' : String(10_000 + (i % 1_409)),
+    at: start + ((i * 7_919) % (28 * 86_400)),
+    cents: 150 + ((i * 37) % 9_000),
+    cancelled: i % 41 === 0,
+  }));
+}
+
+const iso = (s: number): string => new Date(s * 1000).toISOString().replace('.000Z', 'Z');
+
+function csv(header: string, lines: readonly string[]): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'kpi-shapes-')), 'orders.csv');
+  writeFileSync(file, [header, ...lines].join('\n') + '\n');
+  return file;
+}
+
+async function report(source: ConfigInput['source']): Promise<Report> {
+  const config = parseConfig({
+    source,
+    reports: [{ id: 't', name: 'Test', period: 'week' }],
+  });
+  const engine = await DuckDbEngine.create();
+  try {
+    const [r] = config.reports;
+    if (!r) throw new Error('no report');
+    return await runReport({ report: r, source: config.source, period: WEEK }, { engine });
+  } finally {
+    await engine.close();
+  }
+}
+
+const values = (r: Report): Record<string, number | null> =>
+  Object.fromEntries(Object.entries(r.kpis).map(([k, v]) => [k, v.value]));
+
+describe('columns as expressions over an export’s own columns', () => {
+  const orders = shop();
+
+  test('an invoice export (quantity × unit price, a guest marker, C… cancellations) gives the canonical KPIs', async () => {
+    const canonical = csv(
+      'order_id,customer_id,ordered_at,amount,status',
+      orders.map((o) =>
+        [
+          o.cancelled ? `C${o.id}` : o.id,
+          o.customer,
+          iso(o.at),
+          (o.cents / 100).toFixed(2),
+          o.cancelled ? 'cancelled' : 'completed',
+        ].join(','),
+      ),
+    );
+    const exported = csv(
+      'InvoiceNo,When,Cust,Qty,Price',
+      orders.map((o, i) => {
+        const qty = 1 + (i % 3);
+        // Four decimals, as exports store unit prices: qty × price rounds back to the cent.
+        const price = (o.cents / qty / 100).toFixed(4);
+        return [
+          o.cancelled ? `C${o.id}` : o.id,
+          iso(o.at),
+          o.customer === '' ? '(blank)' : o.customer,
+          qty,
+          price,
+        ].join(',');
+      }),
+    );
+    const expected = await report({ relation: { kind: 'file', path: canonical } });
+    const got = await report({
+      relation: { kind: 'file', path: exported },
+      columns: {
+        order_id: 'InvoiceNo',
+        customer_id: "nullif(trim(Cust), '(blank)')",
+        ordered_at: 'When',
+        amount: 'round(Qty * Price, 2)',
+        status: "CASE WHEN InvoiceNo LIKE 'C%' THEN 'cancelled' END",
+      },
+      types: { Qty: 'integer', Price: 'decimal' },
+    });
+    expect(values(got)).toEqual(values(expected));
+    expect(got.dataQuality).toEqual(expected.dataQuality);
+    expect(got.kpis.revenue.value).toBeGreaterThan(0);
+  }, 60_000);
+
+  test.each([
+    ["strftime(When, '%Y')", /strftime\(\) is not one of the functions both engines share/],
+    ['Qty / 2', /divide only by a decimal number such as 100\.0/],
+    ['(SELECT max(x) FROM t)', /SELECT is not allowed: one expression, no subquery/],
+    ['Qty; DROP TABLE orders', /";" is not allowed/],
+    ['Qty -- a comment', /a comment is not allowed/],
+    ['Qty AS amount', /AS is for CAST only/],
+    ['round(Qty * Price, 2', /a "\(" is not closed/],
+  ])('refused at config time: %s', (amount, message) => {
+    expect(() =>
+      parseConfig({
+        source: { relation: { kind: 'file', path: 'x.csv' }, columns: { amount } },
+        reports: [{ id: 't', name: 'T', period: 'week' }],
+      }),
+    ).toThrow(message);
+  });
+
+  test('an expression Athena could not parse is refused when the config file is loaded', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'kpi-grammar-')), 'kpi.config.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        source: {
+          relation: { kind: 'file', path: 'orders.csv' },
+          columns: { status: "CASE WHEN InvoiceNo LIKE 'C%' THEN 'cancelled'" },
+        },
+        reports: [{ id: 't', name: 'T', period: 'week' }],
+      }),
+    );
+    const error = await loadConfig(file).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).issues).toEqual([
+      expect.stringMatching(
+        /^source\.columns\.status: expected an expression Athena parses: .*; received "CASE WHEN InvoiceNo LIKE 'C%' THEN 'cancelled'"$/,
+      ),
+    ]);
+  });
+});
