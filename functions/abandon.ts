@@ -14,3 +14,11 @@ export function throwIfAbandoned(signal: AbortSignal | undefined, what: string):
     throw new RunAbandoned(`abandoned before its deadline: ${what}`, { cause: signal.reason });
   }
 }
+
+/**
+ * A run's clean-up (dropping its own table) still runs after it was abandoned, so that an
+ * abandoned Athena run leaves no table behind.
+ */
+export function isCleanup(sql: string): boolean {
+  return /^\s*DROP TABLE IF EXISTS /i.test(sql);
+}

@@ -100,10 +100,11 @@ export class S3StandIn {
         );
       }
       case 'PUT': {
-        if (
-          (ifNoneMatch === '*' && current) ||
-          (ifMatch !== undefined && current?.etag !== ifMatch)
-        ) {
+        // The body first: the check and the store below happen with no wait between them,
+        // as S3's conditional writes are atomic.
+        const body = await bodyOf(request.body);
+        const now = this.objects.get(key);
+        if ((ifNoneMatch === '*' && now) || (ifMatch !== undefined && now?.etag !== ifMatch)) {
           log(412);
           return s3Error(
             412,
@@ -111,7 +112,6 @@ export class S3StandIn {
             'At least one of the pre-conditions you specified did not hold',
           );
         }
-        const body = await bodyOf(request.body);
         const etag = `"${createHash('md5').update(body).digest('hex')}"`;
         this.objects.set(key, { body, etag });
         if (this.dropReply('PUT', key)) {
@@ -122,6 +122,11 @@ export class S3StandIn {
         return reply(200, { etag });
       }
       case 'DELETE': {
+        // A conditional delete of a missing key is 404, as S3 answers it.
+        if (ifMatch !== undefined && !current) {
+          log(404);
+          return s3Error(404, 'NoSuchKey', 'The specified key does not exist.');
+        }
         if (ifMatch !== undefined && current && current.etag !== ifMatch) {
           log(412);
           return s3Error(

@@ -155,18 +155,20 @@ const schedule = z
      * Further attempts on the report day, one per hour after the first: data that lands
      * late is still reported that day. Once the digest is sent, a later slot is a no-op.
      */
-    retryHours: z.number().int().min(0).max(12).default(3),
+    retryHours: z.number().int().min(0).max(12).optional(),
   })
   .strict()
   .superRefine((s, ctx) => {
-    if (s.hour <= 23 && s.hour + s.retryHours > 23)
+    if (s.retryHours !== undefined && s.hour <= 23 && s.hour + s.retryHours > 23)
       ctx.addIssue({
         code: 'custom',
         message: `expected at most ${23 - s.hour} after hour ${s.hour}: every attempt falls on the report day`,
         path: ['retryHours'],
         input: s.retryHours,
       });
-  });
+  })
+  // Up to 3 retry hours by default, as many as the report day has left after the first slot.
+  .transform((s) => ({ ...s, retryHours: s.retryHours ?? Math.min(3, 23 - s.hour) }));
 
 const target = z
   .object({

@@ -6,7 +6,10 @@
  * The bench prints its own fit next to these constants; docs/sizing.md has the table.
  */
 
-/** Peak memory of a run apart from its customers: Node, the SDK, MJML, the report. */
+/**
+ * Peak memory of a run apart from its customers: Node, MJML, the report (the replay loads no
+ * AWS SDK; the headroom covers it).
+ */
 export const FUNCTION_BASE_MB = 240;
 /** Peak memory per customer in the source (ever, not only active): the per-customer results. */
 export const FUNCTION_KB_PER_CUSTOMER = 0.73;
@@ -37,7 +40,14 @@ export function computeSeconds(customers: number, memoryMb: number): number {
   return ((customers / 1e6) * COMPUTE_SECONDS_PER_MILLION_CUSTOMERS) / share;
 }
 
-/** The most customers one function serves (its memory with headroom within Lambda's 10 GB). */
-export const MAX_CUSTOMERS = Math.floor(
-  ((MAX_MEMORY_MB / MEMORY_HEADROOM - FUNCTION_BASE_MB) * 1024) / FUNCTION_KB_PER_CUSTOMER,
-);
+/** The most customers one function serves: the most whose memory given fits in Lambda's 10 GB. */
+export const MAX_CUSTOMERS = ((): number => {
+  let lo = 0;
+  let hi = 1e9;
+  while (hi - lo > 1) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (memoryFor(mid) <= MAX_MEMORY_MB) lo = mid;
+    else hi = mid;
+  }
+  return lo;
+})();

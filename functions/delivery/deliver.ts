@@ -215,9 +215,16 @@ export class Delivery {
     await this.save(claim.record, claim.version, { release: true });
   }
 
-  /** Gives back a record before anything was sent (the run failed early). */
+  /**
+   * Gives a claim back when this attempt sends nothing more (it failed before sending, or
+   * stands down): a record it created and sent nothing for is removed; a record it took over
+   * keeps its progress and gets its lease back. Either way the next attempt may go at once.
+   */
   async release(claim: Extract<Claim, { kind: 'acquired' }>): Promise<void> {
-    if (claim.takenOver || claim.record.batches.some((b) => b.state !== 'pending')) return;
+    if (claim.takenOver || claim.record.batches.some((b) => b.state !== 'pending')) {
+      await this.yieldLease(claim);
+      return;
+    }
     await this.o.store.remove(claim.record.key, claim.version);
   }
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { link, mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { link, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import {
   DeleteObjectCommand,
@@ -39,7 +39,12 @@ export interface DeliveryRecord {
    * The message mailed to every batch, recorded (archived) before the first send: where it
    * is and its sha256. Retries and takers send it as it is; they never measure again.
    */
-  digest?: { readonly where: string; readonly sha256: string };
+  digest?: {
+    readonly where: string;
+    readonly sha256: string;
+    /** Whether the data reached the period end when it was rendered. */
+    readonly fresh?: boolean;
+  };
   /** A forced resend's request id (`true` in records written before ids). */
   forced?: string | boolean;
   /**
@@ -144,8 +149,12 @@ export class S3LedgerStore implements LedgerStore {
         }),
       );
     } catch (e) {
-      // Changed since: another run's record now, not ours to delete.
-      if (!isPreconditionFailed(e)) throw e;
+      // Changed since: another run's record now, not ours to delete. Gone already: S3
+      // answers a conditional delete of a missing key (our own delete, retried by the SDK
+      // after a lost reply) with 404.
+      if (isPreconditionFailed(e)) return;
+      if (e instanceof Error && (e.name === 'NoSuchKey' || e.name === 'NotFound')) return;
+      throw e;
     }
   }
 }
@@ -153,7 +162,7 @@ export class S3LedgerStore implements LedgerStore {
 /** How long a step waits for a live process's lock on a folder-ledger record. */
 const LOCK_PATIENCE_MS = 60_000;
 
-/** Creates the lock file with `content`, atomically (`wx`, written in full before the link). */
+/** Creates `path` with `content` unless it exists, atomically (written in full, then linked). */
 async function takeLock(lock: string, content: string): Promise<boolean> {
   const tmp = `${lock}.${randomUUID()}.tmp`;
   await writeFile(tmp, content);
@@ -212,21 +221,14 @@ export class DirLedgerStore implements LedgerStore {
     const path = this.path(record.key);
     await mkdir(dirname(path), { recursive: true });
     const version = randomUUID();
-    try {
-      const handle = await open(path, 'wx');
-      await handle.writeFile(JSON.stringify({ version, record }));
-      await handle.close();
-      return version;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EEXIST') return null;
-      throw e;
-    }
+    // Written in full, then linked into place (which fails if the record exists): a record
+    // is never seen half written, nor left empty by a process killed in between.
+    return (await takeLock(path, JSON.stringify({ version, record }))) ? version : null;
   }
 
   async read(key: string): Promise<{ record: DeliveryRecord; version: string } | null> {
     try {
       const text = await readFile(this.path(key), 'utf8');
-      if (text === '') return null; // created but not written yet
       const { version, record } = JSON.parse(text) as { version: string; record: DeliveryRecord };
       return { record, version };
     } catch (e) {

@@ -1,4 +1,4 @@
-import { throwIfAbandoned } from '../abandon.ts';
+import { isCleanup, throwIfAbandoned } from '../abandon.ts';
 import {
   GetQueryExecutionCommand,
   GetQueryResultsCommand,
@@ -284,7 +284,8 @@ export class AthenaEngine implements QueryEngine {
     params: readonly (string | number)[],
   ): Promise<{ id: string; output: string | undefined }> {
     const o = this.options;
-    throwIfAbandoned(o.signal, 'no further Athena query started');
+    const signal = isCleanup(sql) ? undefined : o.signal;
+    throwIfAbandoned(signal, 'no further Athena query started');
     const started = await this.retry(() =>
       o.client.send(
         new StartQueryExecutionCommand({
@@ -309,7 +310,7 @@ export class AthenaEngine implements QueryEngine {
     );
     const id = started.QueryExecutionId;
     if (!id) throw new QueryError('Athena started a query without an id');
-    return { id, output: await this.waitFor(id) };
+    return { id, output: await this.waitFor(id, signal) };
   }
 
   close(): Promise<void> {
@@ -317,7 +318,7 @@ export class AthenaEngine implements QueryEngine {
   }
 
   /** Polls until the query ends; cancels it when it outlives `maxWaitMs`. */
-  private async waitFor(id: string): Promise<string | undefined> {
+  private async waitFor(id: string, signal?: AbortSignal): Promise<string | undefined> {
     const o = this.options;
     const deadline = this.now() + (o.maxWaitMs ?? 10 * 60_000);
     let delay = o.pollMs ?? 250;
@@ -345,11 +346,12 @@ export class AthenaEngine implements QueryEngine {
         default:
           throw new QueryError(`Athena query ${id} is in an unknown state ${String(state)}`);
       }
-      if (o.signal?.aborted) {
-        await this.retry(() =>
-          o.client.send(new StopQueryExecutionCommand({ QueryExecutionId: id })),
-        );
-        throwIfAbandoned(o.signal, `Athena query ${id} stopped`);
+      if (signal?.aborted) {
+        // Stopped, or at least asked to be: the run is abandoned either way.
+        await o.client
+          .send(new StopQueryExecutionCommand({ QueryExecutionId: id }))
+          .catch(() => undefined);
+        throwIfAbandoned(signal, `Athena query ${id} stopped`);
       }
       if (this.now() + delay > deadline) {
         await this.retry(() =>

@@ -1,6 +1,6 @@
 import { columnsRead } from '../sql/orders.ts';
 import { isColumnName } from '../sql/expression.ts';
-import { RunAbandoned, throwIfAbandoned } from '../abandon.ts';
+import { isCleanup, RunAbandoned, throwIfAbandoned } from '../abandon.ts';
 import { DuckDBInstance, DuckDBTypeId, type DuckDBConnection } from '@duckdb/node-api';
 import { duckdbDialect } from '../sql/dialect.ts';
 import { explain, openFileSource, relationOf, type FileSource } from './duckdb-source.ts';
@@ -112,7 +112,7 @@ export class DuckDbEngine implements QueryEngine {
     sql: string,
     params: readonly (string | number)[] = [],
   ): Promise<T[]> {
-    throwIfAbandoned(this.signal, 'no further statement started');
+    if (!isCleanup(sql)) throwIfAbandoned(this.signal, 'no further statement started');
     try {
       const reader = await this.connection.runAndReadAll(
         sql,

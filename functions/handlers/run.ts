@@ -19,6 +19,7 @@ import {
 import type { DeliveryRecord, LedgerStore } from '../delivery/ledger.ts';
 import type { Report } from '../report/report.ts';
 import { createHash } from 'node:crypto';
+import { basename } from 'node:path';
 import { periodInstants, PeriodError, type Period } from '../periods/period.ts';
 import { resolvePeriod, runFullReport } from '../pipeline.ts';
 import { atRiskCsv, type AtRiskCustomer } from '../kpis/beyond.ts';
@@ -369,7 +370,7 @@ export async function runOnce(input: unknown, deps: RunnerDeps): Promise<RunResu
       return {
         report: report.id,
         period: label,
-        fresh: true,
+        fresh: recorded.fresh ?? true,
         audience,
         ...delivered(claim.record),
         archived,
@@ -389,14 +390,15 @@ export async function runOnce(input: unknown, deps: RunnerDeps): Promise<RunResu
       throw e;
     }
     log('resuming with the recorded message', { key, takenOver: claim.takenOver });
-    return sendRecorded(claim, message, true);
+    return sendRecorded(claim, message, recorded.fresh ?? true);
   }
 
   let result: Report;
   try {
     result = await measure();
   } catch (e) {
-    if (claim.kind === 'acquired') await delivery.release(claim);
+    // The measuring's own error is the one to report, not a failed give-back.
+    if (claim.kind === 'acquired') await delivery.release(claim).catch(() => undefined);
     throw e;
   }
   const fresh = result.dataQuality.fresh;
@@ -490,8 +492,17 @@ export async function runOnce(input: unknown, deps: RunnerDeps): Promise<RunResu
       await delivery.release(claim);
       throw e;
     }
-    const where = archived.find((a) => a.endsWith(`/${MESSAGE_FILE}`)) ?? '';
-    await delivery.record(claim, { digest: { where, sha256: sha256(content) }, archived });
+    const where = archived.find((a) => basename(a) === MESSAGE_FILE);
+    try {
+      if (!where) throw new Error(`${key}: the archive did not say where ${MESSAGE_FILE} went`);
+      await delivery.record(claim, {
+        digest: { where, sha256: sha256(content), fresh },
+        archived,
+      });
+    } catch (e) {
+      await delivery.release(claim).catch(() => undefined);
+      throw e;
+    }
   }
   return sendRecorded(claim, message, fresh);
 }

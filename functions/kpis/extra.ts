@@ -1,3 +1,4 @@
+import { RunAbandoned } from '../abandon.ts';
 import type { SourceConfig } from '../config/schema.ts';
 import { SourceError, type QueryEngine, type Row } from '../engines/query-engine.ts';
 import { distinctPeriods, localMidnight, type Period } from '../periods/period.ts';
@@ -71,6 +72,7 @@ async function checkColumns(
   try {
     have = await engine.columnsOf(relation);
   } catch (err) {
+    if (err instanceof RunAbandoned) throw err;
     const why = (err as Error).message.split('\n')[0] ?? '';
     throw new SourceError(`source.${name} cannot be read: ${why}`, { cause: err });
   }

@@ -172,9 +172,12 @@ if (sizes.length > 0) {
       points.push({ customers: rec.customersEver, mb, ms });
       const bytes = (
         JSON.parse(run('test/bench/athena-bytes.ts', [file])) as {
-          perStatement: { bytes: number }[];
+          perStatement: { statement: string; bytes: number }[];
         }
-      ).perStatement.reduce((sum, st) => sum + Math.max(st.bytes, 10e6), 0);
+      ).perStatement
+        // Athena bills each query at least 10 MB; DDL (the DROP at the end) is not billed.
+        .filter((st) => !st.statement.startsWith('DROP'))
+        .reduce((sum, st) => sum + Math.max(st.bytes, 10e6), 0);
       const memory = memoryFor(rec.customersEver);
       const seconds = computeSeconds(rec.customersEver, memory);
       // eu-west-1: Athena $5 per TB scanned (10 MB minimum per statement); Lambda on ARM

@@ -161,12 +161,12 @@ const CONFIGS: [string, unknown, string][] = [
   [
     'an SQL-looking column name',
     { ...base(), source: { ...base().source, columns: { amount: SQL } } },
-    `source.columns.amount: expected a plain SQL identifier (letters, digits, underscore); received "${SQL}"`,
+    `source.columns.amount: expected a column name or an expression both engines read alike: a string literal is not closed; received "${SQL}"`,
   ],
   [
     'a quoted column name',
     { ...base(), source: { ...base().source, columns: { order_id: 'order"id' } } },
-    'source.columns.order_id: expected a plain SQL identifier (letters, digits, underscore); received "order\\"id"',
+    'source.columns.order_id: expected a column name or an expression both engines read alike: "\\"" is not allowed (quoted names, parameters, statements are not); received "order\\"id"',
   ],
   [
     'an SQL-looking table name',
@@ -245,7 +245,7 @@ const CONFIGS: [string, unknown, string][] = [
   ],
   [
     'retry slots that run past midnight',
-    report({ schedule: { hour: 22 } }),
+    report({ schedule: { hour: 22, retryHours: 3 } }),
     'reports[0].schedule.retryHours: expected at most 1 after hour 22: every attempt falls on the report day; received 3',
   ],
   [

@@ -72,14 +72,14 @@ function config() {
 
 /**
  * Every scenario runs on both ledgers: the folder one, and the S3 one through the S3
- * stand-in, where every third write loses its reply after it was committed (the SDK
+ * stand-in, where every third write or delete loses its reply after it was committed (the SDK
  * retries it and gets 412: the nonce must tell the run its write went through).
  */
 const LEDGERS = ['folder', 's3'] as const;
 let kind: (typeof LEDGERS)[number] = 'folder';
 const s3 = new S3StandIn();
 let writes = 0;
-s3.dropReply = (method) => method === 'PUT' && ++writes % 3 === 0;
+s3.dropReply = () => ++writes % 3 === 0;
 
 /** The ledger kept at `dir` (a folder, or an S3 bucket named after it). */
 function ledgerAt(dir: string): LedgerStore {
@@ -365,6 +365,32 @@ describe.each(LEDGERS)('faults, on the %s ledger', (ledger) => {
     expect(record?.record.batches[0]?.state).toBe('pending');
   }, 60_000);
 
+  test('a run that took over and then fails gives the lease back at once', async () => {
+    const ledgerDir = mkdtempSync(join(tmpdir(), 'kpi-ledger-'));
+    const store = ledgerAt(ledgerDir);
+    const key = deliveryKey('weekly', '2026-W47', 'leaders');
+    await store.create({
+      key,
+      runId: 'died',
+      leaseUntil: '2026-11-23T06:00:00.000Z',
+      state: 'in-progress',
+      batches: [{ recipients: LEADERS, state: 'pending' }],
+    });
+    const failing = harness({
+      ledgerDir,
+      engine: () => Promise.reject(new Error('Athena is unavailable')),
+    });
+    await expect(runOnce({ report: 'weekly', scheduled: true }, failing)).rejects.toThrow(
+      'Athena is unavailable',
+    );
+    // Before: the taker kept its lease (15 minutes) and every retry meanwhile was busy.
+    expect((await store.read(key))?.record.leaseUntil).toBe(RUN_AT.toISOString());
+    const retry = harness({ ledgerDir, clock: () => new Date(RUN_AT.getTime() + 60_000) });
+    expect(await runOnce({ report: 'weekly', scheduled: true }, retry)).toMatchObject({
+      sentTo: LEADERS,
+    });
+  }, 60_000);
+
   test('SES throttling is retried and the message goes once', async () => {
     let throttled = 0;
     const client = ses.client();
@@ -412,6 +438,7 @@ describe.each(LEDGERS)('faults, on the %s ledger', (ledger) => {
     expect(record?.digest).toEqual({
       where: file('message.json'),
       sha256: createHash('sha256').update(message).digest('hex'),
+      fresh: true,
     });
     // The archived digest is the mailed one, at-risk link included (before: re-rendered
     // after the send, without the link).

@@ -135,8 +135,9 @@ describe('the report function, invocation by invocation', () => {
   test('a run still measuring at its deadline gives up and gives back its claim; the next attempt completes it', async () => {
     const d = deployment();
     copyFileSync(full, d.orders);
-    // 40 ms left before the abandon margin: the run is still querying when it fires.
-    await expect(d.invoke(minutes(0), { remainingMs: ABANDON_MARGIN_MS + 40 })).rejects.toThrow(
+    // Invoked with no time left before the abandon margin: the deadline fires while the run
+    // claims the period, before its first query.
+    await expect(d.invoke(minutes(0), { remainingMs: ABANDON_MARGIN_MS })).rejects.toThrow(
       RunAbandoned,
     );
     expect(await ses.emails()).toEqual([]);
@@ -153,10 +154,11 @@ describe('the report function, invocation by invocation', () => {
     copyFileSync(full, d.orders);
     // The first attempt is killed (out of memory, say) after claiming, before recording its message.
     const inner = new DirLedgerStore(d.ledgerDir);
+    // Killed: from the claim on, the process writes nothing more (no step, no give-back).
     const killed: LedgerStore = {
       create: (r) => inner.create(r),
       read: (k) => inner.read(k),
-      remove: (k, v) => inner.remove(k, v),
+      remove: () => Promise.reject(new Error('killed')),
       replace: () => Promise.reject(new Error('killed')),
     };
     await expect(d.invoke(minutes(0), { ledger: killed })).rejects.toThrow('killed');

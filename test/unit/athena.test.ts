@@ -210,6 +210,15 @@ describe('the Athena engine', () => {
     });
     await expect(e.query('SELECT 2')).rejects.toThrow(RunAbandoned);
     expect(athena.commandCalls(StartQueryExecutionCommand)).toHaveLength(1);
+    // Its clean-up still runs: an abandoned run leaves no table of its own behind.
+    athena
+      .on(GetQueryExecutionCommand)
+      .resolves({ QueryExecution: { Status: { State: 'SUCCEEDED' } } });
+    athena.on(GetQueryResultsCommand).resolves({ ResultSet: { Rows: [] } });
+    await expect(e.query('DROP TABLE IF EXISTS kpi_run_0123')).resolves.toEqual([]);
+    expect(athena.commandCalls(StartQueryExecutionCommand)[1]?.args[0].input.QueryString).toBe(
+      'DROP TABLE IF EXISTS kpi_run_0123',
+    );
   });
 
   test('an unknown state is an error, not an endless wait', async () => {

@@ -48,3 +48,28 @@ describe('the S3 ledger through an S3 stand-in that loses replies (the real SDK 
     expect((await mine.read(record.key))?.record.runId).toBe('theirs-2');
   });
 });
+
+describe('the stand-in keeps S3’s guarantees, so a race in the ledger would show', () => {
+  test('twenty creates of one record at once: exactly one wins', async () => {
+    const standIn = new S3StandIn();
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        new S3LedgerStore(standIn.client(), 'archive').create({ ...record, runId: `r${i}` }),
+      ),
+    );
+    expect(results.filter((v) => v !== null)).toHaveLength(1);
+  });
+
+  test('a release whose reply is lost: the SDK retries, S3 says 404, and the release is done', async () => {
+    const standIn = new S3StandIn();
+    const store = new S3LedgerStore(standIn.client(), 'archive');
+    const version = (await store.create(record)) ?? '';
+    let drops = 1;
+    standIn.dropReply = (method) => method === 'DELETE' && drops-- > 0;
+    await store.remove(record.key, version);
+    expect(await store.read(record.key)).toBeNull();
+    expect(standIn.calls.filter((c) => c.method === 'DELETE').map((c) => c.status)).toEqual([
+      204, 404,
+    ]);
+  });
+});

@@ -104,4 +104,13 @@ describe('the delivery watchdog', () => {
     const before = await checkDeliveries(once, ledger, new Date('2026-11-23T09:29:00Z'));
     expect(before.map((c) => c.period)).toEqual(['2026-W46']);
   });
+
+  test('a late first slot gets as many retry hours as its day has left', () => {
+    const late = parseConfig({
+      ...config,
+      reports: [{ ...config.reports[0], schedule: { weekDay: 'MON', hour: 22, minute: 0 } }],
+    });
+    expect(late.reports[0]?.schedule.retryHours).toBe(1);
+    expect(config.reports[0]?.schedule.retryHours).toBe(3);
+  });
 });
