@@ -61,6 +61,16 @@ const fileSource = z
     /** A Parquet or CSV file, a folder of them, or a glob; relative to the config file. */
     path: z.string().min(1),
     format: z.enum(['parquet', 'csv']).optional(),
+    /** CSV: the file's encoding; UTF-8 may start with a byte-order mark. */
+    encoding: z.enum(['utf-8', 'latin-1']).optional(),
+    /** CSV: the field separator, one character such as `;` or a tab. */
+    delimiter: z
+      .string()
+      .length(1)
+      .refine((d) => !['"', '\n', '\r'].includes(d), {
+        message: 'expected one character other than a quote or a line break',
+      })
+      .optional(),
   })
   .strict();
 
@@ -125,7 +135,12 @@ const sourceSchema = z
      * The types of the source's other columns that expressions read, where the source is a
      * CSV file (read as text otherwise): `{ Quantity: 'integer', UnitPrice: 'decimal' }`.
      */
-    types: z.record(identifier, z.enum(SOURCE_TYPES)).default({}),
+    types: z
+      .record(
+        z.string().regex(/^[^"\r\n]+$/, 'expected a column name as the file spells it'),
+        z.enum(SOURCE_TYPES),
+      )
+      .default({}),
     /** Optional: survey answers; the reports then show NPS and CSAT. */
     feedback: feedbackSource.optional(),
     /** Optional: marketing spend; the reports then show CAC and LTV : CAC. */

@@ -89,6 +89,14 @@ export interface FileSource {
   readonly declared: ReadonlyMap<string, DeclaredType>;
   /** CSV: the header's column names, in order (every file has the same). */
   readonly header: readonly string[];
+  /** CSV: how the files are written. */
+  readonly csv: CsvDialect;
+}
+
+/** How a CSV file is written: its encoding and field separator. */
+export interface CsvDialect {
+  readonly encoding: 'utf-8' | 'latin-1';
+  readonly delimiter: string;
 }
 
 /** Names the user's files are listed under in messages: relative to the source folder. */
@@ -161,9 +169,13 @@ async function listFiles(
  * nothing detected (DuckDB's sniffer guesses from a sample, and fails a whole file on a
  * ragged row in it); `columns` gives every column its type.
  */
-function csvOptions(gzip: boolean, columns: readonly (readonly [string, string])[]): string {
+function csvOptions(
+  gzip: boolean,
+  columns: readonly (readonly [string, string])[],
+  dialect: CsvDialect,
+): string {
   const list = columns.map(([name, type]) => `${stringLiteral(name)}: '${type}'`).join(', ');
-  return `header = true, delim = ',', quote = '"', escape = '"', auto_detect = false, compression = '${gzip ? 'gzip' : 'none'}', columns = {${list}}`;
+  return `header = true, delim = ${stringLiteral(dialect.delimiter)}, quote = '"', escape = '"', encoding = '${dialect.encoding}', auto_detect = false, compression = '${gzip ? 'gzip' : 'none'}', columns = {${list}}`;
 }
 
 function fileList(files: readonly SourceFile[]): string {
@@ -180,16 +192,17 @@ export function readerFailure(message: string): { line?: number; why: string } {
   const why = fields
     ? `it has ${fields[2]} fields; the header has ${fields[1]}`
     : /invalid unicode|INVALID UNICODE/i.test(message)
-      ? 'it is not UTF-8 (save the file as UTF-8)'
+      ? "it is not UTF-8 (save the file as UTF-8, or declare relation.encoding: 'latin-1')"
       : (message.split('\n')[0] ?? 'unknown error');
   return { ...(line ? { line: Number(line) } : {}), why };
 }
 
 /**
- * The header of one CSV file: its first record, split at commas outside double quotes,
- * read as UTF-8 (a byte-order mark is dropped). An empty name becomes `column<i>`.
+ * The header of one CSV file: its first record, split at the delimiter outside double
+ * quotes, decoded as the file's encoding (a UTF-8 byte-order mark is dropped). An empty name
+ * becomes `column<i>`.
  */
-async function csvHeader(file: SourceFile): Promise<string[]> {
+async function csvHeader(file: SourceFile, dialect: CsvDialect): Promise<string[]> {
   const input = createReadStream(file.path, { highWaterMark: 64 * 1024 });
   const stream = file.gzip ? input.pipe(createGunzip()) : input;
   const bytes: Buffer[] = [];
@@ -218,7 +231,10 @@ async function csvHeader(file: SourceFile): Promise<string[]> {
   if (end < 0 && size > 1024 * 1024) throw new Error('its first line (the header) exceeds 1 MB');
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(line);
+    text =
+      dialect.encoding === 'latin-1'
+        ? line.toString('latin1')
+        : new TextDecoder('utf-8', { fatal: true }).decode(line);
   } catch {
     throw new Error('Line: 1 Invalid unicode');
   }
@@ -236,7 +252,7 @@ async function csvHeader(file: SourceFile): Promise<string[]> {
       } else if (ch === '"') inQuotes = false;
       else field += ch ?? '';
     } else if (ch === '"') inQuotes = true;
-    else if (ch === ',' || ch === undefined) {
+    else if (ch === dialect.delimiter || ch === undefined) {
       names.push(field === '' ? `column${names.length}` : field);
       field = '';
     } else field += ch;
@@ -265,6 +281,10 @@ export async function openFileSource(
   declared: Readonly<Record<string, DeclaredType>>,
 ): Promise<{ source: FileSource; close: () => Promise<void> }> {
   const { format, files: listed } = await listFiles(source);
+  const dialect: CsvDialect = {
+    encoding: source.encoding ?? 'utf-8',
+    delimiter: source.delimiter ?? ',',
+  };
   let links: string | undefined;
   const files: SourceFile[] = [];
   for (const [i, f] of listed.entries()) {
@@ -289,7 +309,7 @@ export async function openFileSource(
       for (const f of files) {
         let header: string[];
         try {
-          header = await csvHeader(f);
+          header = await csvHeader(f, dialect);
         } catch (err) {
           const failed = readerFailure((err as Error).message);
           throw new SourceError(
@@ -341,7 +361,10 @@ export async function openFileSource(
       const actual = byLower.get(name.toLowerCase());
       if (actual !== undefined) resolved.set(actual, type);
     }
-    return { source: { label, format, files, declared: resolved, header: names }, close };
+    return {
+      source: { label, format, files, declared: resolved, header: names, csv: dialect },
+      close,
+    };
   } catch (err) {
     await close();
     throw err;
@@ -379,7 +402,7 @@ function csvScan(source: FileSource, files: readonly SourceFile[], extra = ''): 
     const type = source.declared.get(name);
     return [name, type ? READER_TYPE[type] : 'VARCHAR'] as const;
   });
-  return `read_csv(${fileList(files)}, ${csvOptions(files[0]?.gzip ?? false, columns)}${extra})`;
+  return `read_csv(${fileList(files)}, ${csvOptions(files[0]?.gzip ?? false, columns, source.csv)}${extra})`;
 }
 
 /** The user's name of a file DuckDB was given. */
@@ -405,7 +428,7 @@ export async function explain(
         // fails this scan too; rejectedIn has named it.
         if (type === 'timestamp')
           candidates.push(
-            await badTimestampIn(connection, f, source.header, name).catch(() => null),
+            await badTimestampIn(connection, f, source.header, name, source.csv).catch(() => null),
           );
       }
       const found = candidates.filter((x) => x !== null).sort((x, y) => x.line - y.line)[0];
@@ -497,6 +520,7 @@ async function badTimestampIn(
   f: SourceFile,
   header: readonly string[],
   column: string,
+  dialect: CsvDialect,
 ): Promise<Found | null> {
   // One thread, so that the rows are numbered in the file's order.
   const [{ t: threads } = {}] = await rowsOf(connection, `SELECT current_setting('threads') AS t`);
@@ -509,6 +533,7 @@ async function badTimestampIn(
          FROM read_csv(${stringLiteral(f.read)}, ${csvOptions(
            f.gzip,
            header.map((name) => [name, 'VARCHAR'] as const),
+           dialect,
          )})
        ) WHERE v IS NOT NULL
          AND (NOT ${isIsoTimestamp('v')} OR TRY_CAST(v AS TIMESTAMPTZ) IS NULL)

@@ -40,6 +40,10 @@ export type OrdersRelation =
       readonly kind: 'file';
       readonly path: string;
       readonly format?: 'parquet' | 'csv' | undefined;
+      /** CSV: the file's encoding. @default 'utf-8' */
+      readonly encoding?: 'utf-8' | 'latin-1' | undefined;
+      /** CSV: the field separator. @default ',' */
+      readonly delimiter?: string | undefined;
     }
   | { readonly kind: 'table'; readonly table: string };
 

@@ -88,7 +88,7 @@ const REFUSED = new Set([
   'table',
 ]);
 
-type Token = { kind: 'word'; text: string } | { kind: 'string' | 'number' | 'op'; text: string };
+type Token = { kind: 'word' | 'name' | 'string' | 'number' | 'op'; text: string };
 
 function tokenize(sql: string): Token[] | string {
   const tokens: Token[] = [];
@@ -105,6 +105,14 @@ function tokenize(sql: string): Token[] | string {
       const m = /^'(?:[^']|'')*'/.exec(rest);
       if (!m) return 'a string literal is not closed';
       tokens.push({ kind: 'string', text: m[0] });
+      i += m[0].length;
+      continue;
+    }
+    if (rest.startsWith('"')) {
+      // A quoted column name, for headers such as "Order ID" or "Créé le".
+      const m = /^"([^"\n\r]+)"/.exec(rest);
+      if (!m?.[1]) return 'a quoted column name is not closed, or holds a quote';
+      tokens.push({ kind: 'name', text: m[1] });
       i += m[0].length;
       continue;
     }
@@ -126,7 +134,7 @@ function tokenize(sql: string): Token[] | string {
       i += op[0].length;
       continue;
     }
-    return `${JSON.stringify(rest[0])} is not allowed (quoted names, parameters, statements are not)`;
+    return `${JSON.stringify(rest[0])} is not allowed (parameters and statements are not)`;
   }
   return tokens;
 }
@@ -153,6 +161,10 @@ export function expressionColumns(sql: string): { columns: string[] } | { error:
             'divide only by a decimal number such as 100.0: 7 / 2 is 3 on Athena and 3.5 on DuckDB',
         };
       }
+      continue;
+    }
+    if (t.kind === 'name') {
+      if (!columns.includes(t.text)) columns.push(t.text);
       continue;
     }
     if (t.kind !== 'word') continue;

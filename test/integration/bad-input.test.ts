@@ -166,7 +166,7 @@ const CONFIGS: [string, unknown, string][] = [
   [
     'a quoted column name',
     { ...base(), source: { ...base().source, columns: { order_id: 'order"id' } } },
-    'source.columns.order_id: expected a column name or an expression both engines read alike: "\\"" is not allowed (quoted names, parameters, statements are not); received "order\\"id"',
+    'source.columns.order_id: expected a column name or an expression both engines read alike: a quoted column name is not closed, or holds a quote; received "order\\"id"',
   ],
   [
     'an SQL-looking table name',
@@ -375,7 +375,8 @@ const SOURCES: [string, string, (path: string) => string][] = [
         Buffer.from('b,2026-11-18T10:00:00Z,20,completed\n'),
       ]),
     ),
-    (p) => `source "${p}" line 3: it is not UTF-8 (save the file as UTF-8)`,
+    (p) =>
+      `source "${p}" line 3: it is not UTF-8 (save the file as UTF-8, or declare relation.encoding: 'latin-1')`,
   ],
   [
     'a source file that does not exist',

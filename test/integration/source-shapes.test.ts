@@ -110,6 +110,57 @@ describe('columns as expressions over an export’s own columns', () => {
     expect(got.kpis.revenue.value).toBeGreaterThan(0);
   }, 60_000);
 
+  test('a Latin-1 export separated by semicolons, with a header that is no identifier', async () => {
+    const canonical = csv(
+      'order_id,customer_id,ordered_at,amount,status',
+      orders.map((o) =>
+        [
+          o.id,
+          o.customer && `Zoë-${o.customer}`,
+          iso(o.at),
+          (o.cents / 100).toFixed(2),
+          o.cancelled ? 'cancelled' : 'completed',
+        ].join(','),
+      ),
+    );
+    const lines = [
+      'Nº commande;Client;Créé le;Montant;État',
+      ...orders.map((o) =>
+        [
+          o.id,
+          o.customer && `Zoë-${o.customer}`,
+          iso(o.at),
+          (o.cents / 100).toFixed(2),
+          o.cancelled ? 'annulée' : 'livrée',
+        ].join(';'),
+      ),
+    ];
+    const file = join(mkdtempSync(join(tmpdir(), 'kpi-latin1-')), 'commandes.csv');
+    writeFileSync(file, Buffer.from(lines.join('\r\n') + '\r\n', 'latin1'));
+    const mapped = {
+      columns: {
+        order_id: '"Nº commande"',
+        customer_id: 'Client',
+        ordered_at: '"Créé le"',
+        amount: 'Montant',
+        status: "CASE WHEN \"État\" = 'annulée' THEN 'cancelled' END",
+      },
+    };
+    const expected = await report({ relation: { kind: 'file', path: canonical } });
+    const got = await report({
+      relation: { kind: 'file', path: file, encoding: 'latin-1', delimiter: ';' },
+      ...mapped,
+    });
+    expect(values(got)).toEqual(values(expected));
+    expect(got.dataQuality).toEqual(expected.dataQuality);
+    // Read as UTF-8, the file is refused with what to do.
+    await expect(
+      report({ relation: { kind: 'file', path: file, delimiter: ';' }, ...mapped }),
+    ).rejects.toThrow(
+      /line 1: it is not UTF-8 \(save the file as UTF-8, or declare relation.encoding: 'latin-1'\)/,
+    );
+  }, 60_000);
+
   test.each([
     ["strftime(When, '%Y')", /strftime\(\) is not one of the functions both engines share/],
     ['Qty / 2', /divide only by a decimal number such as 100\.0/],

@@ -245,7 +245,8 @@ describe('a value or file that cannot be read exactly is refused: exit 2, its pl
         );
         return file;
       },
-      (p) => `source "${p}" line ${LINE}: it is not UTF-8 (save the file as UTF-8)`,
+      (p) =>
+        `source "${p}" line ${LINE}: it is not UTF-8 (save the file as UTF-8, or declare relation.encoding: 'latin-1')`,
     ],
     [
       'a header naming a column twice',
