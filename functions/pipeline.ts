@@ -81,7 +81,7 @@ export async function planRun(
   const comparisons = comparisonsOf(period);
   const relation = await engine.relation(
     req.source.relation,
-    declaredColumns(req.source.columns, req.source.types),
+    declaredColumns(req.source.columns, req.source.types, req.source.timestamps),
   );
   const compared = distinctPeriods([
     ...comparisons.trend,
@@ -110,6 +110,15 @@ export async function planRun(
       relation,
       columns: req.source.columns,
       excludedStatuses: req.source.excludedStatuses,
+      ...(req.source.timestamps
+        ? {
+            timestamps: {
+              ...req.source.timestamps,
+              // The zone's offsets, to a year past the run.
+              until: new Date(options.now.getTime() + 366 * 86_400_000),
+            },
+          }
+        : {}),
       periods: measured,
       ...(beyond?.spec ?? {}),
     },
@@ -171,7 +180,11 @@ export async function runFullReport(
   const now = req.now ?? (deps.clock ?? (() => new Date()))();
   const { engine } = deps;
   const plan = await planRun(req, engine, { now, beyond });
-  await engine.checkSource?.(plan.relation, req.source.columns);
+  const times = req.source.timestamps;
+  await engine.checkSource?.(plan.relation, req.source.columns, {
+    localTimes: times?.timeZone !== undefined && !times.format,
+    textTimes: times?.format !== undefined,
+  });
   const { comparisons, compared } = plan;
   const { measures, extras, more } = await withCustomerTable(engine, plan.table, async () => {
     const measures = await readMeasures(engine, plan.kpis, compared, plan.measured);

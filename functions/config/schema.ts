@@ -1,3 +1,4 @@
+import { formatProblem } from '../sql/timestamps.ts';
 import { expressionColumns, isColumnName } from '../sql/expression.ts';
 import { computeSeconds, MAX_CUSTOMERS, MAX_MEMORY_MB, memoryFor, memoryNeedMb } from './sizing.ts';
 import { z } from 'zod';
@@ -141,6 +142,24 @@ const sourceSchema = z
         z.enum(SOURCE_TYPES),
       )
       .default({}),
+    /**
+     * How the source stores order times when not as instants: `format` for text in a
+     * strftime format (`%m/%d/%Y %H:%M`), `timeZone` for local wall-clock time without an
+     * offset (Online Retail's London time). See docs/sources.md.
+     */
+    timestamps: z
+      .object({
+        format: z
+          .string()
+          .superRefine((f, ctx) => {
+            const problem = formatProblem(f);
+            if (problem) ctx.addIssue({ code: 'custom', message: problem, input: f });
+          })
+          .optional(),
+        timeZone: timeZone.optional(),
+      })
+      .strict()
+      .optional(),
     /** Optional: survey answers; the reports then show NPS and CSAT. */
     feedback: feedbackSource.optional(),
     /** Optional: marketing spend; the reports then show CAC and LTV : CAC. */

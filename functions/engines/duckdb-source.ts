@@ -36,6 +36,7 @@ const READER_TYPE: Record<DeclaredType, string> = {
   date: 'DATE',
   integer: 'BIGINT',
   decimal: 'DECIMAL(18,6)',
+  'local-timestamp': 'VARCHAR',
 };
 
 /**
@@ -46,9 +47,20 @@ const READER_TYPE: Record<DeclaredType, string> = {
 export const ISO_TIMESTAMP =
   '\\d{4}-\\d{2}-\\d{2}([T ]\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,9})?)? ?(Z|[+-]\\d{2}(:?\\d{2})?)?)?';
 
-/** Whether a text value has one of the forms of ISO_TIMESTAMP (SQL). */
-function isIsoTimestamp(column: string): string {
-  return `regexp_full_match(${column}, ${stringLiteral(ISO_TIMESTAMP)})`;
+/** ISO 8601 local dates and times: ISO_TIMESTAMP without `Z` or an offset. */
+export const ISO_LOCAL_TIMESTAMP =
+  '\\d{4}-\\d{2}-\\d{2}([T ]\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,9})?)?)?';
+
+/** Whether a text value has one of the forms of ISO_TIMESTAMP (SQL), or ISO_LOCAL_TIMESTAMP. */
+function isIsoTimestamp(column: string, local = false): string {
+  return `regexp_full_match(${column}, ${stringLiteral(local ? ISO_LOCAL_TIMESTAMP : ISO_TIMESTAMP)})`;
+}
+
+/** A text column of local times as TIMESTAMP (no zone); another form fails the read. */
+function localTimestampOf(column: string): string {
+  return `CASE WHEN ${column} IS NULL THEN NULL
+    WHEN ${isIsoTimestamp(column, true)} THEN CAST(${column} AS TIMESTAMP)
+    ELSE error('Conversion Error: a value is not a local ISO 8601 date and time') END`;
 }
 
 /**
@@ -384,8 +396,11 @@ export function relationOf(source: FileSource): string {
     .filter((files) => files.length > 0)
     .map((files) => `SELECT * FROM ${csvScan(source, files)}`);
   const replaced = [...source.declared]
-    .filter(([, type]) => type === 'timestamp')
-    .map(([name]) => `${timestampOf(quoteIdentifier(name))} AS ${quoteIdentifier(name)}`);
+    .filter(([, type]) => type === 'timestamp' || type === 'local-timestamp')
+    .map(
+      ([name, type]) =>
+        `${(type === 'timestamp' ? timestampOf : localTimestampOf)(quoteIdentifier(name))} AS ${quoteIdentifier(name)}`,
+    );
   const from =
     scans.length === 1
       ? csvScan(source, plain.length ? plain : gzipped)
@@ -426,9 +441,16 @@ export async function explain(
       for (const [name, type] of source.declared) {
         // One after another: each sets the engine's threads. A line the reader refuses
         // fails this scan too; rejectedIn has named it.
-        if (type === 'timestamp')
+        if (type === 'timestamp' || type === 'local-timestamp')
           candidates.push(
-            await badTimestampIn(connection, f, source.header, name, source.csv).catch(() => null),
+            await badTimestampIn(
+              connection,
+              f,
+              source.header,
+              name,
+              source.csv,
+              type === 'local-timestamp',
+            ).catch(() => null),
           );
       }
       const found = candidates.filter((x) => x !== null).sort((x, y) => x.line - y.line)[0];
@@ -447,7 +469,7 @@ export async function explain(
     const bad =
       type === 'money'
         ? `TRY_CAST(${quoteIdentifier(name)} AS DECIMAL(18, 2)) IS NULL`
-        : type === 'timestamp'
+        : type === 'timestamp' || type === 'local-timestamp'
           ? `TRY_CAST(${quoteIdentifier(name)} AS TIMESTAMP) IS NULL`
           : type === 'date'
             ? `TRY_CAST(${quoteIdentifier(name)} AS DATE) IS NULL`
@@ -521,6 +543,7 @@ async function badTimestampIn(
   header: readonly string[],
   column: string,
   dialect: CsvDialect,
+  local = false,
 ): Promise<Found | null> {
   // One thread, so that the rows are numbered in the file's order.
   const [{ t: threads } = {}] = await rowsOf(connection, `SELECT current_setting('threads') AS t`);
@@ -536,7 +559,7 @@ async function badTimestampIn(
            dialect,
          )})
        ) WHERE v IS NOT NULL
-         AND (NOT ${isIsoTimestamp('v')} OR TRY_CAST(v AS TIMESTAMPTZ) IS NULL)
+         AND (NOT ${isIsoTimestamp('v', local)} OR TRY_CAST(v AS ${local ? 'TIMESTAMP' : 'TIMESTAMPTZ'}) IS NULL)
        ORDER BY r LIMIT 1`,
     );
     if (!row) return null;
@@ -585,5 +608,7 @@ const WANTED: Record<DeclaredType, string> = {
   timestamp: 'a timestamp (ISO 8601, such as 2026-11-23T07:00:00Z or 2026-11-23 07:00:00)',
   date: 'a date (YYYY-MM-DD)',
   integer: 'a whole number',
+  'local-timestamp':
+    'a local date and time without an offset (ISO 8601, such as 2026-11-23 07:00:00; the zone is source.timestamps.timeZone)',
   decimal: 'a decimal number with at most 12 digits before the point and 6 after',
 };

@@ -178,7 +178,11 @@ export class DuckDbEngine implements QueryEngine {
     return described.map((r) => String(r.column_name));
   }
 
-  async checkSource(relation: string, columns: OrderColumns): Promise<void> {
+  async checkSource(
+    relation: string,
+    columns: OrderColumns,
+    options: { readonly localTimes?: boolean; readonly textTimes?: boolean } = {},
+  ): Promise<void> {
     const file = this.sources.get(relation);
     const where = file ? `source "${file.label}": ` : '';
     let described: Row[];
@@ -210,8 +214,13 @@ export class DuckDbEngine implements QueryEngine {
         throw new SourceError(`${where}column ${columns.amount} holds ${amountType}, not numbers`);
       }
     }
-    if (isColumnName(columns.ordered_at)) {
+    if (isColumnName(columns.ordered_at) && !options.textTimes) {
       const atType = types.get(columns.ordered_at.toLowerCase()) ?? '';
+      if (options.localTimes && /WITH TIME ZONE/.test(atType)) {
+        throw new SourceError(
+          `${where}column ${columns.ordered_at} holds instants with a zone (${atType}), not local times: drop source.timestamps.timeZone`,
+        );
+      }
       if (!/^(TIMESTAMP|DATE)/.test(atType)) {
         throw new SourceError(
           `${where}column ${columns.ordered_at} holds ${atType}, not timestamps (store instants as TIMESTAMP)`,

@@ -32,7 +32,15 @@ export async function queryNumbers(engine: QueryEngine, sql: string): Promise<Nu
  * sample: `text` (ids keep their leading zeros), `money` (an exact decimal, to the cent),
  * `timestamp` (ISO 8601; an offset is honoured, none means UTC), `date`.
  */
-export type DeclaredType = 'text' | 'money' | 'timestamp' | 'date' | 'integer' | 'decimal';
+export type DeclaredType =
+  | 'text'
+  | 'money'
+  | 'timestamp'
+  | 'date'
+  | 'integer'
+  | 'decimal'
+  /** ISO 8601 local wall-clock time, without an offset (a zone is declared elsewhere). */
+  | 'local-timestamp';
 
 /** Where the orders come from, as the engine should read them. */
 export type OrdersRelation =
@@ -63,7 +71,16 @@ export interface QueryEngine {
    * usable types; throws a SourceError naming what is wrong. Optional: Athena leaves it to
    * the Glue schema and the query's own error.
    */
-  checkSource?(relation: string, columns: OrderColumns): Promise<void>;
+  checkSource?(
+    relation: string,
+    columns: OrderColumns,
+    options?: {
+      /** The order times are declared local wall-clock times: instants with a zone are refused. */
+      readonly localTimes?: boolean;
+      /** The order times are text in a declared format, parsed by the statement. */
+      readonly textTimes?: boolean;
+    },
+  ): Promise<void>;
   /**
    * The column names of a relation, so that an optional source can be checked before its
    * query; optional like checkSource.

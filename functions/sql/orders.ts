@@ -1,5 +1,6 @@
 import type { DeclaredType } from '../engines/query-engine.ts';
-import { quoteIdentifier, stringLiteral } from './dialect.ts';
+import { quoteIdentifier, stringLiteral, type Dialect } from './dialect.ts';
+import { localToUtc, parseTimestamp } from './timestamps.ts';
 import { expressionColumns, isColumnName } from './expression.ts';
 
 /**
@@ -47,12 +48,19 @@ export function columnsRead(entry: string): string[] {
 export function declaredColumns(
   columns: OrderColumns,
   types: Readonly<Record<string, DeclaredType>> = {},
+  timestamps?: Omit<SourceTimestamps, 'until'>,
 ): Record<string, DeclaredType> {
   const out: Record<string, DeclaredType> = {};
+  // Text in a format is parsed by the statement; local time must carry no offset.
+  const at: DeclaredType = timestamps?.format
+    ? 'text'
+    : timestamps?.timeZone
+      ? 'local-timestamp'
+      : 'timestamp';
   const role: [string | null, DeclaredType][] = [
     [columns.order_id, 'text'],
     [columns.customer_id, 'text'],
-    [columns.ordered_at, 'timestamp'],
+    [columns.ordered_at, at],
     [columns.amount, 'money'],
     [columns.status, 'text'],
   ];
@@ -68,11 +76,23 @@ export function declaredColumns(
   return out;
 }
 
+/** How the source stores order times, when not as UTC instants (see timestamps.ts). */
+export interface SourceTimestamps {
+  /** Text in this strftime format (`%m/%d/%Y %H:%M`). */
+  readonly format?: string | undefined;
+  /** Local wall-clock time in this zone, without an offset. */
+  readonly timeZone?: string | undefined;
+  /** The zone's offsets are known up to here (a year past the run). */
+  readonly until: Date;
+}
+
 export interface OrdersInput {
   /** The orders relation: a table name or a table function from the engine. */
   readonly relation: string;
   readonly columns: OrderColumns;
   readonly excludedStatuses: readonly string[];
+  readonly timestamps?: SourceTimestamps | undefined;
+  readonly dialect?: Dialect;
 }
 
 /**
@@ -98,6 +118,26 @@ export function classifiedOrders(input: OrdersInput, extraColumns: readonly stri
   const blank = (col: string): string =>
     `(${col} IS NULL OR (${col} < '!' AND ${[9, 10, 13].reduce((e, code) => `replace(${e}, chr(${code}), '')`, `replace(${col}, ' ', '')`)} = ''))`;
   const code = (r: ExclusionReason): number => EXCLUSION_REASONS.indexOf(r) + 1;
+  const ts = input.timestamps;
+  if ((ts?.format ?? ts?.timeZone) !== undefined && !input.dialect) {
+    throw new Error('declared order times need the dialect');
+  }
+  const orderedAt =
+    ts?.format && input.dialect
+      ? parseTimestamp(input.dialect, `CAST(${columnSql(c.ordered_at)} AS VARCHAR)`, ts.format)
+      : `CAST(${columnSql(c.ordered_at)} AS TIMESTAMP)`;
+  const read = `SELECT
+          CAST(${columnSql(c.order_id)} AS VARCHAR) AS order_id,
+          CAST(${columnSql(c.customer_id)} AS VARCHAR) AS customer_id,
+          ${orderedAt} AS ordered_at,
+          CAST(${columnSql(c.amount)} AS DECIMAL(18, 2)) AS amount,
+          ${statusExpr} AS status
+        FROM ${relation}`;
+  // Local wall-clock times become UTC one level up, where the parsed time is a column.
+  const src = ts?.timeZone
+    ? `SELECT order_id, customer_id, ${localToUtc('ordered_at', ts.timeZone, ts.until)} AS ordered_at, amount, status
+        FROM (${read}) local_times`
+    : read;
   return `SELECT customer_id, ordered_at, amount, reason, dup_id${extraColumns.map((e) => `,\n    ${e}`).join('')}
   FROM (
     SELECT customer_id, ordered_at, amount,
@@ -120,13 +160,7 @@ export function classifiedOrders(input: OrdersInput, extraColumns: readonly stri
         ) AS rn,
         count(*) OVER (PARTITION BY order_id) AS id_rows
       FROM (
-        SELECT
-          CAST(${columnSql(c.order_id)} AS VARCHAR) AS order_id,
-          CAST(${columnSql(c.customer_id)} AS VARCHAR) AS customer_id,
-          CAST(${columnSql(c.ordered_at)} AS TIMESTAMP) AS ordered_at,
-          CAST(${columnSql(c.amount)} AS DECIMAL(18, 2)) AS amount,
-          ${statusExpr} AS status
-        FROM ${relation}
+        ${src}
       ) src
     ) ranked
   ) tagged`;

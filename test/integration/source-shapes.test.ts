@@ -3,10 +3,11 @@
  * columns. Each export shape must give exactly the KPIs of the same orders in the canonical
  * layout; the fixtures hold 30,000 rows, past any reader's sample.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { DateTime } from 'luxon';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
 import { ConfigError, loadConfig, parseConfig } from '../../functions/config/load.ts';
 import type { ConfigInput } from '../../functions/config/schema.ts';
 import { DuckDbEngine } from '../../functions/engines/duckdb.ts';
@@ -44,16 +45,20 @@ function csv(header: string, lines: readonly string[]): string {
   return file;
 }
 
-async function report(source: ConfigInput['source']): Promise<Report> {
+async function report(
+  source: ConfigInput['source'],
+  period = WEEK,
+  kind: 'week' | 'month' = 'week',
+): Promise<Report> {
   const config = parseConfig({
     source,
-    reports: [{ id: 't', name: 'Test', period: 'week' }],
+    reports: [{ id: 't', name: 'Test', period: kind, timeZone: 'Europe/London' }],
   });
   const engine = await DuckDbEngine.create();
   try {
     const [r] = config.reports;
     if (!r) throw new Error('no report');
-    return await runReport({ report: r, source: config.source, period: WEEK }, { engine });
+    return await runReport({ report: r, source: config.source, period }, { engine });
   } finally {
     await engine.close();
   }
@@ -198,4 +203,115 @@ describe('columns as expressions over an export’s own columns', () => {
       ),
     ]);
   });
+});
+
+describe('local wall-clock times', () => {
+  const orders = shop();
+  const local = (o: Order): string =>
+    DateTime.fromSeconds(o.at, { zone: 'Europe/London' }).toFormat("yyyy-MM-dd'T'HH:mm:ss");
+  const lines = (at: (o: Order, i: number) => string): string[] =>
+    orders.map((o, i) =>
+      [
+        o.id,
+        o.customer,
+        at(o, i),
+        (o.cents / 100).toFixed(2),
+        o.cancelled ? 'cancelled' : 'completed',
+      ].join(','),
+    );
+  const HEADER = 'order_id,customer_id,ordered_at,amount,status';
+
+  test('ISO times without an offset in a declared zone read as the instants they name', async () => {
+    const expected = await report({
+      relation: {
+        kind: 'file',
+        path: csv(
+          HEADER,
+          lines((o) => iso(o.at)),
+        ),
+      },
+    });
+    const got = await report({
+      relation: { kind: 'file', path: csv(HEADER, lines(local)) },
+      timestamps: { timeZone: 'Europe/London' },
+    });
+    expect(values(got)).toEqual(values(expected));
+    expect(got.dataQuality).toEqual(expected.dataQuality);
+  }, 60_000);
+
+  test('a value with an offset among local times is refused with its line', async () => {
+    const file = csv(
+      HEADER,
+      lines((o, i) => (i === 25_000 ? `${local(o)}+01:00` : local(o))),
+    );
+    await expect(
+      report({ relation: { kind: 'file', path: file }, timestamps: { timeZone: 'Europe/London' } }),
+    ).rejects.toThrow(
+      /line 25002: column ordered_at holds ".*\+01:00", not a local date and time without an offset/,
+    );
+  }, 60_000);
+});
+
+describe('the Online Retail export as published (Latin-1, M/D/YYYY H:MM London time)', () => {
+  const RAW = new URL('../data/online-retail/invoices-raw.csv', import.meta.url).pathname;
+  let canonicalFile = '';
+
+  /** The canonical UTC file, converted here independently (luxon, integer cents). */
+  beforeAll(() => {
+    const [, ...rows] = readFileSync(RAW, 'latin1').split('\r\n').filter(Boolean);
+    canonicalFile = csv(
+      'order_id,customer_id,ordered_at,amount,status',
+      rows.map((row) => {
+        const [id = '', date = '', customer = '', , quantity = '', price = ''] = row.split(',');
+        const at = DateTime.fromFormat(date, 'M/d/yyyy H:mm', { zone: 'Europe/London' });
+        const [whole = '0', fraction = ''] = price.split('.');
+        const micros = Number(whole) * 1e6 + Number(fraction.padEnd(6, '0'));
+        const product = Number(quantity) * micros; // in millionths
+        const cents = Math.sign(product) * Math.floor((Math.abs(product) + 5_000) / 10_000);
+        return [
+          id,
+          customer === '(blank)' ? '' : customer,
+          at.toUTC().toISO({ suppressMilliseconds: true }),
+          (cents / 100).toFixed(2),
+          id.startsWith('C') ? 'cancelled' : 'completed',
+        ].join(',');
+      }),
+    );
+  });
+
+  const exported: ConfigInput['source'] = {
+    relation: { kind: 'file', path: RAW, encoding: 'latin-1' },
+    columns: {
+      order_id: 'InvoiceNo',
+      customer_id: "nullif(trim(CustomerID), '(blank)')",
+      ordered_at: 'InvoiceDate',
+      amount: 'round(Quantity * UnitPrice, 2)',
+      status: "CASE WHEN InvoiceNo LIKE 'C%' THEN 'cancelled' END",
+    },
+    types: { Quantity: 'integer', UnitPrice: 'decimal' },
+    timestamps: { format: '%m/%d/%Y %H:%M', timeZone: 'Europe/London' },
+  };
+
+  // Without timeZone, the summer periods differ (checked): the times are London's.
+  test.each([
+    ['2010-W49', 'week'],
+    ['2011-W13', 'week'], // the first week of summer time
+    ['2011-W44', 'week'], // the week winter time returns
+    ['2011-03', 'month'],
+    ['2011-10', 'month'],
+  ] as const)(
+    '%s: exactly the KPIs of its canonical UTC conversion',
+    async (period, kind) => {
+      const expected = await report(
+        { relation: { kind: 'file', path: canonicalFile } },
+        period,
+        kind,
+      );
+      const got = await report(exported, period, kind);
+      expect(values(got)).toEqual(values(expected));
+      expect(got.dataQuality).toEqual(expected.dataQuality);
+      expect(got.kpis.orders.value).toBeGreaterThan(0);
+    },
+    60_000,
+  );
 });

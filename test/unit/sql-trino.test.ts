@@ -70,6 +70,40 @@ describe('every statement of a run parses with the Trino grammar (Athena engine 
     }
   });
 
+  test('an export as stored (column expressions, text times in a format, London wall-clock time)', async () => {
+    const config = parseConfig({
+      source: {
+        relation: { kind: 'table', table: ORDERS },
+        columns: {
+          order_id: 'InvoiceNo',
+          customer_id: "nullif(trim(CustomerID), '(blank)')",
+          ordered_at: 'InvoiceDate',
+          amount: 'round(Quantity * UnitPrice, 2)',
+          status: "CASE WHEN InvoiceNo LIKE 'C%' THEN 'cancelled' END",
+        },
+        timestamps: { format: '%m/%d/%Y %H:%M', timeZone: 'Europe/London' },
+      },
+      reports: [{ id: 'r', name: 'R', period: 'week', timeZone: 'Europe/London' }],
+    });
+    const [report] = config.reports;
+    if (!report) throw new Error('no report');
+    const engine = new AthenaEngine({
+      client: new AthenaClient({ region: 'eu-west-1' }),
+      workGroup: 'kpi',
+    });
+    const plan = await planRun({ report, source: config.source, period: '2026-W47' }, engine, {
+      now: new Date('2027-02-01T00:00:00Z'),
+      beyond: true,
+    });
+    const [create = ''] = statementsOf(plan);
+    expect(parser.validate(create)).toEqual([]);
+    // Trino's date_parse takes MySQL specifiers (%i for minutes), not strftime's.
+    expect(create).toContain(`date_parse(CAST("InvoiceDate" AS VARCHAR), '%m/%d/%Y %H:%i')`);
+    expect(create).toContain('(round(Quantity * UnitPrice, 2))');
+    expect(create).toMatch(/ordered_at - INTERVAL '3600' SECOND/);
+    expect(create).not.toMatch(/strptime|AT TIME ZONE|with_timezone/);
+  });
+
   test('the check itself catches DuckDB-only syntax', () => {
     expect(
       parser.validate('SELECT x::VARCHAR FROM t QUALIFY row_number() OVER () = 1').length,
