@@ -110,6 +110,7 @@ export async function planRun(
       relation,
       columns: req.source.columns,
       excludedStatuses: req.source.excludedStatuses,
+      grain: req.source.grain,
       ...(req.source.timestamps
         ? {
             timestamps: {

@@ -160,6 +160,11 @@ const sourceSchema = z
       })
       .strict()
       .optional(),
+    /**
+     * `line` when the source holds order lines (most shop exports): the lines of an order
+     * are summed into one order. With `order`, rows sharing an id are duplicates.
+     */
+    grain: z.enum(['order', 'line']).default('order'),
     /** Optional: survey answers; the reports then show NPS and CSAT. */
     feedback: feedbackSource.optional(),
     /** Optional: marketing spend; the reports then show CAC and LTV : CAC. */

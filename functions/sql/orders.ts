@@ -93,6 +93,11 @@ export interface OrdersInput {
   readonly excludedStatuses: readonly string[];
   readonly timestamps?: SourceTimestamps | undefined;
   readonly dialect?: Dialect;
+  /**
+   * `line`: the source holds order lines; the lines of an order (same order id, customer,
+   * time and status) are one order whose amount is their sum. @default 'order'
+   */
+  readonly grain?: 'order' | 'line' | undefined;
 }
 
 /**
@@ -134,10 +139,21 @@ export function classifiedOrders(input: OrdersInput, extraColumns: readonly stri
           ${statusExpr} AS status
         FROM ${relation}`;
   // Local wall-clock times become UTC one level up, where the parsed time is a column.
-  const src = ts?.timeZone
+  const utc = ts?.timeZone
     ? `SELECT order_id, customer_id, ${localToUtc('ordered_at', ts.timeZone, ts.until)} AS ordered_at, amount, status
         FROM (${read}) local_times`
     : read;
+  // Order lines: one order per order id, customer, time and status, its amount the sum of
+  // its lines' (unknown when a line's is). Lines that disagree on the customer, time or
+  // status make two orders of one id, and the duplicate rule below keeps the latest.
+  const src =
+    input.grain === 'line'
+      ? `SELECT order_id, customer_id, ordered_at,
+          CAST(CASE WHEN count(amount) = count(*) THEN sum(amount) END AS DECIMAL(18, 2)) AS amount,
+          status
+        FROM (${utc}) order_lines
+        GROUP BY order_id, customer_id, ordered_at, status`
+      : utc;
   return `SELECT customer_id, ordered_at, amount, reason, dup_id${extraColumns.map((e) => `,\n    ${e}`).join('')}
   FROM (
     SELECT customer_id, ordered_at, amount,

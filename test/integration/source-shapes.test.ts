@@ -252,6 +252,39 @@ describe('local wall-clock times', () => {
   }, 60_000);
 });
 
+describe('order lines instead of orders', () => {
+  const orders = shop();
+  const HEADER = 'order_id,customer_id,ordered_at,amount,status';
+  const status = (o: Order): string => (o.cancelled ? 'cancelled' : 'completed');
+
+  test('lines summed into their orders give the order-level KPIs; read as orders they would not', async () => {
+    const orderLevel = csv(
+      HEADER,
+      orders.map((o) =>
+        [o.id, o.customer, iso(o.at), (o.cents / 100).toFixed(2), status(o)].join(','),
+      ),
+    );
+    // One to three lines per order, their cents adding up to the order's.
+    const lines = orders.flatMap((o, i) => {
+      const n = 1 + (i % 3);
+      const share = Math.floor(o.cents / n);
+      return Array.from({ length: n }, (_, j) => {
+        const cents = j === n - 1 ? o.cents - share * (n - 1) : share;
+        return [o.id, o.customer, iso(o.at), (cents / 100).toFixed(2), status(o)].join(',');
+      });
+    });
+    const lineLevel = csv(HEADER, lines);
+    const expected = await report({ relation: { kind: 'file', path: orderLevel } });
+    const got = await report({ relation: { kind: 'file', path: lineLevel }, grain: 'line' });
+    expect(values(got)).toEqual(values(expected));
+    expect(got.dataQuality).toEqual(expected.dataQuality);
+    // The same file read as orders keeps one line of each order: less revenue, "duplicates".
+    const wrong = await report({ relation: { kind: 'file', path: lineLevel } });
+    expect(wrong.kpis.revenue.value).toBeLessThan(expected.kpis.revenue.value ?? 0);
+    expect(wrong.kpis.orders.value).toBe(expected.kpis.orders.value);
+  }, 60_000);
+});
+
 describe('the Online Retail export as published (Latin-1, M/D/YYYY H:MM London time)', () => {
   const RAW = new URL('../data/online-retail/invoices-raw.csv', import.meta.url).pathname;
   let canonicalFile = '';

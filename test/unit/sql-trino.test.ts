@@ -70,7 +70,7 @@ describe('every statement of a run parses with the Trino grammar (Athena engine 
     }
   });
 
-  test('an export as stored (column expressions, text times in a format, London wall-clock time)', async () => {
+  test('an export as stored (column expressions, text times in a format, London wall-clock time, order lines)', async () => {
     const config = parseConfig({
       source: {
         relation: { kind: 'table', table: ORDERS },
@@ -82,6 +82,7 @@ describe('every statement of a run parses with the Trino grammar (Athena engine 
           status: "CASE WHEN InvoiceNo LIKE 'C%' THEN 'cancelled' END",
         },
         timestamps: { format: '%m/%d/%Y %H:%M', timeZone: 'Europe/London' },
+        grain: 'line',
       },
       reports: [{ id: 'r', name: 'R', period: 'week', timeZone: 'Europe/London' }],
     });
