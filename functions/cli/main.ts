@@ -65,25 +65,158 @@ export const SAMPLE_EXTRAS = {
 /** The sample data ends here; the demo reports the last complete week before it. */
 export const SAMPLE_END = new Date('2026-11-23T00:00:00Z');
 
-const USAGE = `Usage: kpi <command> [options]
+/** What a flag is for, shown by `kpi <command> --help`. */
+interface FlagHelp {
+  readonly value?: string;
+  readonly text: string;
+}
+
+const FLAG_HELP: Record<string, FlagHelp> = {
+  config: { value: 'FILE', text: 'the configuration (default: ./kpi.config.ts when it exists)' },
+  report: { value: 'ID', text: 'a report of the configuration (default: the first)' },
+  source: {
+    value: 'PATH',
+    text: 'orders file or folder (Parquet or CSV); with --config it keeps the configured columns',
+  },
+  period: {
+    value: 'LABEL',
+    text: '2026-W47, 2026-11, 2026-Q4, 2026 or 2026-11-01..2026-11-15 (default: the last complete one)',
+  },
+  timezone: { value: 'TZ', text: "an IANA zone for period boundaries (default: the report's)" },
+  format: { value: 'F', text: 'json, html, text, eml or all (default: json)' },
+  out: { value: 'DIR', text: 'write the files here (default: JSON on stdout; files to out/)' },
+  now: { value: 'ISO', text: 'pretend it is this date or instant (default: now)' },
+  from: { value: 'LABEL', text: 'the first period' },
+  to: { value: 'LABEL', text: 'the last period' },
+  'active-window-days': {
+    value: 'N',
+    text: "days a customer stays active (default: the report's)",
+  },
+  'mail-from': {
+    value: 'ADDR',
+    text: 'the digest.eml From header (default: kpi-digest@localhost)',
+  },
+  'mail-to': { value: 'A,B', text: 'the digest.eml To header (default: me@localhost)' },
+  engine: {
+    value: 'E',
+    text: 'duckdb (local files) or athena (your AWS credentials) (default: duckdb)',
+  },
+  workgroup: { value: 'W', text: "Athena work group (default: the config's aws.athena)" },
+  database: { value: 'D', text: "Athena database (default: the config's)" },
+  table: { value: 'DB.T', text: "Athena orders table (default: the config's)" },
+  region: { value: 'R', text: "AWS region (default: your AWS configuration's)" },
+  recipients: {
+    value: 'A,B',
+    text: "send to these instead of the report's list (allowed domains only)",
+  },
+  'dry-run': { text: 'archive only, send nothing' },
+  'kpis-only': { text: 'skip cohorts, RFM, the at-risk list and the lifetime model (faster)' },
+  'print-sql': {
+    text: "print every statement the run would send, each ended by a line ';', and send none",
+  },
+  force: { text: 'operators only: send again although this audience has the period' },
+  function: {
+    value: 'NAME',
+    text: "the deployed function (default: from the config's stack name)",
+  },
+  help: { text: 'this help' },
+};
+
+const RUN_FLAGS = [
+  'config',
+  'report',
+  'source',
+  'period',
+  'timezone',
+  'format',
+  'out',
+  'now',
+  'active-window-days',
+  'kpis-only',
+  'mail-from',
+  'mail-to',
+  'engine',
+  'workgroup',
+  'database',
+  'table',
+  'region',
+  'print-sql',
+] as const;
+
+/** Each command, what it does, and the only flags it takes. */
+const COMMANDS: Record<string, { readonly about: string; readonly flags: readonly string[] }> = {
+  run: { about: 'Compute one report', flags: RUN_FLAGS },
+  backfill: {
+    about: 'One report per period, --from to --to, into out/backfill/<report>/<period>/ (DuckDB)',
+    flags: [
+      'config',
+      'report',
+      'source',
+      'from',
+      'to',
+      'timezone',
+      'format',
+      'out',
+      'active-window-days',
+      'kpis-only',
+      'mail-from',
+      'mail-to',
+    ],
+  },
+  invoke: {
+    about: 'Run the deployed report function for any period',
+    flags: [
+      'config',
+      'report',
+      'period',
+      'recipients',
+      'dry-run',
+      'format',
+      'function',
+      'region',
+      'force',
+    ],
+  },
+  demo: {
+    about: 'Generate the sample shop (if missing) and write out/ for its last complete week',
+    flags: ['config', 'now', 'out', 'mail-from', 'mail-to'],
+  },
+};
+
+/** Commands that run as printed on a clone after `npm start` (the README lists the same). */
+export const EXAMPLES = [
+  'run --period 2026-W47',
+  'run --report monthly --period 2026-10 --format all --out out/monthly',
+  'run --source .cache/sample/orders.parquet --period 2026-11-01..2026-11-15 --timezone America/New_York',
+  'backfill --from 2026-W44 --to 2026-W47 --kpis-only',
+  'run --engine athena --period 2026-W47 --print-sql',
+  'demo',
+];
+
+const USAGE = `Usage: kpi <command> [options]     (kpi <command> --help: that command's options)
 
 Commands:
-  run        Compute one report
-             [--config F] [--report ID] [--source PATH] [--period LABEL] [--timezone TZ]
-             [--format json|html|text|eml|all] [--out DIR] [--now ISO] [--active-window-days N]
-             [--kpis-only: skip cohorts, RFM, the at-risk list and the lifetime model]
-             [--engine duckdb|athena] [--workgroup W] [--database D] [--table DB.T] [--region R]
-             [--print-sql: print every statement the run would send, each ended by a line ';',
-              and send none (no credentials needed)]
-  backfill   One report per period: --from LABEL --to LABEL [run options] (--out DIR, default out/backfill)
-  invoke     Run the deployed report function: [--config F] [--report ID] [--period LABEL]
-             [--recipients a@x,b@x] [--dry-run] [--format F] [--function NAME] [--region R]
-             [--force: operators only, send again although this audience has the period]
-  demo       Generate the sample shop (if missing) and write out/ for its last complete week
+${Object.entries(COMMANDS)
+  .map(([name, c]) => `  ${name.padEnd(10)} ${c.about}`)
+  .join('\n')}
   help       This text
+
+Examples (with npm: npm run kpi -- <command> ...):
+${EXAMPLES.map((e) => `  kpi ${e}`).join('\n')}
 
 Periods: 2026-W47, 2026-11, 2026-Q4, 2026, 2026-11-01..2026-11-15.
 Exit codes: 0 done, 1 the query failed, 2 bad input.`;
+
+/** `kpi <command> --help`: that command's flags only, with their defaults. */
+function commandUsage(name: string): string {
+  const c = COMMANDS[name];
+  if (!c) return USAGE;
+  const rows = [...c.flags, 'help'].map((f) => {
+    const h = FLAG_HELP[f] ?? { text: '' };
+    return `  --${f}${h.value ? ` ${h.value}` : ''}`.padEnd(30) + ` ${h.text}`;
+  });
+  return `Usage: kpi ${name} [options]\n\n${c.about}.\n\nOptions:\n${rows.join('\n')}`;
+}
 
 const options = {
   config: { type: 'string' },
@@ -188,10 +321,16 @@ async function resolveConfig(
   periodKind: Period['kind'] | undefined,
 ): Promise<{ config: Config; report: ReportConfig }> {
   let config: Config;
-  if (flags.config) {
-    config = await loadConfig(resolve(cwd, flags.config));
+  // The project's kpi.config.ts when there is one and no --source says otherwise.
+  const configFile =
+    flags.config ??
+    (!flags.source && existsSync(resolve(cwd, 'kpi.config.ts')) ? 'kpi.config.ts' : undefined);
+  if (configFile) {
+    config = await loadConfig(resolve(cwd, configFile));
   } else {
-    if (!flags.source) throw new UsageError('--source is required without --config');
+    if (!flags.source) {
+      throw new UsageError('give --source FILE, or --config FILE (there is no kpi.config.ts here)');
+    }
     const kind = periodKind === undefined || periodKind === 'custom' ? 'week' : periodKind;
     config = parseConfig({
       source: { relation: { kind: 'file', path: resolve(cwd, flags.source) } },
@@ -206,14 +345,23 @@ async function resolveConfig(
       ],
     });
   }
-  if (flags.source && flags.config) {
-    // --source replaces the configured relation; its columns are the canonical ones.
+  if (flags.source && configFile) {
+    // --source replaces the configured file, and keeps how the config reads it: the column
+    // mapping, types, times, grain, encoding and delimiter.
+    const relation = config.source.relation;
+    const reading =
+      relation.kind === 'file'
+        ? {
+            ...(relation.format ? { format: relation.format } : {}),
+            ...(relation.encoding ? { encoding: relation.encoding } : {}),
+            ...(relation.delimiter ? { delimiter: relation.delimiter } : {}),
+          }
+        : {};
     config = parseConfig({
       ...config,
       source: {
         ...config.source,
-        relation: { kind: 'file', path: resolve(cwd, flags.source) },
-        columns: undefined,
+        relation: { ...reading, kind: 'file', path: resolve(cwd, flags.source) },
       },
     });
   }
@@ -460,6 +608,12 @@ export function periodRange(from: Period, to: Period): Period[] {
   return out;
 }
 
+/** A duration for a person: seconds below two minutes, then minutes. */
+function duration(ms: number): string {
+  const seconds = Math.max(1, Math.round(ms / 1000));
+  return seconds < 120 ? `${seconds} s` : `${Math.round(seconds / 60)} min`;
+}
+
 async function commandBackfill(flags: Flags, ctx: RunContext): Promise<void> {
   const from = periodFlag(flags.from, 'from');
   const to = periodFlag(flags.to, 'to');
@@ -474,6 +628,7 @@ async function commandBackfill(flags: Flags, ctx: RunContext): Promise<void> {
     format: 'backfill {bar} {value}/{total} periods | {label} | eta {eta_formatted}',
   });
   const interactive = ctx.io.interactive ?? false;
+  const started = performance.now();
   if (interactive) bar.start(periods.length, 0, { label: '' });
   for (const [i, p] of periods.entries()) {
     const run = await runFullReport(
@@ -483,7 +638,13 @@ async function commandBackfill(flags: Flags, ctx: RunContext): Promise<void> {
     );
     await writeRun(join(root, report.id, p.label), run, format, flags, report.headline);
     if (interactive) bar.update(i + 1, { label: p.label });
-    else ctx.io.stderr(`kpi: backfill ${i + 1}/${periods.length} ${p.label}\n`);
+    else {
+      // The time left, from the mean time per period so far.
+      const left = ((performance.now() - started) / (i + 1)) * (periods.length - i - 1);
+      ctx.io.stderr(
+        `kpi: backfill ${i + 1}/${periods.length} ${p.label}${i + 1 < periods.length ? `, about ${duration(left)} left` : ''}\n`,
+      );
+    }
   }
   if (interactive) bar.stop();
   ctx.io.stderr(`kpi: wrote ${periods.length} reports under ${join(root, report.id)}\n`);
@@ -535,9 +696,23 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   let engine: DuckDbEngine | undefined;
   try {
     const { command, flags } = parseFlags(argv);
+    if (command !== undefined && command !== 'help' && COMMANDS[command] && flags.help) {
+      io.stdout(`${commandUsage(command)}\n`);
+      return 0;
+    }
     if (flags.help || command === 'help' || command === undefined) {
       (command === undefined && !flags.help ? io.stderr : io.stdout)(`${USAGE}\n`);
       return command === undefined && !flags.help ? 2 : 0;
+    }
+    const spec = COMMANDS[command];
+    if (spec) {
+      // A flag that does not apply is refused, never silently ignored.
+      const foreign = Object.keys(flags).filter((f) => !spec.flags.includes(f));
+      if (foreign.length > 0) {
+        throw new UsageError(
+          `${foreign.map((f) => `--${f}`).join(', ')} ${foreign.length === 1 ? 'does' : 'do'} not apply to ${command} (kpi ${command} --help lists its options)`,
+        );
+      }
     }
     const handler = {
       run: commandRun,

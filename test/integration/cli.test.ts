@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +29,68 @@ beforeAll(() => {
     { order_id: '2', customer_id: 'a', ordered_at: '2026-11-17T10:00:00Z', amount: 20 },
     { order_id: '3', customer_id: 'b', ordered_at: '2026-11-18T10:00:00Z', amount: 30.5 },
   ]);
+});
+
+describe('one way to run, and help per command', () => {
+  test('without --source or --config, run reads ./kpi.config.ts, and says so when there is none', async () => {
+    const empty = mkdtempSync(join(tmpdir(), 'kpi-empty-'));
+    const r = await kpi(['run', '--period', '2026-W47'], empty);
+    expect(r.code).toBe(2);
+    expect(r.err).toBe(
+      'kpi: give --source FILE, or --config FILE (there is no kpi.config.ts here)\n',
+    );
+  });
+
+  test('kpi <command> --help lists that command’s options only, with defaults', async () => {
+    const run = await kpi(['run', '--help']);
+    expect(run.code).toBe(0);
+    expect(run.out).toMatch(/^Usage: kpi run \[options\]/);
+    expect(run.out).toMatch(/--engine E +duckdb \(local files\) or athena .*\(default: duckdb\)/);
+    expect(run.out).not.toMatch(/--recipients|--from/);
+    const backfill = await kpi(['backfill', '--help']);
+    expect(backfill.out).toMatch(/--from LABEL/);
+    expect(backfill.out).not.toMatch(/--engine|--print-sql/);
+    const invoke = await kpi(['invoke', '--help']);
+    expect(invoke.out).toMatch(/--recipients A,B/);
+    expect(invoke.out).not.toMatch(/--source/);
+  });
+
+  test('--source with --config keeps the configured mapping', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kpi-mapped-'));
+    const file = join(dir, 'export.csv');
+    writeFileSync(
+      file,
+      [
+        'Nr;Kunde;Zeit;Betrag',
+        '1;a;2026-11-10T10:00:00Z;10.00',
+        '2;a;2026-11-17T10:00:00Z;20.00',
+        '3;b;2026-11-18T10:00:00Z;30.50',
+      ].join('\n') + '\n',
+    );
+    writeFileSync(
+      join(dir, 'kpi.config.json'),
+      JSON.stringify({
+        source: {
+          relation: { kind: 'file', path: 'elsewhere.csv', delimiter: ';' },
+          columns: {
+            order_id: 'Nr',
+            customer_id: 'Kunde',
+            ordered_at: 'Zeit',
+            amount: 'Betrag',
+            status: null,
+          },
+        },
+        reports: [{ id: 'weekly', name: 'Weekly', period: 'week' }],
+      }),
+    );
+    const r = await kpi(
+      ['run', '--config', 'kpi.config.json', '--source', 'export.csv', '--period', '2026-W47'],
+      dir,
+    );
+    expect(r.err).not.toMatch(/error|no column/);
+    expect(r.code).toBe(0);
+    expect((JSON.parse(r.out) as Report).kpis.revenue.value).toBe(50.5);
+  });
 });
 
 describe('kpi run --print-sql', () => {
@@ -129,7 +191,14 @@ describe('kpi run', () => {
       ['run', '--source', '/no/such/file.parquet', '--period', '2026-W47'],
       /source "\/no\/such\/file.parquet" does not exist/,
     ],
-    [['run', '--period', '2026-W47'], /--source is required without --config/],
+    [
+      ['backfill', '--from', '2026-W01', '--to', '2026-W02', '--engine', 'athena'],
+      /^kpi: --engine does not apply to backfill \(kpi backfill --help lists its options\)$/,
+    ],
+    [
+      ['demo', '--period', '2026-W47', '--recipients', 'a@b.c'],
+      /^kpi: --period, --recipients do not apply to demo/,
+    ],
     [['run', '--source', 'x.csv', '--format', 'pdf'], /--format "pdf" is not one of/],
     // Empty values are refused, not replaced by defaults (an unset shell variable).
     [['run', '--source', 'x.csv', '--out', ''], /^kpi: --out needs a value; received ""$/],
