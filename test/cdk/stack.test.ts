@@ -205,14 +205,32 @@ describe('the stack', () => {
 describe('cdk synth', () => {
   test('the project config synthesizes offline with the pinned CDK CLI', () => {
     const out = mkdtempSync(join(tmpdir(), 'kpi-cdk-'));
-    const r = spawnSync('npx', ['cdk', 'synth', '--quiet', '--output', out], {
-      cwd: ROOT,
-      encoding: 'utf8',
-      env: { ...process.env, CDK_DISABLE_VERSION_CHECK: '1' },
-    });
+    // The project's config holds example values: meant here, so said so.
+    const r = spawnSync(
+      'npx',
+      ['cdk', 'synth', '--quiet', '--output', out, '-c', 'allowPlaceholders=true'],
+      {
+        cwd: ROOT,
+        encoding: 'utf8',
+        env: { ...process.env, CDK_DISABLE_VERSION_CHECK: '1' },
+      },
+    );
     expect(r.stderr).not.toMatch(/error/i);
     expect(r.status).toBe(0);
   }, 120_000);
+
+  test('the example values are refused, each field named, unless meant', () => {
+    const r = spawnSync('npx', ['tsx', 'bin/app.ts'], { cwd: ROOT, encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(
+      /aws\.sender: "kpi-digest@example\.com" is an example address; put yours/,
+    );
+    expect(r.stderr).toMatch(/reports\[0\]\.recipients\[0\]: "leadership@example\.com"/);
+    expect(r.stderr).toMatch(
+      /aws\.athena\.createTable\.bucket: "example-orders-data" is an example bucket; put yours/,
+    );
+    expect(r.stderr).toMatch(/add -c allowPlaceholders=true/);
+  }, 60_000);
 
   test('a bad config fails synth with a message naming the field', () => {
     const dir = mkdtempSync(join(tmpdir(), 'kpi-cdk-bad-'));
