@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SingleBar } from 'cli-progress';
 import { ConfigError, loadConfig, parseConfig } from '../config/load.ts';
@@ -40,6 +40,7 @@ import type { AtRiskCustomer } from '../kpis/beyond.ts';
 import { planRun, runFullReport, statementsOf, type RunRequest } from '../pipeline.ts';
 import type { Report } from '../report/report.ts';
 import { generateSample } from '../sample/generate.ts';
+import { configModule, proposedConfig, proposeSource } from './init.ts';
 
 /** Where the CLI writes and reads; tests pass their own. */
 export interface CliIo {
@@ -114,11 +115,14 @@ const FLAG_HELP: Record<string, FlagHelp> = {
   'print-sql': {
     text: "print every statement the run would send, each ended by a line ';', and send none",
   },
-  force: { text: 'operators only: send again although this audience has the period' },
+  force: {
+    text: 'invoke: operators only, send again although this audience has the period; init: replace the file',
+  },
   function: {
     value: 'NAME',
     text: "the deployed function (default: from the config's stack name)",
   },
+  json: { text: 'write kpi.config.json instead of kpi.config.ts' },
   help: { text: 'this help' },
 };
 
@@ -177,6 +181,10 @@ const COMMANDS: Record<string, { readonly about: string; readonly flags: readonl
       'force',
     ],
   },
+  init: {
+    about: 'Read an export (--source) and write a commented kpi.config.ts proposing how to read it',
+    flags: ['source', 'json', 'force'],
+  },
   demo: {
     about: 'Generate the sample shop (if missing) and write out/ for its last complete week',
     flags: ['config', 'now', 'out', 'mail-from', 'mail-to'],
@@ -190,6 +198,7 @@ export const EXAMPLES = [
   'run --source .cache/sample/orders.parquet --period 2026-11-01..2026-11-15 --timezone America/New_York',
   'backfill --from 2026-W44 --to 2026-W47 --kpis-only',
   'run --engine athena --period 2026-W47 --print-sql',
+  'init --source test/data/online-retail/invoices-raw.csv --json',
   'demo',
 ];
 
@@ -243,6 +252,7 @@ const options = {
   'print-sql': { type: 'boolean' },
   force: { type: 'boolean' },
   function: { type: 'string' },
+  json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -650,6 +660,32 @@ async function commandBackfill(flags: Flags, ctx: RunContext): Promise<void> {
   ctx.io.stderr(`kpi: wrote ${periods.length} reports under ${join(root, report.id)}\n`);
 }
 
+/** `kpi init`: proposes a configuration for an export; never replaces a file unless --force. */
+async function commandInit(flags: Flags, ctx: RunContext): Promise<void> {
+  if (!flags.source) throw new UsageError('init needs --source FILE or FOLDER (your export)');
+  const source = resolve(ctx.cwd, flags.source);
+  if (!existsSync(source)) throw new UsageError(`--source ${echo(flags.source)} does not exist`);
+  const name = flags.json ? 'kpi.config.json' : 'kpi.config.ts';
+  const target = resolve(ctx.cwd, name);
+  if (existsSync(target) && !flags.force) {
+    throw new UsageError(`${name} exists; add --force to replace it`);
+  }
+  const proposal = await proposeSource(source);
+  // Paths in a config are relative to it.
+  const relation = { ...proposal.source.relation, path: relative(ctx.cwd, source) || '.' };
+  const p = { ...proposal, source: { ...proposal.source, relation } };
+  writeFileSync(
+    target,
+    flags.json ? `${JSON.stringify(proposedConfig(p), null, 2)}\n` : configModule(p),
+  );
+  ctx.io.stderr(`kpi: wrote ${target}\n`);
+  for (const line of p.chosen) ctx.io.stderr(`kpi: chose ${line}\n`);
+  for (const line of p.undecided) ctx.io.stderr(`kpi: could not decide ${line}\n`);
+  ctx.io.stderr(
+    `kpi: next: npm run kpi -- run${flags.json ? ` --config ${name}` : ''} --format all --out out/\n`,
+  );
+}
+
 async function commandDemo(flags: Flags, ctx: RunContext): Promise<void> {
   const sample = resolve(ctx.cwd, SAMPLE_PATH);
   const extras = {
@@ -715,13 +751,16 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       }
     }
     const handler = {
+      init: commandInit,
       run: commandRun,
       backfill: commandBackfill,
       invoke: commandInvoke,
       demo: commandDemo,
     }[command];
     if (!handler) {
-      throw new UsageError(`unknown command ${echo(command)} (run, backfill, invoke, demo, help)`);
+      throw new UsageError(
+        `unknown command ${echo(command)} (init, run, backfill, invoke, demo, help)`,
+      );
     }
     await handler(flags, {
       io,

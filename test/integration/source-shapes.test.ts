@@ -12,6 +12,7 @@ import { ConfigError, loadConfig, parseConfig } from '../../functions/config/loa
 import type { ConfigInput } from '../../functions/config/schema.ts';
 import { DuckDbEngine } from '../../functions/engines/duckdb.ts';
 import { runReport } from '../../functions/pipeline.ts';
+import { main } from '../../functions/cli/main.ts';
 import type { Report } from '../../functions/report/report.ts';
 
 const ROWS = 30_000;
@@ -324,6 +325,27 @@ describe('the Online Retail export as published (Latin-1, M/D/YYYY H:MM London t
     types: { Quantity: 'integer', UnitPrice: 'decimal' },
     timestamps: { format: '%m/%d/%Y %H:%M', timeZone: 'Europe/London' },
   };
+
+  test('kpi init proposes a config that reads it exactly, and never overwrites without --force', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kpi-init-'));
+    let err = '';
+    const io = { stdout: () => undefined, stderr: (t: string) => (err += t), cwd: dir };
+    expect(await main(['init', '--source', RAW, '--json'], io)).toBe(0);
+    expect(err).toMatch(/chose status: order ids starting with C \(\d+ in the sample\)/);
+    expect(err).toMatch(/chose ordered_at: written %m\/%d\/%Y %H:%M/);
+    expect(err).toMatch(/local time without a zone, taken as Europe\/London; check this/);
+    expect(err).toMatch(/could not decide order ids starting with A/);
+    expect(err).toMatch(/next: npm run kpi -- run --config kpi.config.json/);
+    const proposed = await loadConfig(join(dir, 'kpi.config.json'));
+    expect(proposed.reports[0]).toMatchObject({ timeZone: 'Europe/London', currency: 'GBP' });
+    const expected = await report({ relation: { kind: 'file', path: canonicalFile } }, '2011-W13');
+    const got = await report(proposed.source, '2011-W13');
+    expect(values(got)).toEqual(values(expected));
+    expect(got.dataQuality).toEqual(expected.dataQuality);
+    err = '';
+    expect(await main(['init', '--source', RAW, '--json'], io)).toBe(2);
+    expect(err).toBe('kpi: kpi.config.json exists; add --force to replace it\n');
+  }, 60_000);
 
   // Without timeZone, the summer periods differ (checked): the times are London's.
   test.each([
