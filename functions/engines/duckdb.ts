@@ -1,4 +1,5 @@
 import { columnsRead } from '../sql/orders.ts';
+import { echo } from '../echo.ts';
 import { isColumnName } from '../sql/expression.ts';
 import { isCleanup, RunAbandoned, throwIfAbandoned } from '../abandon.ts';
 import { DuckDBInstance, DuckDBTypeId, type DuckDBConnection } from '@duckdb/node-api';
@@ -103,6 +104,16 @@ export class DuckDbEngine implements QueryEngine {
         if (!sql.includes(relation)) continue;
         const found = await explain(this.connection, source).catch(() => null);
         if (found) return found;
+        // A time that does not match the declared format (source.timestamps.format).
+        const parse = /Could not parse string "(.*)" according to format specifier "(.*)"/.exec(
+          message,
+        );
+        if (parse) {
+          return new SourceError(
+            `source "${source.label}": column holds the time ${echo(parse[1] ?? '')}, not one written ${parse[2] ?? ''} (source.timestamps.format)`,
+            { cause: err },
+          );
+        }
       }
     }
     return new QueryError(message, { cause: err });

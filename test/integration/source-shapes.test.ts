@@ -11,6 +11,7 @@ import { beforeAll, describe, expect, test } from 'vitest';
 import { ConfigError, loadConfig, parseConfig } from '../../functions/config/load.ts';
 import type { ConfigInput } from '../../functions/config/schema.ts';
 import { DuckDbEngine } from '../../functions/engines/duckdb.ts';
+import { SourceError } from '../../functions/engines/query-engine.ts';
 import { runReport } from '../../functions/pipeline.ts';
 import { main } from '../../functions/cli/main.ts';
 import type { Report } from '../../functions/report/report.ts';
@@ -238,6 +239,25 @@ describe('local wall-clock times', () => {
     });
     expect(values(got)).toEqual(values(expected));
     expect(got.dataQuality).toEqual(expected.dataQuality);
+  }, 60_000);
+
+  test('a time that does not match the declared format is refused, naming it and the format', async () => {
+    const file = csv(
+      HEADER,
+      lines((o, i) =>
+        i === 25_000
+          ? '2011-12-09 12:50'
+          : DateTime.fromSeconds(o.at, { zone: 'Europe/London' }).toFormat('M/d/yyyy H:mm'),
+      ),
+    );
+    const error = await report({
+      relation: { kind: 'file', path: file },
+      timestamps: { format: '%m/%d/%Y %H:%M', timeZone: 'Europe/London' },
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SourceError);
+    expect((error as Error).message).toMatch(
+      /column holds the time "2011-12-09 12:50", not one written %m\/%d\/%Y %H:%M \(source\.timestamps\.format\)$/,
+    );
   }, 60_000);
 
   test('a value with an offset among local times is refused with its line', async () => {
