@@ -4,7 +4,9 @@
  * how times are written and in which zone, the encoding and the delimiter. It says what it
  * chose and why, and what it could not decide, instead of guessing silently.
  */
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
+import { createGunzip } from 'node:zlib';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import type { ConfigInput } from '../config/schema.ts';
@@ -100,6 +102,9 @@ export interface Proposal {
   readonly undecided: string[];
 }
 
+/** Whether a mapping entry is a plain column name (not an expression). */
+const isPlain = (entry: string): boolean => /^[A-Za-z_][A-Za-z0-9_]*$/.test(entry);
+
 const key = (name: string): string =>
   name
     .toLowerCase()
@@ -108,8 +113,60 @@ const key = (name: string): string =>
 
 /** How a column is named in an expression: plain, or in double quotes. */
 function ref(name: string): string {
-  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(name) ? name : `"${name}"`;
+  const plain = /^[A-Za-z_][A-Za-z0-9_]*$/.test(name) && !RESERVED_WORDS.has(name.toLowerCase());
+  return plain ? name : `"${name}"`;
 }
+
+/** Words an expression reads as keywords, types or functions: quoted when they name a column. */
+const RESERVED_WORDS = new Set([
+  'and',
+  'as',
+  'between',
+  'case',
+  'cast',
+  'else',
+  'end',
+  'false',
+  'in',
+  'is',
+  'like',
+  'not',
+  'null',
+  'or',
+  'then',
+  'true',
+  'when',
+  'select',
+  'from',
+  'where',
+  'with',
+  'union',
+  'join',
+  'group',
+  'order',
+  'having',
+  'limit',
+  'over',
+  'insert',
+  'update',
+  'delete',
+  'drop',
+  'create',
+  'alter',
+  'call',
+  'grant',
+  'values',
+  'table',
+  'boolean',
+  'date',
+  'decimal',
+  'double',
+  'timestamp',
+  'varchar',
+  'e',
+  'x',
+  'b',
+]);
 
 function find(header: readonly string[], role: keyof typeof NAMES): string | undefined {
   for (const wanted of NAMES[role]) {
@@ -117,6 +174,24 @@ function find(header: readonly string[], role: keyof typeof NAMES): string | und
     if (hit !== undefined) return hit;
   }
   return undefined;
+}
+
+/** The first `n` bytes of a file, uncompressed when it is gzipped: never the whole file. */
+async function firstBytes(file: string, n: number): Promise<Buffer> {
+  const input = createReadStream(file, { highWaterMark: 64 * 1024 });
+  const stream = /\.gz$/i.test(file) ? input.pipe(createGunzip()) : input;
+  const parts: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      parts.push(chunk);
+      size += chunk.length;
+      if (size >= n) break;
+    }
+  } finally {
+    input.destroy();
+  }
+  return Buffer.concat(parts).subarray(0, n);
 }
 
 /** The first CSV-like file of a folder, or the file itself. */
@@ -181,7 +256,7 @@ export async function proposeSource(path: string): Promise<Proposal> {
   let encoding: 'utf-8' | 'latin-1' = 'utf-8';
   let delimiter = ',';
   if (!parquet) {
-    const head = (await readFile(file)).subarray(0, 1024 * 1024);
+    const head = await firstBytes(file, 1024 * 1024);
     try {
       new TextDecoder('utf-8', { fatal: true }).decode(head);
       chosen.push('encoding: UTF-8 (the first megabyte decodes as UTF-8)');
@@ -295,7 +370,24 @@ export async function proposeSource(path: string): Promise<Proposal> {
   if (orderId) {
     const ids = values(orderId);
     const repeated = ids.length - new Set(ids).size;
-    if (repeated > ids.length / 5) {
+    // Lines, unless the amount is the order's total repeated on each line (or only on one).
+    const byId = new Map<string, Set<string | null>>();
+    for (const r of rows) {
+      const id = r[orderId];
+      if (id === null || id === undefined) continue;
+      const amounts = byId.get(id) ?? new Set<string | null>();
+      amounts.add(columns.amount && isPlain(columns.amount) ? (r[columns.amount] ?? null) : 'line');
+      byId.set(id, amounts);
+    }
+    const amount = columns.amount;
+    const lineAmounts =
+      (typeof amount === 'string' && !isPlain(amount)) ||
+      [...byId.values()].some((a) => a.size > 1 && !a.has(null) && !a.has(''));
+    if (repeated > ids.length / 5 && !lineAmounts) {
+      undecided.push(
+        `grain: ${repeated} of ${ids.length} sampled rows repeat an order id with the same amount (or an empty one): is it the order's total on each line? Set grain: 'line' and a line amount (quantity × unit price), or keep one row per order`,
+      );
+    } else if (repeated > ids.length / 5) {
       grain = 'line';
       chosen.push(
         `grain: line (${repeated} of ${ids.length} sampled rows repeat an order id: order lines, summed into orders)`,
@@ -332,7 +424,11 @@ export async function proposeSource(path: string): Promise<Proposal> {
       timestamps = { format: t.format };
       chosen.push(`ordered_at: written ${t.format}`);
     }
-    if (t.zone === 'none' && !t.note) {
+    if (t.zone === 'none' && !t.note && !t.format) {
+      undecided.push(
+        `ordered_at: ISO times without a zone are read as UTC; if they are the shop's local time, set source.timestamps.timeZone${timeZone ? ` (the Country column suggests ${timeZone})` : ''}`,
+      );
+    } else if (t.zone === 'none' && !t.note) {
       if (timeZone) {
         timestamps = { ...timestamps, timeZone };
         chosen.push(`ordered_at: local time without a zone, taken as ${timeZone}; check this`);

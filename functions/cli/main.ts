@@ -573,6 +573,17 @@ async function commandInvoke(flags: Flags, ctx: RunContext): Promise<void> {
 
 async function commandRun(flags: Flags, ctx: RunContext): Promise<void> {
   const engineName = flags.engine ?? 'duckdb';
+  // Each engine's own flags; one for the other is refused, never ignored.
+  const foreign = (
+    engineName === 'athena'
+      ? (['source', 'timezone', 'active-window-days'] as const)
+      : (['workgroup', 'database', 'table', 'region'] as const)
+  ).filter((f) => flags[f] !== undefined);
+  if (foreign.length > 0) {
+    throw new UsageError(
+      `${foreign.map((f) => `--${f}`).join(', ')} ${foreign.length === 1 ? 'does' : 'do'} not apply to --engine ${engineName}`,
+    );
+  }
   if (engineName === 'athena') return athenaRun(flags, ctx);
   if (engineName !== 'duckdb')
     throw new UsageError(`--engine ${echo(engineName)} is not duckdb or athena`);

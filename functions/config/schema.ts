@@ -498,6 +498,30 @@ export const configSchema = z
   .strict()
   .superRefine((c, ctx) => {
     checkOptionalSources(c, ctx);
+    const at = c.source.columns.ordered_at;
+    const times = c.source.timestamps;
+    if (times?.timeZone && !times.format && !isColumnName(at)) {
+      // An expression's timestamps may come through with an offset applied: only text in a
+      // declared format is sure to be the wall-clock time.
+      ctx.addIssue({
+        code: 'custom',
+        path: ['source', 'timestamps', 'format'],
+        input: undefined,
+        message:
+          'expected the format of the local times when ordered_at is an expression (timestamps.timeZone needs the text as written)',
+      });
+    }
+    const expressions = Object.entries(c.source.columns).filter(
+      ([, v]) => v !== null && !isColumnName(v),
+    );
+    if (c.aws?.athena.createTable && (expressions.length > 0 || times?.format)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['aws', 'athena', 'createTable'],
+        input: undefined,
+        message: `expected no createTable: it creates the contract's columns with their types, and this source maps ${[...expressions.map(([k]) => k), ...(times?.format ? ['ordered_at (a format)'] : [])].join(', ')}; point aws.athena.table at your table over the export (with dataBucket)`,
+      });
+    }
     const seen = new Set<string>();
     c.reports.forEach((r, i) => {
       if (seen.has(r.id)) {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { basename, join, relative, sep } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { echo } from '../echo.ts';
-import { quoteIdentifier, stringLiteral } from '../sql/dialect.ts';
+import { quoteName, stringLiteral } from '../sql/dialect.ts';
 import { SourceError, type DeclaredType, type OrdersRelation, type Row } from './query-engine.ts';
 
 /**
@@ -399,7 +399,7 @@ export function relationOf(source: FileSource): string {
     .filter(([, type]) => type === 'timestamp' || type === 'local-timestamp')
     .map(
       ([name, type]) =>
-        `${(type === 'timestamp' ? timestampOf : localTimestampOf)(quoteIdentifier(name))} AS ${quoteIdentifier(name)}`,
+        `${(type === 'timestamp' ? timestampOf : localTimestampOf)(quoteName(name))} AS ${quoteName(name)}`,
     );
   const from =
     scans.length === 1
@@ -468,21 +468,21 @@ export async function explain(
   for (const [name, type] of source.declared) {
     const bad =
       type === 'money'
-        ? `TRY_CAST(${quoteIdentifier(name)} AS DECIMAL(18, 2)) IS NULL`
+        ? `TRY_CAST(${quoteName(name)} AS DECIMAL(18, 2)) IS NULL`
         : type === 'timestamp' || type === 'local-timestamp'
-          ? `TRY_CAST(${quoteIdentifier(name)} AS TIMESTAMP) IS NULL`
+          ? `TRY_CAST(${quoteName(name)} AS TIMESTAMP) IS NULL`
           : type === 'date'
-            ? `TRY_CAST(${quoteIdentifier(name)} AS DATE) IS NULL`
+            ? `TRY_CAST(${quoteName(name)} AS DATE) IS NULL`
             : type === 'integer'
-              ? `TRY_CAST(${quoteIdentifier(name)} AS BIGINT) IS NULL`
+              ? `TRY_CAST(${quoteName(name)} AS BIGINT) IS NULL`
               : type === 'decimal'
-                ? `TRY_CAST(${quoteIdentifier(name)} AS DECIMAL(18, 6)) IS NULL`
+                ? `TRY_CAST(${quoteName(name)} AS DECIMAL(18, 6)) IS NULL`
                 : 'false';
     const [row] = await rowsOf(
       connection,
-      `SELECT filename, file_row_number, CAST(${quoteIdentifier(name)} AS VARCHAR) AS v
+      `SELECT filename, file_row_number, CAST(${quoteName(name)} AS VARCHAR) AS v
        FROM read_parquet(${fileList(source.files)}, filename = true, file_row_number = true)
-       WHERE ${quoteIdentifier(name)} IS NOT NULL AND ${bad}
+       WHERE ${quoteName(name)} IS NOT NULL AND ${bad}
        ORDER BY filename, file_row_number LIMIT 1`,
     );
     if (row) {
@@ -515,7 +515,7 @@ async function rejectedIn(
   try {
     await connection.run(
       // Every column counted, so that the reader converts (and checks) each.
-      `SELECT ${[...source.declared.keys()].map((c) => `count(${quoteIdentifier(c)})`).join(', ') || 'count(*)'} FROM ${csvScan(source, [f], `, store_rejects = true, rejects_table = '${id}', rejects_scan = '${id}_scans'`)}`,
+      `SELECT ${[...source.declared.keys()].map((c) => `count(${quoteName(c)})`).join(', ') || 'count(*)'} FROM ${csvScan(source, [f], `, store_rejects = true, rejects_table = '${id}', rejects_scan = '${id}_scans'`)}`,
     );
     const [row] = await rowsOf(
       connection,
@@ -552,7 +552,7 @@ async function badTimestampIn(
     const [row] = await rowsOf(
       connection,
       `SELECT r, v FROM (
-         SELECT row_number() OVER () AS r, ${quoteIdentifier(column)} AS v
+         SELECT row_number() OVER () AS r, ${quoteName(column)} AS v
          FROM read_csv(${stringLiteral(f.read)}, ${csvOptions(
            f.gzip,
            header.map((name) => [name, 'VARCHAR'] as const),

@@ -97,6 +97,15 @@ export function stringLiteral(value: string): string {
   return `'${value.replaceAll("'", "''")}'`;
 }
 
+/**
+ * A source column's name as the file spells it ("Créé le"), double-quoted with any quote
+ * doubled: for names read from a file's header, which no identifier rule restricts.
+ */
+export function quoteName(name: string): string {
+  if (/[\r\n\0]/.test(name)) throw new Error(`unsafe column name: ${JSON.stringify(name)}`);
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
 /** A double-quoted identifier; configuration already restricts it to [A-Za-z0-9_]. */
 export function quoteIdentifier(name: string): string {
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new Error(`unsafe SQL identifier: ${name}`);

@@ -12,21 +12,16 @@ export const PORTABLE_FUNCTIONS = [
   'abs',
   'ceil',
   'coalesce',
-  'concat',
   'floor',
   'length',
   'lower',
   'lpad',
-  'ltrim',
   'nullif',
   'replace',
   'round',
   'rpad',
-  'rtrim',
-  'split_part',
   'starts_with',
   'strpos',
-  'substr',
   'trim',
   'upper',
 ] as const;
@@ -52,16 +47,7 @@ const KEYWORDS = new Set([
 ]);
 
 /** The types a CAST may name. */
-const TYPES = new Set([
-  'bigint',
-  'boolean',
-  'date',
-  'decimal',
-  'double',
-  'integer',
-  'timestamp',
-  'varchar',
-]);
+const TYPES = new Set(['boolean', 'date', 'decimal', 'double', 'timestamp', 'varchar']);
 
 /** Words that would make the expression more than an expression. */
 const REFUSED = new Set([
@@ -102,8 +88,15 @@ function tokenize(sql: string): Token[] | string {
     }
     if (rest.startsWith('--') || rest.startsWith('/*')) return 'a comment is not allowed';
     if (rest.startsWith("'")) {
+      // E'…', X'…', DATE '…': a prefixed or typed literal (DuckDB reads backslash escapes
+      // in E'…'), never part of this subset.
+      const before = tokens.at(-1);
+      if (before?.kind === 'word' && !KEYWORDS.has(before.text.toLowerCase())) {
+        return `${before.text} '…' is not allowed: a string literal stands alone`;
+      }
       const m = /^'(?:[^']|'')*'/.exec(rest);
       if (!m) return 'a string literal is not closed';
+      if (m[0].includes('\\')) return 'a backslash in a string literal is not allowed';
       tokens.push({ kind: 'string', text: m[0] });
       i += m[0].length;
       continue;
@@ -155,10 +148,10 @@ export function expressionColumns(sql: string): { columns: string[] } | { error:
     if (t.kind === 'op') {
       if (t.text === '(') depth++;
       if (t.text === ')' && --depth < 0) return { error: 'a ")" has no "("' };
-      if (t.text === '/' && !(next?.kind === 'number' && next.text.includes('.'))) {
+      if (t.text === '/') {
         return {
           error:
-            'divide only by a decimal number such as 100.0: 7 / 2 is 3 on Athena and 3.5 on DuckDB',
+            'division is not allowed: the engines disagree on its type (7 / 2 is 3 on Athena and 3.5 on DuckDB; 1234 / 100.0 is 12.3 and 12.34); multiply instead (cents * 0.01)',
         };
       }
       continue;
@@ -189,6 +182,10 @@ export function expressionColumns(sql: string): { columns: string[] } | { error:
       inCast--;
       if (!next || next.kind !== 'word' || !TYPES.has(next.text.toLowerCase())) {
         return { error: `CAST … AS takes one of ${[...TYPES].join(', ')}` };
+      }
+      const after = tokens[i + 2];
+      if (next.text.toLowerCase() === 'decimal' && !(after?.kind === 'op' && after.text === '(')) {
+        return { error: 'CAST … AS decimal needs its precision and scale: decimal(18, 2)' };
       }
       continue;
     }

@@ -94,8 +94,8 @@ export interface OrdersInput {
   readonly timestamps?: SourceTimestamps | undefined;
   readonly dialect?: Dialect;
   /**
-   * `line`: the source holds order lines; the lines of an order (same order id, customer,
-   * time and status) are one order whose amount is their sum. @default 'order'
+   * `line`: the source holds order lines; the lines of an order id are one order whose
+   * amount is their sum, its time, customer and status its latest line's. @default 'order'
    */
   readonly grain?: 'order' | 'line' | undefined;
 }
@@ -143,16 +143,24 @@ export function classifiedOrders(input: OrdersInput, extraColumns: readonly stri
     ? `SELECT order_id, customer_id, ${localToUtc('ordered_at', ts.timeZone, ts.until)} AS ordered_at, amount, status
         FROM (${read}) local_times`
     : read;
-  // Order lines: one order per order id, customer, time and status, its amount the sum of
-  // its lines' (unknown when a line's is). Lines that disagree on the customer, time or
-  // status make two orders of one id, and the duplicate rule below keeps the latest.
+  // Order lines: one order per order id. Its amount is the sum of its lines' (unknown when
+  // a line's is), and its time, customer and status are those of its latest line (ties: the
+  // lowest customer, then status), as the duplicate rule picks the row of an order. A line
+  // without an order id stays a row of its own (and is left out as missing_order_id).
   const src =
     input.grain === 'line'
-      ? `SELECT order_id, customer_id, ordered_at,
-          CAST(CASE WHEN count(amount) = count(*) THEN sum(amount) END AS DECIMAL(18, 2)) AS amount,
-          status
-        FROM (${utc}) order_lines
-        GROUP BY order_id, customer_id, ordered_at, status`
+      ? `SELECT order_id, customer_id, ordered_at, amount, status FROM (
+          SELECT order_id, customer_id, ordered_at, status,
+            CASE WHEN order_id IS NULL THEN amount
+              WHEN count(amount) OVER (PARTITION BY order_id) = count(*) OVER (PARTITION BY order_id)
+              THEN CAST(sum(amount) OVER (PARTITION BY order_id) AS DECIMAL(18, 2)) END AS amount,
+            row_number() OVER (
+              PARTITION BY order_id
+              ORDER BY ordered_at DESC NULLS LAST, customer_id NULLS LAST, status NULLS LAST
+            ) AS line_rank
+          FROM (${utc}) order_lines
+        ) ranked_lines
+        WHERE line_rank = 1 OR order_id IS NULL`
       : utc;
   return `SELECT customer_id, ordered_at, amount, reason, dup_id${extraColumns.map((e) => `,\n    ${e}`).join('')}
   FROM (

@@ -7,10 +7,12 @@
 import { utcOffsets } from './clv-query.ts';
 import { rankTree, stringLiteral, timestampLiteral, type Dialect } from './dialect.ts';
 
-/** The strftime specifiers a format may use, and Trino's `date_parse` (MySQL) spelling. */
+/**
+ * The strftime specifiers a format may use, and Trino's `date_parse` (MySQL) spelling. `%f`
+ * keeps microseconds on DuckDB and milliseconds on Athena (its timestamps hold no more).
+ */
 const SPECIFIERS: Record<string, string> = {
   Y: '%Y',
-  y: '%y',
   m: '%m',
   d: '%d',
   H: '%H',
@@ -25,7 +27,13 @@ const SPECIFIERS: Record<string, string> = {
 
 /** Why a format cannot be used on both engines, or null when it can. */
 export function formatProblem(format: string): string | null {
-  if (!/%[Yy]/.test(format)) return 'expected a year (%Y or %y)';
+  if (format.includes('%y')) {
+    return '%y is refused: DuckDB reads 69 as 1969 and Athena as 2069; write the year in full (%Y)';
+  }
+  if (!format.includes('%Y')) return 'expected a year (%Y)';
+  if (format.includes('%I') && !format.includes('%p')) {
+    return '%I needs %p: without AM or PM, DuckDB and Athena read 12:30 differently';
+  }
   for (const m of format.matchAll(/%(.?)/g)) {
     const spec = m[1] ?? '';
     if (!(spec in SPECIFIERS)) {

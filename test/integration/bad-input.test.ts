@@ -161,7 +161,7 @@ const CONFIGS: [string, unknown, string][] = [
   [
     'an SQL-looking column name',
     { ...base(), source: { ...base().source, columns: { amount: SQL } } },
-    `source.columns.amount: expected a column name or an expression both engines read alike: a string literal is not closed; received "${SQL}"`,
+    `source.columns.amount: expected a column name or an expression both engines read alike: x '…' is not allowed: a string literal stands alone; received "${SQL}"`,
   ],
   [
     'a quoted column name',

@@ -199,6 +199,14 @@ describe('kpi run', () => {
       ['demo', '--period', '2026-W47', '--recipients', 'a@b.c'],
       /^kpi: --period, --recipients do not apply to demo/,
     ],
+    [
+      ['run', '--engine', 'athena', '--source', 'x.csv'],
+      /^kpi: --source does not apply to --engine athena$/,
+    ],
+    [
+      ['run', '--source', 'x.csv', '--workgroup', 'w'],
+      /^kpi: --workgroup does not apply to --engine duckdb$/,
+    ],
     [['run', '--source', 'x.csv', '--format', 'pdf'], /--format "pdf" is not one of/],
     // Empty values are refused, not replaced by defaults (an unset shell variable).
     [['run', '--source', 'x.csv', '--out', ''], /^kpi: --out needs a value; received ""$/],

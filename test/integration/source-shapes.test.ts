@@ -170,7 +170,13 @@ describe('columns as expressions over an export’s own columns', () => {
 
   test.each([
     ["strftime(When, '%Y')", /strftime\(\) is not one of the functions both engines share/],
-    ['Qty / 2', /divide only by a decimal number such as 100\.0/],
+    ['Qty / 2', /division is not allowed: .*multiply instead \(cents \* 0\.01\)/],
+    ['Cents / 100.0', /division is not allowed/],
+    // DuckDB reads backslash escapes in E'…': a way out of the string, refused.
+    ["E'\\'' || 1 || ''", /E '…' is not allowed: a string literal stands alone/],
+    ["'a\\b'", /a backslash in a string literal is not allowed/],
+    ["concat(Qty, 'x')", /concat\(\) is not one of the functions both engines share/],
+    ['CAST(Price AS DECIMAL)', /CAST … AS decimal needs its precision and scale/],
     ['(SELECT max(x) FROM t)', /SELECT is not allowed: one expression, no subquery/],
     ['Qty; DROP TABLE orders', /";" is not allowed/],
     ['Qty -- a comment', /a comment is not allowed/],
@@ -183,6 +189,33 @@ describe('columns as expressions over an export’s own columns', () => {
         reports: [{ id: 't', name: 'T', period: 'week' }],
       }),
     ).toThrow(message);
+  });
+
+  test('refused at config time: a created Glue table for mapped columns; local times from an expression', () => {
+    const mapped = {
+      relation: { kind: 'file' as const, path: 'x.csv' },
+      columns: { amount: 'round(Qty * Price, 2)' },
+    };
+    expect(() =>
+      parseConfig({
+        source: mapped,
+        reports: [{ id: 't', name: 'T', period: 'week' }],
+        aws: {
+          sender: 'kpi@acme.test',
+          athena: { database: 'sales', table: 'orders', createTable: { bucket: 'acme-orders' } },
+        },
+      }),
+    ).toThrow(/aws\.athena\.createTable: expected no createTable: .* this source maps amount;/);
+    expect(() =>
+      parseConfig({
+        source: {
+          ...mapped,
+          columns: { ordered_at: 'coalesce(ShippedAt, CreatedAt)' },
+          timestamps: { timeZone: 'Europe/London' },
+        },
+        reports: [{ id: 't', name: 'T', period: 'week' }],
+      }),
+    ).toThrow(/source\.timestamps\.format: expected the format of the local times/);
   });
 
   test('an expression Athena could not parse is refused when the config file is loaded', async () => {
@@ -285,13 +318,15 @@ describe('order lines instead of orders', () => {
         [o.id, o.customer, iso(o.at), (o.cents / 100).toFixed(2), status(o)].join(','),
       ),
     );
-    // One to three lines per order, their cents adding up to the order's.
+    // One to three lines per order, their cents adding up to the order's; in some orders the
+    // first line was stamped a minute before the others (the order's time is its latest).
     const lines = orders.flatMap((o, i) => {
       const n = 1 + (i % 3);
       const share = Math.floor(o.cents / n);
       return Array.from({ length: n }, (_, j) => {
         const cents = j === n - 1 ? o.cents - share * (n - 1) : share;
-        return [o.id, o.customer, iso(o.at), (cents / 100).toFixed(2), status(o)].join(',');
+        const at = j === 0 && n > 1 && i % 5 === 0 ? o.at - 60 : o.at;
+        return [o.id, o.customer, iso(at), (cents / 100).toFixed(2), status(o)].join(',');
       });
     });
     const lineLevel = csv(HEADER, lines);

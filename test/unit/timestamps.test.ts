@@ -60,8 +60,13 @@ describe('text times in a declared format', () => {
   test.each([
     ['%d.%m.%Y %H:%M', null],
     ['%Y-%m-%dT%H:%M:%S.%f', null],
-    ['%d/%m %H:%M', 'expected a year (%Y or %y)'],
-    ['%Y-%j', '%j is not one both engines parse alike; use %Y %y %m %d %H %I %M %S %f %p %b %%'],
+    ['%d/%m %H:%M', 'expected a year (%Y)'],
+    [
+      '%d/%m/%y',
+      '%y is refused: DuckDB reads 69 as 1969 and Athena as 2069; write the year in full (%Y)',
+    ],
+    ['%m/%d/%Y %I:%M', '%I needs %p: without AM or PM, DuckDB and Athena read 12:30 differently'],
+    ['%Y-%j', '%j is not one both engines parse alike; use %Y %m %d %H %I %M %S %f %p %b %%'],
     ["%Y'%m", 'a quote or a line break is not allowed'],
   ])('%s: %s', (format, problem) => {
     expect(formatProblem(format)).toBe(problem);
