@@ -162,6 +162,7 @@ export function expressionColumns(sql: string): { columns: string[] } | { error:
     }
     if (t.kind !== 'word') continue;
     const word = t.text.toLowerCase();
+    const afterAs = tokens[i - 1]?.kind === 'word' && tokens[i - 1]?.text.toLowerCase() === 'as';
     if (REFUSED.has(word))
       return { error: `${t.text} is not allowed: one expression, no subquery` };
     if (next?.kind === 'op' && next.text === '(') {
@@ -169,7 +170,7 @@ export function expressionColumns(sql: string): { columns: string[] } | { error:
         inCast++;
         continue;
       }
-      if (TYPES.has(word)) continue; // DECIMAL(18, 2)
+      if (TYPES.has(word) && afterAs) continue; // CAST(x AS DECIMAL(18, 2))
       if (!(PORTABLE_FUNCTIONS as readonly string[]).includes(word)) {
         return {
           error: `${t.text}() is not one of the functions both engines share: ${PORTABLE_FUNCTIONS.join(', ')}`,
@@ -189,7 +190,8 @@ export function expressionColumns(sql: string): { columns: string[] } | { error:
       }
       continue;
     }
-    if (KEYWORDS.has(word) || TYPES.has(word)) continue;
+    // A type's name is a type only in CAST(… AS type); elsewhere it names a column (`Date`).
+    if (KEYWORDS.has(word) || (TYPES.has(word) && afterAs)) continue;
     if (!columns.some((c) => c.toLowerCase() === word)) columns.push(t.text);
   }
   if (depth !== 0) return { error: 'a "(" is not closed' };
