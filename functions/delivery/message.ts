@@ -13,6 +13,16 @@ export interface RecordedMessage {
   readonly digest: Digest;
   /** The Date header every batch carries. */
   readonly date: Date;
+  /**
+   * The at-risk link in the digest, when it expires: where the list is, the URL and its
+   * expiry, and the words that state it, so that a later batch can carry a fresh link.
+   */
+  readonly link?: {
+    readonly where: string;
+    readonly url: string;
+    readonly expiresAt: string;
+    readonly validText: string;
+  };
 }
 
 /** The recorded form (JSON, attachments in base64). */
@@ -24,6 +34,7 @@ export function messageFile(message: RecordedMessage): string {
     text: digest.text,
     attachments: digest.attachments.map((a) => ({ ...a, content: a.content.toString('base64') })),
     date: date.toISOString(),
+    ...(message.link ? { link: message.link } : {}),
   })}\n`;
 }
 
@@ -45,6 +56,7 @@ export function readMessageFile(content: Buffer, expectedSha256: string): Record
     text: string;
     attachments: { filename: string; contentType: string; content: string; cid?: string }[];
     date: string;
+    link?: RecordedMessage['link'];
   };
   return {
     digest: {
@@ -57,5 +69,6 @@ export function readMessageFile(content: Buffer, expectedSha256: string): Record
       })),
     },
     date: new Date(parsed.date),
+    ...(parsed.link ? { link: parsed.link } : {}),
   };
 }

@@ -251,7 +251,9 @@ export async function runOnce(input: unknown, deps: RunnerDeps): Promise<RunResu
         )
       : [];
   /** The at-risk list goes to the archive first; the email carries only its link. */
-  const atRiskLink = async (): Promise<{ url: string; expiresAt?: Date } | undefined> => {
+  const atRiskLink = async (): Promise<
+    { where: string; url: string; expiresAt?: Date } | undefined
+  > => {
     if (!deps.archive || atRiskList.length === 0) return undefined;
     try {
       const [where] = await deps.archive.put(
@@ -259,7 +261,7 @@ export async function runOnce(input: unknown, deps: RunnerDeps): Promise<RunResu
         new Map([[AT_RISK_FILE, atRiskCsv(atRiskList)]]),
       );
       if (!where) return undefined;
-      return deps.archive.link ? await deps.archive.link(where) : { url: where };
+      return { where, ...(deps.archive.link ? await deps.archive.link(where) : { url: where }) };
     } catch (e) {
       // The digest still goes out, without the link; the archive step after it will fail loudly.
       log('at-risk list not archived before the send', { error: (e as Error).message });
@@ -267,6 +269,44 @@ export async function runOnce(input: unknown, deps: RunnerDeps): Promise<RunResu
     }
   };
   const nothing = { sentTo: [], messageIds: [], failed: [], uncertain: [] };
+  /** The words under the at-risk link that say when it stops working, as the digest has them. */
+  const linkValidText = (expiresAt: Date): string => {
+    const msg = messagesFor(report.locale);
+    const f = formatter(report.locale, report.currency, msg.m.units);
+    return fill(msg.m.beyond.linkValidUntil, {
+      until: f.instant(expiresAt.toISOString(), report.timeZone),
+    });
+  };
+  /**
+   * A recorded message whose at-risk link expires within the hour gets a freshly signed one
+   * (and the words stating its expiry); nothing else of it changes.
+   */
+  const withFreshLink = async (message: RecordedMessage): Promise<RecordedMessage> => {
+    const old = message.link;
+    if (!old || !deps.archive?.link) return message;
+    if (new Date(old.expiresAt).getTime() - now.getTime() > 3_600_000) return message;
+    const fresh = await deps.archive.link(old.where);
+    const validText = fresh.expiresAt ? linkValidText(fresh.expiresAt) : '';
+    const swap = (text: string, escape: (s: string) => string): string =>
+      text
+        .replaceAll(escape(old.url), escape(fresh.url))
+        .replaceAll(escape(old.validText), escape(validText));
+    log('at-risk link signed again for the later batches', { key });
+    return {
+      ...message,
+      digest: {
+        ...message.digest,
+        html: swap(message.digest.html, escapeHtml),
+        text: swap(message.digest.text, (t) => t),
+      },
+      link: {
+        ...old,
+        url: fresh.url,
+        expiresAt: (fresh.expiresAt ?? now).toISOString(),
+        validText,
+      },
+    };
+  };
 
   if (payload.dryRun) {
     const result = await measure();
@@ -390,7 +430,7 @@ export async function runOnce(input: unknown, deps: RunnerDeps): Promise<RunResu
       throw e;
     }
     log('resuming with the recorded message', { key, takenOver: claim.takenOver });
-    return sendRecorded(claim, message, recorded.fresh ?? true);
+    return sendRecorded(claim, await withFreshLink(message), recorded.fresh ?? true);
   }
 
   let result: Report;
@@ -471,7 +511,20 @@ export async function runOnce(input: unknown, deps: RunnerDeps): Promise<RunResu
     ...(link ? { atRiskLink: link.url } : {}),
     ...(link?.expiresAt ? { atRiskLinkExpires: link.expiresAt } : {}),
   };
-  const message: RecordedMessage = { digest: await renderDigest(result, renderOptions), date: now };
+  const message: RecordedMessage = {
+    digest: await renderDigest(result, renderOptions),
+    date: now,
+    ...(link?.expiresAt
+      ? {
+          link: {
+            where: link.where,
+            url: link.url,
+            expiresAt: link.expiresAt.toISOString(),
+            validText: linkValidText(link.expiresAt),
+          },
+        }
+      : {}),
+  };
   if (deps.archive) {
     // The message, and the files made from it, are archived before the first send, and the
     // ledger names it: a retry or a taker sends this one, and the archive holds what was mailed.

@@ -494,6 +494,55 @@ describe.each(LEDGERS)('faults, on the %s ledger', (ledger) => {
     expect(mails[1]?.body.html).toBe(mails[0]?.body.html);
   }, 60_000);
 
+  test('later batches get a freshly signed at-risk link when the recorded one is about to expire', async () => {
+    const ledgerDir = mkdtempSync(join(tmpdir(), 'kpi-ledger-'));
+    const many = Array.from(
+      { length: 60 },
+      (_, i) => `leader${String(i).padStart(2, '0')}@example.com`,
+    );
+    const wide = parseConfig({
+      ...config(),
+      reports: [{ ...config().reports[0], recipients: many }],
+    });
+    // An archive whose links are signed with short-lived credentials (30 minutes).
+    let signed = 0;
+    const linking = (clock: () => Date): Archive => {
+      const dir = new DirArchive(mkdtempSync(join(tmpdir(), 'kpi-archive-')));
+      return {
+        put: (prefix, files) => dir.put(prefix, files),
+        get: (where) => dir.get(where),
+        link: () =>
+          Promise.resolve({
+            url: `https://archive.example.com/at-risk.csv?sig=${++signed}`,
+            expiresAt: new Date(clock().getTime() + 30 * 60_000),
+          }),
+      };
+    };
+    const crashing = crashAfterSend(ledgerAt(ledgerDir));
+    await expect(
+      runOnce(
+        { report: 'weekly', scheduled: true },
+        harness({ ledgerDir, ledger: crashing, config: wide, archive: linking(() => RUN_AT) }),
+      ),
+    ).rejects.toThrow('simulated crash');
+    const later = () => new Date(RUN_AT.getTime() + LEASE_MS + 1000);
+    await runOnce(
+      { report: 'weekly', scheduled: true },
+      harness({ ledgerDir, config: wide, clock: later, archive: linking(later) }),
+    );
+    const [first, second] = await ses.emails();
+    expect(first?.body.html).toContain('sig=1');
+    expect(second?.body.html).toContain('sig=2');
+    const until = (html = '') => /\(valid until ([^)]*)\)/.exec(html)?.[1];
+    expect(until(first?.body.html)).toBeDefined();
+    expect(until(second?.body.html)).not.toBe(until(first?.body.html));
+    // Nothing else differs: the same numbers, the link and its stated expiry aside.
+    const plain = (html = '') =>
+      html.replace(/sig=\d+/g, 'sig').replace(/\(valid until [^)]*\)/g, '(valid until)');
+    expect(plain(second?.body.html)).toBe(plain(first?.body.html));
+    expect(second?.body.html).not.toBe(first?.body.html);
+  }, 60_000);
+
   test('a run that takes over sends the recorded message to the rest, without measuring again, and never a tampered one', async () => {
     const ledgerDir = mkdtempSync(join(tmpdir(), 'kpi-ledger-'));
     const many = Array.from(
