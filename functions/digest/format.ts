@@ -8,6 +8,8 @@ export interface UnitWords {
   readonly days: string;
   /** A missing value, e.g. `n/a`. */
   readonly na: string;
+  /** A change that rounds to nothing, e.g. `unchanged` (never "+0.0" or "−0"). */
+  readonly unchanged: string;
 }
 
 /** Number and date formatting for one locale and currency, with `Intl`. */
@@ -76,13 +78,25 @@ export function formatter(locale: string, currency: string, words: UnitWords): F
   const pts = (v: number): string => `${points.format(Math.abs(v) * 100)} ${words.points}`;
   /** Score changes (NPS) are in the score's own points: −100..100. */
   const scorePts = (v: number): string => `${points.format(Math.abs(v))} ${words.points}`;
+  /** Whether a size, as shown, is zero: it is said as "unchanged", with no sign. */
+  const zeroShown = (shown: string, zero: string): boolean => shown === zero;
+  const zeros = {
+    pts: pts(0),
+    score: scorePts(0),
+    percent: percent.format(0),
+  };
   return {
     value,
     change(unit, absolute) {
       if (absolute === null) return words.na;
-      if (unit === 'ratio') return `${sign(absolute)}${pts(absolute)}`;
-      if (unit === 'score') return `${sign(absolute)}${scorePts(absolute)}`;
-      return `${sign(absolute)}${value(unit, Math.abs(absolute))}`;
+      const size =
+        unit === 'ratio'
+          ? pts(absolute)
+          : unit === 'score'
+            ? scorePts(absolute)
+            : value(unit, Math.abs(absolute));
+      const zero = unit === 'ratio' ? zeros.pts : unit === 'score' ? zeros.score : value(unit, 0);
+      return zeroShown(size, zero) ? words.unchanged : `${sign(absolute)}${size}`;
     },
     magnitude(unit, absolute, relative) {
       if (absolute === null) return words.na;
@@ -92,7 +106,11 @@ export function formatter(locale: string, currency: string, words: UnitWords): F
         ? value(unit, Math.abs(absolute))
         : percent.format(Math.abs(relative));
     },
-    relative: (v) => (v === null ? words.na : `${sign(v)}${percent.format(Math.abs(v))}`),
+    relative: (v) => {
+      if (v === null) return words.na;
+      const size = percent.format(Math.abs(v));
+      return zeroShown(size, zeros.percent) ? words.unchanged : `${sign(v)}${size}`;
+    },
     percent: (v) => (v === null ? words.na : percent.format(v)),
     count: (v) => integer.format(v),
     dateRange: (a, b) => (a === b ? day.format(asDate(a)) : day.formatRange(asDate(a), asDate(b))),

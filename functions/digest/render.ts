@@ -366,6 +366,12 @@ export async function renderDigest(r: Report, options: RenderOptions = {}): Prom
   const headline = (options.headline ?? DEFAULT_HEADLINE).filter((id) => r.kpis[id]);
   const kpis = reportedKpis(r);
   const subject = subjectOf(r, f, msg);
+  // Definitions in plain words: the report's own windows, never a configuration key.
+  const definitionOf = (id: KpiId): string =>
+    fill(msg.kpiDefinition(id), {
+      window: f.count(r.settings.activeWindowDays),
+      atRisk: f.count(r.settings.atRiskDays),
+    });
   const dq = r.dataQuality;
   const command = options.adHocHint ?? `npm run kpi -- run --period ${r.period.label}`;
   const range = f.dateRange(r.period.firstDay, r.period.lastDay);
@@ -419,7 +425,7 @@ export async function renderDigest(r: Report, options: RenderOptions = {}): Prom
   }
   const flowRows = [
     [m.flow.start, f.count(flow.start), ''],
-    [m.flow.lost, `−${f.count(flow.lost)}`, 'bad'],
+    [m.flow.lost, flow.lost === 0 ? f.count(0) : `−${f.count(flow.lost)}`, 'bad'],
     [m.flow.new, `+${f.count(flow.new)}`, 'good'],
     [m.flow.reactivated, `+${f.count(flow.reactivated)}`, 'good'],
     [m.flow.end, f.count(flow.end), ''],
@@ -459,7 +465,7 @@ export async function renderDigest(r: Report, options: RenderOptions = {}): Prom
   const glossary = `<mj-section background-color="#ffffff" css-class="card glossary" padding="8px 0">
       <mj-column>
         <mj-text font-weight="700" padding="4px 16px 0">${escapeHtml(m.table.glossary)}</mj-text>
-        <mj-text font-size="12px" line-height="17px" padding="2px 16px 10px">${kpis.map(({ id }) => `<p id="g-${id}" style="margin:4px 0;"><a name="g-${id}"></a><b>${escapeHtml(msg.kpiName(id))}</b> — ${escapeHtml(msg.kpiDefinition(id))}</p>`).join('')}</mj-text>
+        <mj-text font-size="12px" line-height="17px" padding="2px 16px 10px">${kpis.map(({ id }) => `<p id="g-${id}" style="margin:4px 0;"><a name="g-${id}"></a><b>${escapeHtml(msg.kpiName(id))}</b> — ${escapeHtml(definitionOf(id))}</p>`).join('')}</mj-text>
       </mj-column>
     </mj-section>`;
   const footer = `<mj-section padding="8px 0 16px">
@@ -588,7 +594,7 @@ function textPart(
     '',
     `${m.flow.title.toUpperCase()} · ${t.range}`,
     `${pad(m.flow.start, 40)}${f.count(flow.start)}`,
-    `${pad(m.flow.lost, 40)}−${f.count(flow.lost)}`,
+    `${pad(m.flow.lost, 40)}${flow.lost === 0 ? f.count(0) : `−${f.count(flow.lost)}`}`,
     `${pad(m.flow.new, 40)}+${f.count(flow.new)}`,
     `${pad(m.flow.reactivated, 40)}+${f.count(flow.reactivated)}`,
     `${pad(m.flow.end, 40)}${f.count(flow.end)}`,

@@ -72,15 +72,13 @@ const defs: Record<KpiId, Omit<KpiDefinition, 'id'>> = {
     name: 'Active customers at start',
     unit: 'count',
     direction: 'neutral',
-    definition:
-      'Customers with a valid order in the active window (activeWindowDays) before the period start.',
+    definition: 'Customers with a valid order in the {window} days before the period start.',
   },
   customers_end: {
     name: 'Active customers at end',
     unit: 'count',
     direction: 'up',
-    definition:
-      'Customers with a valid order in the active window (activeWindowDays) before the period end.',
+    definition: 'Customers with a valid order in the {window} days before the period end.',
   },
   new_customers: {
     name: 'New customers',
@@ -209,7 +207,7 @@ const defs: Record<KpiId, Omit<KpiDefinition, 'id'>> = {
     unit: 'count',
     direction: 'down',
     definition:
-      'Customers whose last valid order lies between 365 and atRiskDays (180) days before the period end.',
+      'Customers whose last valid order lies between {atRisk} and 365 days before the period end.',
   },
   at_risk_rate: {
     name: 'At-risk rate',

@@ -289,3 +289,41 @@ describe('a lifetime value the report could not give', () => {
     },
   );
 });
+
+describe('plain words (issue 15, item 6)', () => {
+  test('a change that rounds to nothing is "unchanged", never "+0.0 pt" or "−0"', () => {
+    for (const locale of LOCALES) {
+      const msg = messagesFor(locale);
+      const f = formatter(locale, 'USD', msg.m.units);
+      expect(f.change('ratio', -0.00004)).toBe(msg.m.units.unchanged);
+      expect(f.change('ratio', 0)).toBe(msg.m.units.unchanged);
+      expect(f.change('count', 0)).toBe(msg.m.units.unchanged);
+      expect(f.change('money', -0.004)).toBe(msg.m.units.unchanged);
+      expect(f.relative(-0.00001)).toBe(msg.m.units.unchanged);
+      // A real move keeps its sign.
+      expect(f.change('ratio', -0.012)).toMatch(/^−1[.,]2/);
+    }
+  });
+
+  test('the glossary states the report’s own windows, never a configuration key', async () => {
+    for (const locale of LOCALES) {
+      const digest = await renderDigest({
+        ...fixture,
+        report: { ...fixture.report, locale },
+        settings: { ...fixture.settings, activeWindowDays: 120, atRiskDays: 200 },
+      });
+      expect(digest.html).not.toMatch(/activeWindowDays|atRiskDays|\{window\}|\{atRisk\}/);
+      expect(digest.html).toMatch(/ 120 /);
+      expect(digest.html).toMatch(/ 200 /);
+    }
+  });
+
+  test('no customers lost is "0", not "−0"', async () => {
+    const digest = await renderDigest({
+      ...fixture,
+      customerFlow: { ...fixture.customerFlow, lost: 0 },
+    });
+    expect(digest.text).not.toMatch(/−0\b/);
+    expect(digest.html).not.toMatch(/−0</);
+  });
+});
