@@ -437,7 +437,8 @@ async function writeRun(
     result,
     format,
     envelope(flags),
-    { headline, atRiskLink: join(dir, AT_RISK_FILE) },
+    // Relative: the digest and the list are written side by side, wherever they are moved.
+    { headline, atRiskLink: AT_RISK_FILE },
     atRiskList,
   );
   return writeOutputs(dir, files);

@@ -399,7 +399,7 @@ export async function renderDigest(r: Report, options: RenderOptions = {}): Prom
   ].filter((line) => line !== '');
   const generated = fill(m.footer.generated, {
     instant: f.instant(r.generatedAt, r.period.timeZone),
-    report: r.report.id,
+    report: r.report.name,
   });
 
   const header = `<mj-section background-color="#ffffff" css-class="card" padding="8px 0 4px">

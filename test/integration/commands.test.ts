@@ -79,6 +79,12 @@ describe('the commands the project prints run as printed', () => {
     const text = readFileSync(join(project, 'out', 'digest.txt'), 'utf8');
     const command = /npm run kpi -- [^\n]+/.exec(text)?.[0] ?? '';
     expect(command).toBe('npm run kpi -- run --period 2026-W47');
+    // The digest links the list beside it, not a path of the machine that ran it, and says
+    // which report it is by name.
+    const html = readFileSync(join(project, 'out', 'digest.html'), 'utf8');
+    expect(html).toContain('href="at-risk.csv"');
+    expect(html).not.toContain(project);
+    expect(html).toMatch(/Generated .* for the report “Weekly KPIs”\./);
     const r = await kpi(argsOf(command));
     expect(r.code).toBe(0);
     expect(JSON.parse(r.out)).toMatchObject({ period: { label: '2026-W47' } });
