@@ -318,6 +318,21 @@ describe('plain words (issue 15, item 6)', () => {
     }
   });
 
+  test('customers without a segment a year ago are said so, in both locales', async () => {
+    const beyond = fixture.beyond;
+    if (!beyond) throw new Error('the fixture has no beyond section');
+    const withNew: Report = {
+      ...fixture,
+      beyond: {
+        ...beyond,
+        rfm: { ...beyond.rfm, moves: [{ from: 'none', to: 'Lost', customers: 3 }] },
+      },
+    };
+    expect((await renderDigest(withNew)).html).toContain('no order in the year before → Lost 3');
+    const ru = await renderDigest({ ...withNew, report: { ...withNew.report, locale: 'ru' } });
+    expect(ru.html).toContain('без заказов годом ранее →');
+  });
+
   test('no customers lost is "0", not "−0"', async () => {
     const digest = await renderDigest({
       ...fixture,
