@@ -192,14 +192,24 @@ function tone(c: Change): string {
   return c.verdict ?? 'muted';
 }
 
-/** `▲ 25.4%` or `▼ 0.1 pt`: arrow and size, coloured by what the move means. */
-function changeHtml(f: Formatter, id: KpiId, c: Change): string {
+/** Whether a change, as shown, is nothing: `0.0 pt`, `0.0%`, `$0.00`. */
+function shownAsZero(f: Formatter, id: KpiId, c: Change): boolean {
+  if (c.absolute === null) return false;
+  const unit = kpiDefinition(id).unit;
+  const zero = f.magnitude(unit, 0, c.relative === null ? null : 0);
+  return f.magnitude(unit, c.absolute, c.relative) === zero;
+}
+
+/** `▲ 25.4%` or `▼ 0.1 pt`: arrow and size, coloured by what the move means; or "unchanged". */
+function changeHtml(f: Formatter, id: KpiId, c: Change, unchanged: string): string {
+  if (shownAsZero(f, id, c)) return `<span class="muted">${escapeHtml(unchanged)}</span>`;
   const size = f.magnitude(kpiDefinition(id).unit, c.absolute, c.relative);
   const a = arrow(c);
   return `<span class="${tone(c)}">${a ? `${a}&nbsp;` : ''}${escapeHtml(size)}</span>`;
 }
 
-function changeText(f: Formatter, id: KpiId, c: Change): string {
+function changeText(f: Formatter, id: KpiId, c: Change, unchanged: string): string {
+  if (shownAsZero(f, id, c)) return unchanged;
   const a = arrow(c);
   return `${a ? `${a} ` : ''}${f.magnitude(kpiDefinition(id).unit, c.absolute, c.relative)}`;
 }
@@ -253,8 +263,9 @@ export function subjectOf(r: Report, f: Formatter, msg: Messages): string {
   const crr = r.kpis.crr;
   const s = msg.m.subject;
   const move = (c: Change): string => {
-    const a = arrow(c);
-    return c.absolute === null ? '' : ` (${a}${f.magnitude('ratio', c.absolute, c.relative)})`;
+    if (c.absolute === null) return '';
+    if (shownAsZero(f, 'crr', c)) return ` (${msg.m.units.unchanged})`;
+    return ` (${arrow(c)}${f.magnitude('ratio', c.absolute, c.relative)})`;
   };
   const headline =
     crr.value === null
@@ -349,7 +360,7 @@ function card(r: Report, f: Formatter, msg: Messages, id: KpiId, k: KpiResult): 
         <mj-text padding="12px 14px 0">
           <div class="kpi-name"><a href="#g-${id}" style="color:inherit;text-decoration:none;">${escapeHtml(msg.kpiName(id))}</a>${k.anomaly ? ` <span class="bad" title="${escapeHtml(c.unusual)}">⚠</span>` : ''}</div>
           <div class="kpi-value">${escapeHtml(f.value(unit, k.value))}</div>${k.value === null ? `<div class="small muted">${escapeHtml(valueText(f, msg, id, null, r))}</div>` : ''}
-          <div class="small">${changeHtml(f, id, k.change.previous)} <span class="muted">${escapeHtml(fill(c.vsPrevious, { label: r.comparisons.previous.label }))}</span> · ${changeHtml(f, id, k.change.yearAgo)} <span class="muted">${escapeHtml(fill(c.vsYearAgo, { label: r.comparisons.yearAgo.label }))}</span></div>
+          <div class="small">${changeHtml(f, id, k.change.previous, msg.m.units.unchanged)} <span class="muted">${escapeHtml(fill(c.vsPrevious, { label: r.comparisons.previous.label }))}</span> · ${changeHtml(f, id, k.change.yearAgo, msg.m.units.unchanged)} <span class="muted">${escapeHtml(fill(c.vsYearAgo, { label: r.comparisons.yearAgo.label }))}</span></div>
           ${status}
         </mj-text>
         <mj-table padding="8px 14px 0" table-layout="fixed">${bars(k)}</mj-table>
@@ -450,7 +461,7 @@ export async function renderDigest(r: Report, options: RenderOptions = {}): Prom
           ? `<div class="small muted">${escapeHtml(valueText(f, msg, id, null, r))}</div>`
           : '';
       const judged = judgementHtml(cardNotes(f, msg, id, k), k);
-      return `<tr><td><a href="#g-${id}">${escapeHtml(msg.kpiName(id))}</a>${k.anomaly ? ' <span class="bad">⚠</span>' : ''}${why}${judged}</td><td class="num" align="right">${escapeHtml(f.value(kpiDefinition(id).unit, k.value))}</td><td class="num" align="right">${changeHtml(f, id, k.change.previous)}</td><td class="num" align="right">${changeHtml(f, id, k.change.yearAgo)}</td></tr>`;
+      return `<tr><td><a href="#g-${id}">${escapeHtml(msg.kpiName(id))}</a>${k.anomaly ? ' <span class="bad">⚠</span>' : ''}${why}${judged}</td><td class="num" align="right">${escapeHtml(f.value(kpiDefinition(id).unit, k.value))}</td><td class="num" align="right">${changeHtml(f, id, k.change.previous, msg.m.units.unchanged)}</td><td class="num" align="right">${changeHtml(f, id, k.change.yearAgo, msg.m.units.unchanged)}</td></tr>`;
     })
     .join('\n');
   const tableSection = `<mj-section background-color="#ffffff" css-class="card" padding="8px 0">
@@ -574,7 +585,7 @@ function textPart(
   const row = (id: KpiId): string => {
     const k = r.kpis[id] as KpiResult;
     const name = `${msg.kpiName(id)}${k.anomaly ? ' ⚠' : ''}`;
-    const line = `${pad(name, 40)}${pad(f.value(kpiDefinition(id).unit, k.value), 16)}${pad(changeText(f, id, k.change.previous), 14)}${changeText(f, id, k.change.yearAgo)}`;
+    const line = `${pad(name, 40)}${pad(f.value(kpiDefinition(id).unit, k.value), 16)}${pad(changeText(f, id, k.change.previous, msg.m.units.unchanged), 14)}${changeText(f, id, k.change.yearAgo, msg.m.units.unchanged)}`;
     return k.value === null ? `${line}\n  ${valueText(f, msg, id, null, r)}` : line;
   };
   const header = `${pad(m.table.kpi, 40)}${pad(r.period.label, 16)}${pad(prev, 14)}${year}`;

@@ -318,6 +318,29 @@ describe('plain words (issue 15, item 6)', () => {
     }
   });
 
+  test('in the cards, table and text, a move that rounds to nothing is "unchanged", with no arrow', async () => {
+    const crr = fixture.kpis.crr;
+    const still: Report = {
+      ...fixture,
+      kpis: {
+        ...fixture.kpis,
+        crr: {
+          ...crr,
+          change: {
+            ...crr.change,
+            previous: { absolute: 0.00004, relative: 0.00005, verdict: 'good' },
+          },
+        },
+      },
+    };
+    const digest = await renderDigest(still);
+    expect(digest.html).toMatch(/<span class="muted"[^>]*>unchanged<\/span>/);
+    expect(digest.subject).toBe('Weekly KPIs 2026-W47 — retention 97.2% (unchanged)');
+    expect(digest.html).not.toMatch(/▲(&nbsp;| )0\.0 pt/);
+    expect(digest.text).not.toMatch(/▲ 0\.0 pt/);
+    expect(digest.text).toMatch(/unchanged/);
+  });
+
   test('customers without a segment a year ago are said so, in both locales', async () => {
     const beyond = fixture.beyond;
     if (!beyond) throw new Error('the fixture has no beyond section');
