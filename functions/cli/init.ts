@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import type { ConfigInput } from '../config/schema.ts';
 import { stringLiteral } from '../sql/dialect.ts';
+import { isReservedWord } from '../sql/expression.ts';
 
 /** How many rows the proposal looks at. */
 const SAMPLE_ROWS = 50_000;
@@ -113,60 +114,9 @@ const key = (name: string): string =>
 
 /** How a column is named in an expression: plain, or in double quotes. */
 function ref(name: string): string {
-  const plain = /^[A-Za-z_][A-Za-z0-9_]*$/.test(name) && !RESERVED_WORDS.has(name.toLowerCase());
+  const plain = /^[A-Za-z_][A-Za-z0-9_]*$/.test(name) && !isReservedWord(name);
   return plain ? name : `"${name}"`;
 }
-
-/** Words an expression reads as keywords, types or functions: quoted when they name a column. */
-const RESERVED_WORDS = new Set([
-  'and',
-  'as',
-  'between',
-  'case',
-  'cast',
-  'else',
-  'end',
-  'false',
-  'in',
-  'is',
-  'like',
-  'not',
-  'null',
-  'or',
-  'then',
-  'true',
-  'when',
-  'select',
-  'from',
-  'where',
-  'with',
-  'union',
-  'join',
-  'group',
-  'order',
-  'having',
-  'limit',
-  'over',
-  'insert',
-  'update',
-  'delete',
-  'drop',
-  'create',
-  'alter',
-  'call',
-  'grant',
-  'values',
-  'table',
-  'boolean',
-  'date',
-  'decimal',
-  'double',
-  'timestamp',
-  'varchar',
-  'e',
-  'x',
-  'b',
-]);
 
 function find(header: readonly string[], role: keyof typeof NAMES): string | undefined {
   for (const wanted of NAMES[role]) {

@@ -198,6 +198,15 @@ export function expressionColumns(sql: string): { columns: string[] } | { error:
   return { columns };
 }
 
+/**
+ * Whether a word means something else to an expression (a keyword, a type, a refused word,
+ * or a literal prefix such as E): a column so named must be written in double quotes.
+ */
+export function isReservedWord(word: string): boolean {
+  const w = word.toLowerCase();
+  return KEYWORDS.has(w) || REFUSED.has(w) || TYPES.has(w) || ['e', 'x', 'b'].includes(w);
+}
+
 /** Whether a mapping entry names a column (as opposed to being an expression). */
 export function isColumnName(entry: string): boolean {
   return /^[A-Za-z_][A-Za-z0-9_]*$/.test(entry);

@@ -88,6 +88,18 @@ function ledgerAt(dir: string): LedgerStore {
     : new S3LedgerStore(s3.client(), dir.split('/').pop() ?? 'ledger');
 }
 
+/** The weekly report sent to 60 leaders: two batches (50 and 10). */
+function twoBatches(): { many: string[]; wide: ReturnType<typeof config> } {
+  const many = Array.from(
+    { length: 60 },
+    (_, i) => `leader${String(i).padStart(2, '0')}@example.com`,
+  );
+  return {
+    many,
+    wide: parseConfig({ ...config(), reports: [{ ...config().reports[0], recipients: many }] }),
+  };
+}
+
 interface Harness extends RunnerDeps {
   readonly queries: { count: number };
 }
@@ -450,14 +462,7 @@ describe.each(LEDGERS)('faults, on the %s ledger', (ledger) => {
 
   test('a run abandoned mid-send stops between batches, gives its lease back, and the next attempt sends the rest the same message', async () => {
     const ledgerDir = mkdtempSync(join(tmpdir(), 'kpi-ledger-'));
-    const many = Array.from(
-      { length: 60 },
-      (_, i) => `leader${String(i).padStart(2, '0')}@example.com`,
-    );
-    const wide = parseConfig({
-      ...config(),
-      reports: [{ ...config().reports[0], recipients: many }],
-    });
+    const { many, wide } = twoBatches();
     const real = new SesMailer(ses.client());
     const deadline = new AbortController();
     // The function's deadline comes while SES has the first batch.
@@ -496,14 +501,7 @@ describe.each(LEDGERS)('faults, on the %s ledger', (ledger) => {
 
   test('later batches get a freshly signed at-risk link when the recorded one is about to expire', async () => {
     const ledgerDir = mkdtempSync(join(tmpdir(), 'kpi-ledger-'));
-    const many = Array.from(
-      { length: 60 },
-      (_, i) => `leader${String(i).padStart(2, '0')}@example.com`,
-    );
-    const wide = parseConfig({
-      ...config(),
-      reports: [{ ...config().reports[0], recipients: many }],
-    });
+    const { wide } = twoBatches();
     // An archive whose links are signed with short-lived credentials (30 minutes).
     let signed = 0;
     const linking = (clock: () => Date): Archive => {
@@ -545,14 +543,7 @@ describe.each(LEDGERS)('faults, on the %s ledger', (ledger) => {
 
   test('a run that takes over sends the recorded message to the rest, without measuring again, and never a tampered one', async () => {
     const ledgerDir = mkdtempSync(join(tmpdir(), 'kpi-ledger-'));
-    const many = Array.from(
-      { length: 60 },
-      (_, i) => `leader${String(i).padStart(2, '0')}@example.com`,
-    );
-    const wide = parseConfig({
-      ...config(),
-      reports: [{ ...config().reports[0], recipients: many }],
-    });
+    const { wide } = twoBatches();
     // The first attempt sends batch 1 and dies before recording that it did.
     const crashing = crashAfterSend(ledgerAt(ledgerDir));
     await expect(

@@ -96,8 +96,11 @@ describe('every statement of a run parses with the Trino grammar (Athena engine 
       now: new Date('2027-02-01T00:00:00Z'),
       beyond: true,
     });
-    const [create = ''] = statementsOf(plan);
+    const statements = statementsOf(plan);
+    const [create = ''] = statements;
     expect(parser.validate(create)).toEqual([]);
+    // Expressions, formats, local times and lines keep the single read of the orders.
+    expect(runReads(statements).get(ORDERS)).toBe(1);
     // Trino's date_parse takes MySQL specifiers (%i for minutes), not strftime's.
     expect(create).toContain(`date_parse(CAST("InvoiceDate" AS VARCHAR), '%m/%d/%Y %H:%i')`);
     expect(create).toContain('(round(Quantity * UnitPrice, 2))');
