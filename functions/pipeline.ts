@@ -61,6 +61,8 @@ export interface RunPlan {
   readonly comparisons: Comparisons;
   /** The distinct periods the KPIs are measured for (the trend, year-ago, previous, trailing). */
   readonly compared: readonly Period[];
+  /** Every period measured: the compared ones, then the season's references. */
+  readonly periods: readonly Period[];
   /** The same periods with the boundaries the statements measure them at. */
   readonly measured: readonly MeasuredPeriod[];
   /** The orders relation as the engine reads it. */
@@ -89,8 +91,10 @@ export async function planRun(
     comparisons.previous,
     ...comparisons.trailing,
   ]);
+  // The season's references are measured too; only the anomaly rule reads them.
+  const periods = distinctPeriods([...compared, ...comparisons.seasonal.flat()]);
   const r = req.report;
-  const measured = compared.map((p) =>
+  const measured = periods.map((p) =>
     measuredPeriod(p, r.timeZone, r.activeWindowDays, r.atRiskDays),
   );
   const name = runTableName();
@@ -129,6 +133,7 @@ export async function planRun(
     period,
     comparisons,
     compared,
+    periods,
     measured,
     relation,
     table,
@@ -138,7 +143,7 @@ export async function planRun(
       engine,
       source: req.source,
       timeZone: r.timeZone,
-      periods: [period, ...compared],
+      periods: [period, ...periods],
     }),
     beyond,
   };
@@ -188,7 +193,7 @@ export async function runFullReport(
   });
   const { comparisons, compared } = plan;
   const { measures, extras, more } = await withCustomerTable(engine, plan.table, async () => {
-    const measures = await readMeasures(engine, plan.kpis, compared, plan.measured);
+    const measures = await readMeasures(engine, plan.kpis, plan.periods, plan.measured);
     const extras = await runExtras(engine, req.source, plan.extras);
     const more = plan.beyond
       ? await measureBeyond({
@@ -208,7 +213,7 @@ export async function runFullReport(
   const { byLabel, quality } = measures;
   // The lifetime model's value per period joins the optional measures (clv_12m, ltv_to_cac).
   const extraByLabel = new Map(
-    compared.map((p) => {
+    plan.periods.map((p) => {
       const m = extras.byLabel.get(p.label) ?? {};
       const clv = more?.clvByLabel.get(p.label);
       return [p.label, more ? { ...m, clv12m: clv ?? null } : m];

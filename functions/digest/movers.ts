@@ -55,13 +55,30 @@ export function whatMoved(r: Report, f: Formatter, msg: Messages): string[] {
   const sentences = vsPrevious.map(({ id, k }) => {
     const unit = kpiDefinition(id).unit;
     const ext = extreme(k.trend);
-    const text = fill((k.change.previous.absolute ?? 0) > 0 ? m.rose : m.fell, {
-      name: msg.kpiName(id),
-      value: f.value(unit, k.value),
-      previous: f.value(unit, k.previous),
-      extreme: ext === null ? '' : fill(ext === 'highest' ? m.highest : m.lowest, { span }),
-    });
-    return k.anomaly ? `${m.unusual}${text}` : text;
+    const value = f.value(unit, k.value);
+    const previous = f.value(unit, k.previous);
+    // A move too small to show reads as held, never "rose to 73.6% from 73.6%".
+    const text =
+      value === previous
+        ? fill(m.held, {
+            name: msg.kpiName(id),
+            value,
+            previous,
+            label: r.comparisons.previous.label,
+          })
+        : fill((k.change.previous.absolute ?? 0) > 0 ? m.rose : m.fell, {
+            name: msg.kpiName(id),
+            value,
+            previous,
+            extreme: ext === null ? '' : fill(ext === 'highest' ? m.highest : m.lowest, { span }),
+          });
+    if (!k.anomaly) return text;
+    // What the season predicted, when it was the season that judged.
+    const expected =
+      k.anomalyRule === 'seasonal' && k.expected !== null
+        ? `${text.replace(/\.$/, '')}${fill(m.expected, { expected: f.value(unit, k.expected) })}`
+        : text;
+    return `${m.unusual}${expected}`;
   });
 
   const used = new Set<KpiId>(vsPrevious.map((c) => c.id));
@@ -102,4 +119,25 @@ export function whatMoved(r: Report, f: Formatter, msg: Messages): string[] {
     );
   }
   return sentences;
+}
+
+/**
+ * The footnote on ⚠: the seasonal rule, the recent rule when no KPI had a year of history,
+ * or the seasonal rule and the KPIs that fell back to the recent one or had no verdict.
+ */
+export function anomalyNote(r: Report, msg: Messages): string {
+  const m = msg.m.footer;
+  const kpis = reportedKpis(r);
+  const names = (list: typeof kpis): string => list.map(({ id }) => msg.kpiName(id)).join(', ');
+  const seasonal = kpis.filter(({ k }) => k.anomalyRule === 'seasonal');
+  const recent = kpis.filter(({ k }) => k.anomalyRule === 'recent');
+  if (seasonal.length === 0) return recent.length === 0 ? m.anomaly : m.anomalyRecent;
+  const unjudged = kpis.filter(({ k }) => k.anomalyRule === null && k.value !== null);
+  return [
+    m.anomaly,
+    recent.length > 0 ? fill(m.anomalyMixed, { names: names(recent) }) : '',
+    unjudged.length > 0 ? fill(m.anomalyNone, { names: names(unjudged) }) : '',
+  ]
+    .filter((s) => s !== '')
+    .join(' ');
 }

@@ -9,7 +9,7 @@ import { EXCLUSION_REASONS } from '../sql/report-query.ts';
 import { reportedKpis, type KpiResult, type Report } from '../report/report.ts';
 import { formatter, type Formatter } from './format.ts';
 import { fill, messagesFor, type Messages } from './messages.ts';
-import { whatMoved } from './movers.ts';
+import { anomalyNote, whatMoved } from './movers.ts';
 
 /** A file that goes with the email; inline ones are referenced as `cid:<cid>`. */
 export interface DigestAttachment {
@@ -406,7 +406,7 @@ export async function renderDigest(r: Report, options: RenderOptions = {}): Prom
     latest === null
       ? m.footer.noData
       : fill(dq.fresh ? m.footer.fresh : m.footer.stale, { instant: through }),
-    m.footer.anomaly,
+    anomalyNote(r, msg),
   ].filter((line) => line !== '');
   const generated = fill(m.footer.generated, {
     instant: f.instant(r.generatedAt, r.period.timeZone),

@@ -247,6 +247,12 @@ export interface Comparisons {
   readonly yearAgo: Period;
   readonly trailing: readonly Period[];
   readonly trend: readonly Period[];
+  /**
+   * Per trend period, the periods the season compares it with: the year-ago period first,
+   * then, for weeks, the week before and the week after it. Empty for years, which have no
+   * season within them.
+   */
+  readonly seasonal: readonly (readonly Period[])[];
 }
 
 /** The periods without repeats (by label), in first-seen order. */
@@ -254,14 +260,27 @@ export function distinctPeriods(periods: readonly Period[]): Period[] {
   return [...new Map(periods.map((p) => [p.label, p])).values()];
 }
 
+/**
+ * The periods the season compares `p` with (docs/kpis.md, "Anomalies"): its year-ago period,
+ * and for a week also the weeks either side of that, so that a holiday a week later than
+ * last year still finds last year's. A year has none.
+ */
+export function seasonalReferences(p: Period): Period[] {
+  if (p.kind === 'year') return [];
+  const y = yearAgoPeriod(p);
+  return p.kind === 'week' ? [y, previousPeriod(y), nextPeriod(y)] : [y];
+}
+
 /** Resolves the comparison periods of `p` (docs/kpis.md, "Comparisons"). */
 export function comparisonsOf(p: Period): Comparisons {
+  const trend = trendPeriods(p);
   return {
     period: p,
     previous: previousPeriod(p),
     yearAgo: yearAgoPeriod(p),
     trailing: trailingPeriods(p),
-    trend: trendPeriods(p),
+    trend,
+    seasonal: trend.map(seasonalReferences),
   };
 }
 

@@ -19,10 +19,12 @@ import {
 import { computeKpis, customerFlow, type CustomerFlow, type KpiValues } from '../kpis/compute.ts';
 import {
   changeOf,
-  isAnomaly,
+  judgeAnomaly,
   meanOf,
+  SEASONAL_MIN_HISTORY,
   targetStatus,
   watchFrom,
+  type AnomalyRule,
   type Change,
 } from '../kpis/judge.ts';
 import type { Measures, QualityMeasures } from '../kpis/measure.ts';
@@ -69,6 +71,13 @@ export interface KpiResult {
   /** Reference points to read the value against (config `benchmarks`), when it has any. */
   readonly benchmarks?: { readonly label: string; readonly value: number }[];
   readonly anomaly: boolean;
+  /**
+   * The rule that judged `anomaly`: `seasonal` (against the year before), `recent` (the last
+   * 12 periods only, without a year of history), or null when neither had enough evidence.
+   */
+  readonly anomalyRule: AnomalyRule | null;
+  /** What the season predicts for the value (seasonal rule), else null. */
+  readonly expected: number | null;
 }
 
 export interface DataQuality {
@@ -175,6 +184,11 @@ export function assembleReport(input: AssembleInput): Report {
     return v;
   };
   const reported = valuesOf(cmp.period);
+  const hasOrders = (p: Period): boolean => (measures.get(p.label)?.orders ?? 0) > 0;
+  // Enough trend periods whose year-ago period has orders for the seasonal rule to judge.
+  const seasonOnRecord =
+    cmp.seasonal.filter((refs) => refs[0] !== undefined && hasOrders(refs[0])).length >
+    SEASONAL_MIN_HISTORY;
 
   const kpis = {} as Record<KpiId, KpiResult>;
   for (const def of KPIS) {
@@ -183,12 +197,34 @@ export function assembleReport(input: AssembleInput): Report {
     const direction = config.directions[def.id] ?? def.direction;
     const target = config.targets[def.id];
     const at = (p: Period): number | null => valuesOf(p)[def.id] ?? null;
+    /** A period without a single valid order is no evidence of what is usual. */
+    const evidence = (p: Period): number | null => (hasOrders(p) ? at(p) : null);
     const value = at(cmp.period);
     const previous = at(cmp.previous);
     const yearAgo = at(cmp.yearAgo);
     const trailing = meanOf(cmp.trailing.map(at));
     const trend = cmp.trend.map(at);
     const benchmarks = config.benchmarks[def.id];
+    const evidenceTrend = cmp.trend.map(evidence);
+    const references = cmp.seasonal.some((refs) => refs.length > 0)
+      ? cmp.seasonal.map((refs) => refs.map(evidence))
+      : null;
+    // Amounts compare by ratio, rates and scores by difference; so do amounts that touch 0.
+    const positive = [...evidenceTrend, ...(references ?? []).flat()].every(
+      (v) => v === null || v > 0,
+    );
+    const judgedAny = judgeAnomaly({
+      trend: evidenceTrend,
+      references,
+      scale: def.unit !== 'ratio' && def.unit !== 'score' && positive ? 'log' : 'difference',
+      counts: def.unit === 'count',
+    });
+    // With a season on record, a KPI the season could not judge (the lifetime model is fitted
+    // at the compared periods only) gets no verdict rather than a season-blind one.
+    const judged =
+      seasonOnRecord && judgedAny.rule === 'recent'
+        ? { anomaly: false, rule: null, expected: null }
+        : judgedAny;
     kpis[def.id] = {
       value,
       previous,
@@ -206,7 +242,9 @@ export function assembleReport(input: AssembleInput): Report {
       watchFrom: watchFrom(target, direction),
       status: targetStatus(value, target, direction),
       ...(benchmarks?.length ? { benchmarks } : {}),
-      anomaly: isAnomaly(trend),
+      anomaly: judged.anomaly,
+      anomalyRule: judged.rule,
+      expected: judged.expected,
     };
   }
 

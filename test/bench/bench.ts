@@ -12,6 +12,8 @@
  * and, for the largest file, an estimate of the bytes Athena scans in one full weekly run.
  * Then the lifetime-model trend, 13 weekly fits warm-started as the report fits them, for
  * 100k and 1M simulated customers (BENCH_CLV to choose).
+ * Last, the anomaly survey: a weekly report for every week of the sample shop's last year and
+ * what each flags (BENCH_ANOMALIES=0 to skip).
  * Set BENCH_SIZES=1000000,5000000 to choose sizes, BENCH_RUNS to repeat.
  */
 import { execFileSync } from 'node:child_process';
@@ -20,6 +22,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateSample } from '../../functions/sample/generate.ts';
+import { anomalySurvey, surveyLines } from './anomalies.ts';
 import { SAMPLE_END } from '../../functions/cli/main.ts';
 import { DuckDbEngine } from '../../functions/engines/duckdb.ts';
 import {
@@ -222,5 +225,12 @@ for (const n of clvSizes) {
   };
   process.stdout.write(
     `CLV trend ${String(n).padStart(9)} customers: ${r.fits} fits of 13 in ${seconds(r.ms)} (target < 10 s for 1M), ${r.cells} distinct histories in all, peak ${r.maxRssMb.toFixed(0)} MB\n`,
+  );
+}
+
+// The anomaly rule on the sample shop: every week of the last year, as the report judges it.
+if (process.env.BENCH_ANOMALIES !== '0') {
+  process.stdout.write(
+    `anomalies on the sample shop (docs/kpis.md, "Anomalies"):\n${surveyLines(await anomalySurvey()).join('\n')}\n`,
   );
 }

@@ -72,20 +72,35 @@ describe('what moved', () => {
       ...quiet(),
       kpis: {
         ...quiet().kpis,
-        churn_rate: moved(
-          fixture.kpis.churn_rate,
-          0.041,
-          0.032,
-          [0.03, 0.031, 0.029, 0.03, 0.033, 0.032, 0.03, 0.031, 0.03, 0.029],
-          true,
-        ),
+        churn_rate: {
+          ...moved(
+            fixture.kpis.churn_rate,
+            0.041,
+            0.032,
+            [0.03, 0.031, 0.029, 0.03, 0.033, 0.032, 0.03, 0.031, 0.03, 0.029],
+            true,
+          ),
+          anomalyRule: 'seasonal',
+          expected: 0.03,
+        },
         orders: moved(fixture.kpis.orders, 5500, 5000, [4800, 5600, 5100, 5000]),
       },
     };
     expect(whatMoved(r, f, en)).toEqual([
-      'Unusual: Churn rate rose to 4.1% from 3.2%, the highest in 12 weeks.',
+      'Unusual: Churn rate rose to 4.1% from 3.2%, the highest in 12 weeks; about 3.0% was usual for the season.',
       'Orders rose to 5,500 from 5,000.',
     ]);
+    // Judged by the recent changes alone (no year of history), there is no seasonal figure.
+    const recent = {
+      ...r,
+      kpis: {
+        ...r.kpis,
+        churn_rate: { ...r.kpis.churn_rate, anomalyRule: 'recent' as const, expected: null },
+      },
+    };
+    expect(whatMoved(recent, f, en)[0]).toBe(
+      'Unusual: Churn rate rose to 4.1% from 3.2%, the highest in 12 weeks.',
+    );
   });
 
   test('a fall to the lowest of the trend, and a KPI with a direction before a neutral one', () => {
