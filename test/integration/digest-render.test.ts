@@ -102,3 +102,23 @@ describe.each([
     30_000,
   );
 });
+
+test('report data shows as text in Chromium, never as markup', async () => {
+  const name = `<script>document.title = 'run'</script><i>Weekly</i> & "KPIs"`;
+  const digest = await renderDigest({ ...base, report: { ...base.report, name } });
+  const page = await started().newPage();
+  try {
+    await page.route('**/*', (route) => route.abort());
+    await page.setContent(digest.html, { waitUntil: 'load' });
+    const seen = await page.evaluate(() => ({
+      title: document.title,
+      text: document.body.innerText,
+      scripts: document.querySelectorAll('script').length,
+      italics: document.querySelectorAll('i').length,
+    }));
+    expect(seen).toMatchObject({ title: digest.subject, scripts: 0, italics: 0 });
+    expect(seen.text).toContain(`${name} · 2026-W47`);
+  } finally {
+    await page.close();
+  }
+}, 30_000);

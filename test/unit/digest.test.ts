@@ -380,3 +380,38 @@ describe('plain words (issue 15, item 6)', () => {
     expect(digest.html).not.toMatch(/−0</);
   });
 });
+
+describe('layout in templates/ (issue 15, item 7)', () => {
+  const hostile = `<script>alert("x")</script> & 'co' a=b`;
+  const escaped = `&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; 'co' a=b`;
+
+  test('report data is escaped by the templates: a name or label with <script>&" is text', async () => {
+    const crr = fixture.kpis.crr;
+    const beyond = fixture.beyond;
+    if (!beyond) throw new Error('the fixture has no beyond section');
+    const r: Report = {
+      ...fixture,
+      report: { ...fixture.report, name: hostile },
+      kpis: { ...fixture.kpis, crr: { ...crr, benchmarks: [{ label: hostile, value: 0.5 }] } },
+      beyond: {
+        ...beyond,
+        cohorts: {
+          ...beyond.cohorts,
+          cohorts: beyond.cohorts.cohorts.map((c, i) => (i === 0 ? { ...c, cohort: hostile } : c)),
+        },
+      },
+    };
+    const d = await renderDigest(r, { atRiskLink: `https://example.com/a.csv?x="><script>&y=1` });
+    expect(d.html).not.toMatch(/<script/i);
+    // The header, the footer, the title, a card's benchmarks, a cohort: each as text.
+    expect(d.html).toContain(`${escaped} · 2026-W47</div>`);
+    expect(d.html).toContain(`for the report “${escaped}”.`);
+    expect(d.html).toContain(`<title>${escaped} 2026-W47 — retention`);
+    expect(d.html).toContain(`Benchmarks: ✓ ${escaped} 50.0%`);
+    expect(d.html).toContain(`<td>${escaped}<br>`);
+    // Inside an attribute too; ' and = stay plain (every attribute is double-quoted).
+    expect(d.html).toContain('href="https://example.com/a.csv?x=&quot;&gt;&lt;script&gt;&amp;y=1"');
+    // The text part is not HTML: it says the name as it is.
+    expect(d.text).toContain(hostile);
+  });
+});

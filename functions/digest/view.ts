@@ -1,0 +1,625 @@
+import { DEFAULT_HEADLINE, kpiDefinition, type KpiId } from '../kpis/definitions.ts';
+import type { NoModel } from '../kpis/beyond.ts';
+import type { Change } from '../kpis/judge.ts';
+import { EXCLUSION_REASONS } from '../sql/report-query.ts';
+import { reportedKpis, type KpiResult, type Report } from '../report/report.ts';
+import type { Formatter } from './format.ts';
+import { fill, type Messages } from './messages.ts';
+import { anomalyNote, whatMoved } from './movers.ts';
+
+/*
+ * What the digest says, worked out once: the words and numbers of the HTML email's view
+ * model (filled into templates/ by render.ts) and of the plain-text part. Every string here
+ * is plain text, formatted and translated; the templates escape it. No markup, no styles:
+ * a tone is the name of a class of templates/head.mjml, a colour only where it is computed.
+ */
+
+export interface RenderOptions {
+  /** KPIs shown as cards; @default the eight of the default configuration. */
+  readonly headline?: readonly KpiId[];
+  /** How to run the report again, shown in the footer. */
+  readonly adHocHint?: string;
+  /** Where the at-risk list is (an expiring link, or a file); the list is never in the email. */
+  readonly atRiskLink?: string;
+  /** When the link stops working (a presigned URL's true expiry), stated next to it. */
+  readonly atRiskLinkExpires?: Date;
+}
+
+/** A move as the email shows it: an arrow, its size, coloured by what it means; or "unchanged". */
+export interface ChangeView {
+  /** `good`, `bad`, `neutral`, `flat` or `muted` (no verdict, or unchanged). */
+  readonly tone: string;
+  readonly up: boolean;
+  readonly down: boolean;
+  /** `25.4%`, `0.1 pt`, or the word for unchanged. */
+  readonly text: string;
+}
+
+/** A KPI's value and moves, with its target band and benchmarks: one row of the KPI table. */
+export interface KpiView {
+  /** The KPI's id, the anchor of its glossary entry (`#g-<id>`). */
+  readonly id: KpiId;
+  readonly name: string;
+  /** Beyond 3 robust deviations of its trend: marked ⚠. */
+  readonly anomaly: boolean;
+  /** The value, or `n/a`. */
+  readonly value: string;
+  /** Why there is no value, e.g. `n/a (no orders in the period)`; null with a value. */
+  readonly na: string | null;
+  readonly previous: ChangeView;
+  readonly yearAgo: ChangeView;
+  /** `Target ≥ 85.0%, watch from 83.0%`, its status in words and as `good`/`watch`/`bad`. */
+  readonly target: {
+    readonly text: string;
+    readonly status: string;
+    readonly level: string;
+  } | null;
+  /** `Benchmarks: ✓ median across industries 20.0% · …`. */
+  readonly benchmarks: string | null;
+}
+
+/** One bar of a card's 12-period trend; its height in pixels. */
+export interface BarView {
+  readonly height: number;
+  /** No value that period. */
+  readonly empty: boolean;
+  /** The period of the report (the last bar). */
+  readonly current: boolean;
+}
+
+/** A headline KPI's card. */
+export interface CardView extends KpiView {
+  /** `Last 12: 95.7% – 97.3%`, or '' without a trend. */
+  readonly range: string;
+  /** The bars, oldest first, and the height of the tallest possible bar in pixels. */
+  readonly trend: { readonly max: number; readonly bars: readonly BarView[] };
+}
+
+export interface CohortCellView {
+  /** The share still buying, in percent without the sign: `25`. */
+  readonly percent: string;
+  /** White to blue with the share. */
+  readonly color: string;
+  /** A dark cell: its number goes white. */
+  readonly dark: boolean;
+}
+
+export interface BeyondView {
+  readonly cohorts: {
+    readonly title: string;
+    /** The first column's header, then the months since the first order: 0 to 11. */
+    readonly headers: { readonly cohort: string; readonly months: readonly number[] };
+    readonly rows: readonly {
+      readonly cohort: string;
+      readonly size: string;
+      /** Twelve cells; null after the report's end. */
+      readonly cells: readonly (CohortCellView | null)[];
+    }[];
+    /** The sentence on the latest cohort's second month; null without one. */
+    readonly month1: string | null;
+  };
+  readonly segments: {
+    readonly title: string;
+    readonly headers: {
+      readonly segment: string;
+      readonly customers: string;
+      readonly revenue: string;
+      readonly clv: string;
+    };
+    readonly rows: readonly {
+      readonly name: string;
+      readonly customers: string;
+      readonly revenue: string;
+      readonly clv: string;
+    }[];
+    /** The sentences under the table; null when there is nothing to say. */
+    readonly clvLine: string | null;
+    readonly moves: string | null;
+    readonly atRisk: string;
+    /** Where the at-risk list is: the words before the link, the link, its expiry sentence. */
+    readonly link: {
+      readonly label: string;
+      readonly href: string;
+      readonly text: string;
+      readonly expires: string | null;
+    } | null;
+  };
+}
+
+/** Everything the templates get (docs: "Editing the email"). */
+export interface DigestView {
+  readonly lang: string;
+  /** The subject, as the HTML title. */
+  readonly title: string;
+  /** The inbox preview line: the first sentence of "what moved". */
+  readonly preview: string;
+  readonly header: {
+    readonly name: string;
+    readonly period: string;
+    /** `16–22 Nov 2026 · Europe/London`. */
+    readonly when: string;
+    /** `Data through 22 Nov 2026, 23:55`. */
+    readonly through: string;
+    /** The warning of a stale report; null when the data is fresh. */
+    readonly stale: string | null;
+  };
+  readonly moved: { readonly title: string; readonly lines: readonly string[] };
+  /** The headline KPIs' cards, two to a row; `spacer` fills a row with only one. */
+  readonly cardRows: readonly { readonly cards: readonly CardView[]; readonly spacer: boolean }[];
+  /** Column headers and notes shared by the cards and the table. */
+  readonly vsPrevious: string;
+  readonly vsYearAgo: string;
+  /** The ⚠'s tooltip on a card. */
+  readonly unusual: string;
+  readonly flow: {
+    readonly title: string;
+    readonly range: string;
+    /** Start, lost, new, reactivated, end; the last one is the `total`. */
+    readonly rows: readonly {
+      readonly label: string;
+      readonly value: string;
+      /** `good`, `bad`, or ''. */
+      readonly tone: string;
+      readonly total: boolean;
+    }[];
+  };
+  /** The cohorts and the segments; null when the report has no such sections. */
+  readonly beyond: BeyondView | null;
+  /** Every reported KPI that has no card. */
+  readonly table: {
+    readonly title: string;
+    readonly kpi: string;
+    readonly period: string;
+    readonly rows: readonly KpiView[];
+  };
+  readonly glossary: {
+    readonly title: string;
+    readonly entries: readonly {
+      readonly id: KpiId;
+      readonly name: string;
+      readonly definition: string;
+    }[];
+  };
+  readonly footer: {
+    readonly lines: readonly string[];
+    /** `Run this report yourself: `, then the command. */
+    readonly adHoc: string;
+    readonly command: string;
+    readonly generated: string;
+  };
+}
+
+/** What the HTML and the text part both say. */
+export interface DigestFacts {
+  readonly subject: string;
+  /** The date range of the period, e.g. `16–22 Nov 2026`. */
+  readonly range: string;
+  /** When the latest valid order was, or `n/a`. */
+  readonly through: string;
+  readonly moved: readonly string[];
+  /** The headline KPIs the report has. */
+  readonly headline: readonly KpiId[];
+  readonly footerLines: readonly string[];
+  readonly command: string;
+}
+
+/** A cohort cell's background: white to blue with the share (email-safe, no CSS gradient). */
+function cellColor(share: number): string {
+  const t = Math.max(0, Math.min(1, share));
+  const mix = (from: number, to: number): string =>
+    Math.round(from + (to - from) * t)
+      .toString(16)
+      .padStart(2, '0');
+  return `#${mix(0xf4, 0x2f)}${mix(0xf6, 0x6f)}${mix(0xf8, 0xeb)}`;
+}
+
+const UP = '▲';
+const DOWN = '▼';
+
+export function arrow(c: Change): string {
+  if (c.absolute === null || c.absolute === 0) return '';
+  return c.absolute > 0 ? UP : DOWN;
+}
+
+/** Whether a change, as shown, is nothing: `0.0 pt`, `0.0%`, `$0.00`. */
+export function shownAsZero(f: Formatter, id: KpiId, c: Change): boolean {
+  if (c.absolute === null) return false;
+  const unit = kpiDefinition(id).unit;
+  const zero = f.magnitude(unit, 0, c.relative === null ? null : 0);
+  return f.magnitude(unit, c.absolute, c.relative) === zero;
+}
+
+/** Why a KPI has no value: its denominator is zero (docs/kpis.md, "KPIs": null, shown as n/a). */
+const NA_REASON: Partial<Record<KpiId, keyof Messages['m']['na']>> = {
+  crr: 'noCustomersStart',
+  churn_rate: 'noCustomersStart',
+  aov: 'noOrders',
+  arpu: 'noCustomersEnd',
+  arppu: 'noBuyers',
+  purchase_frequency: 'noBuyers',
+  returning_buyer_rate: 'noBuyers',
+  repeat_purchase_rate: 'noHistory',
+  revenue_per_customer_to_date: 'noHistory',
+  median_days_between_purchases: 'noRepeat',
+  top10_spend_multiple: 'fewCustomers',
+  top20_revenue_share: 'noActiveYear',
+  at_risk_rate: 'noActiveYear',
+  crr_12m: 'noYearBefore',
+  nps: 'noNpsAnswers',
+  csat: 'noCsatAnswers',
+  cac: 'noCac',
+  ltv_to_cac: 'noCac',
+  clv_12m: 'noModel',
+};
+
+/** Why `clv_12m` has no value, from the report's own reason (`beyond.clv.unavailable`). */
+const CLV_NA: Record<NoModel, keyof Messages['m']['na']> = {
+  fewCustomers: 'noModel',
+  boundary: 'noModelFit',
+  timeLimit: 'noModelTime',
+};
+
+/** `n/a (no orders in the period)` for a missing value, else the formatted value. */
+export function valueText(
+  f: Formatter,
+  msg: Messages,
+  id: KpiId,
+  v: number | null,
+  r?: Pick<Report, 'beyond'>,
+): string {
+  if (v !== null) return f.value(kpiDefinition(id).unit, v);
+  const clvWhy = id === 'clv_12m' ? r?.beyond?.clv.unavailable : undefined;
+  const reason = clvWhy ? CLV_NA[clvWhy] : NA_REASON[id];
+  return reason ? `${msg.m.units.na} (${msg.m.na[reason]})` : msg.m.units.na;
+}
+
+/** The subject: report name, period label and the headline movement. */
+export function subjectOf(r: Report, f: Formatter, msg: Messages): string {
+  const crr = r.kpis.crr;
+  const s = msg.m.subject;
+  const move = (c: Change): string => {
+    if (c.absolute === null) return '';
+    if (shownAsZero(f, 'crr', c)) return ` (${msg.m.units.unchanged})`;
+    return ` (${arrow(c)}${f.magnitude('ratio', c.absolute, c.relative)})`;
+  };
+  const headline =
+    crr.value === null
+      ? fill(s.revenue, { value: f.value('money', r.kpis.revenue.value) })
+      : `${fill(s.retention, { value: f.value('ratio', crr.value) })}${move(crr.change.previous)}`;
+  const stale = r.dataQuality.fresh ? '' : `${s.stale} `;
+  return `${stale}${r.report.name} ${r.period.label} — ${headline}`;
+}
+
+/** A card's notes, in words: the target band and its status, benchmarks, the trend's range. */
+export function cardNotes(
+  f: Formatter,
+  msg: Messages,
+  id: KpiId,
+  k: KpiResult,
+): {
+  target: string | null;
+  status: string | null;
+  benchmarks: string | null;
+  range: string | null;
+} {
+  const unit = kpiDefinition(id).unit;
+  const c = msg.m.card;
+  const values = k.trend.filter((v): v is number => v !== null);
+  const hasTarget = k.target !== null && k.status !== null;
+  const down = k.direction === 'down';
+  const labels: Record<string, string> = c.benchmark;
+  const met = (b: number): boolean => k.value !== null && (down ? k.value <= b : k.value >= b);
+  return {
+    target: hasTarget
+      ? fill(down ? c.targetDown : c.targetUp, {
+          value: f.value(unit, k.target),
+          watch: f.value(unit, k.watchFrom),
+        })
+      : null,
+    status: k.status === null ? null : c.status[k.status],
+    benchmarks: k.benchmarks?.length
+      ? fill(c.benchmarks, {
+          list: k.benchmarks
+            .map(
+              (b) =>
+                `${met(b.value) ? '✓ ' : ''}${labels[b.label] ?? b.label} ${f.value(unit, b.value)}`,
+            )
+            .join(' · '),
+        })
+      : null,
+    range:
+      values.length === 0
+        ? null
+        : fill(c.trend, {
+            min: f.value(unit, Math.min(...values)),
+            max: f.value(unit, Math.max(...values)),
+          }),
+  };
+}
+
+/** The sentences of the sections beyond the headline KPIs, shared by the HTML and the text. */
+export function beyondSentences(
+  r: Report,
+  b: NonNullable<Report['beyond']>,
+  f: Formatter,
+  msg: Messages,
+): {
+  seg: (s: string) => string;
+  month1: string | null;
+  clv: string | null;
+  moves: string | null;
+  atRisk: string;
+} {
+  const m = msg.m.beyond;
+  const seg = (s: string): string => (m.segments as Record<string, string>)[s] ?? s;
+  const m1 = b.cohorts.month1;
+  return {
+    seg,
+    month1: m1
+      ? fill(m.month1, {
+          cohort: m1.cohort,
+          value: f.percent(m1.value),
+          mean: m1.previousSixMean === null ? msg.m.units.na : f.percent(m1.previousSixMean),
+        })
+      : null,
+    clv: b.clv.clv12m === null ? null : fill(m.clvLine, { value: f.value('money', b.clv.clv12m) }),
+    moves:
+      b.rfm.moves.length === 0
+        ? null
+        : fill(m.moves, {
+            label: r.comparisons.previous.label,
+            moves: b.rfm.moves
+              .slice(0, 6)
+              .map((mv) => `${seg(mv.from)} → ${seg(mv.to)} ${f.count(mv.customers)}`)
+              .join(', '),
+          }),
+    atRisk: fill(m.atRisk, {
+      count: f.count(b.atRisk.customers),
+      from: String(r.settings.atRiskDays),
+      to: '365',
+      revenue: f.value('money', b.atRisk.revenueAtStake),
+    }),
+  };
+}
+
+/** The subject, the period, "what moved", the footer: said by both parts. */
+export function digestFacts(
+  r: Report,
+  f: Formatter,
+  msg: Messages,
+  options: RenderOptions,
+): DigestFacts {
+  const m = msg.m;
+  const dq = r.dataQuality;
+  const latest = dq.latestValidOrderedAt;
+  const through = latest === null ? m.units.na : f.instant(latest, r.period.timeZone);
+  const reasons = EXCLUSION_REASONS.filter((reason) => dq.leftOut[reason] > 0)
+    .map((reason) => `${m.reasons[reason]} ${f.count(dq.leftOut[reason])}`)
+    .join(', ');
+  const footerLines = [
+    fill(m.footer.rows, {
+      read: f.count(dq.rowsRead),
+      valid: f.count(dq.validOrders),
+      leftOut: f.count(dq.rowsLeftOut),
+      reasons: reasons ? ` (${reasons})` : '',
+    }),
+    dq.duplicateOrderIds > 0
+      ? fill(m.footer.duplicates, { count: f.count(dq.duplicateOrderIds) })
+      : '',
+    latest === null
+      ? m.footer.noData
+      : fill(dq.fresh ? m.footer.fresh : m.footer.stale, { instant: through }),
+    anomalyNote(r, msg),
+  ].filter((line) => line !== '');
+  return {
+    subject: subjectOf(r, f, msg),
+    range: f.dateRange(r.period.firstDay, r.period.lastDay),
+    through,
+    moved: whatMoved(r, f, msg),
+    // A headline KPI the report lacks (an optional one not measured) is left out.
+    headline: (options.headline ?? DEFAULT_HEADLINE).filter((id) => r.kpis[id]),
+    footerLines,
+    command: options.adHocHint ?? `npm run kpi -- run --period ${r.period.label}`,
+  };
+}
+
+/** A move, or "unchanged" when it shows as nothing. */
+function changeView(f: Formatter, id: KpiId, c: Change, unchanged: string): ChangeView {
+  if (shownAsZero(f, id, c)) return { tone: 'muted', up: false, down: false, text: unchanged };
+  const a = arrow(c);
+  return {
+    tone: c.verdict ?? 'muted',
+    up: a === UP,
+    down: a === DOWN,
+    text: f.magnitude(kpiDefinition(id).unit, c.absolute, c.relative),
+  };
+}
+
+function kpiView(r: Report, f: Formatter, msg: Messages, id: KpiId, k: KpiResult): KpiView {
+  const notes = cardNotes(f, msg, id, k);
+  const unchanged = msg.m.units.unchanged;
+  return {
+    id,
+    name: msg.kpiName(id),
+    anomaly: k.anomaly,
+    value: f.value(kpiDefinition(id).unit, k.value),
+    na: k.value === null ? valueText(f, msg, id, null, r) : null,
+    previous: changeView(f, id, k.change.previous, unchanged),
+    yearAgo: changeView(f, id, k.change.yearAgo, unchanged),
+    target:
+      notes.target === null || notes.status === null || k.status === null
+        ? null
+        : { text: notes.target, status: notes.status, level: k.status },
+    benchmarks: notes.benchmarks,
+  };
+}
+
+/** Tallest bar of a card's trend, in pixels. */
+const BARS_HEIGHT = 30;
+
+/** Twelve bars (table cells: Outlook keeps cell heights and bgcolor), lowest 4 px. */
+function bars(k: KpiResult): BarView[] {
+  const values = k.trend.filter((v): v is number => v !== null);
+  const lo = Math.min(...values);
+  const hi = Math.max(...values);
+  return k.trend.map((v, i) => ({
+    height:
+      v === null
+        ? 2
+        : hi === lo
+          ? BARS_HEIGHT / 2
+          : Math.round(4 + ((v - lo) / (hi - lo)) * (BARS_HEIGHT - 4)),
+    empty: v === null,
+    current: i === k.trend.length - 1,
+  }));
+}
+
+function cardView(r: Report, f: Formatter, msg: Messages, id: KpiId): CardView {
+  const k = r.kpis[id] as KpiResult;
+  return {
+    ...kpiView(r, f, msg, id, k),
+    range: cardNotes(f, msg, id, k).range ?? '',
+    trend: { max: BARS_HEIGHT, bars: bars(k) },
+  };
+}
+
+function beyondView(
+  r: Report,
+  f: Formatter,
+  msg: Messages,
+  options: RenderOptions,
+): BeyondView | null {
+  const b = r.beyond;
+  if (!b) return null;
+  const m = msg.m.beyond;
+  const { seg, month1, clv, moves, atRisk } = beyondSentences(r, b, f, msg);
+  const months = Array.from({ length: 12 }, (_, k) => k);
+  const link = options.atRiskLink;
+  const expires = options.atRiskLinkExpires;
+  return {
+    cohorts: {
+      title: m.cohortsTitle,
+      headers: { cohort: m.cohort, months },
+      rows: b.cohorts.cohorts.map((c) => ({
+        cohort: c.cohort,
+        size: f.count(c.size),
+        cells: months.map((k) => {
+          const v = c.retention[k];
+          return v === undefined
+            ? null
+            : { percent: String(Math.round(v * 100)), color: cellColor(v), dark: v > 0.5 };
+        }),
+      })),
+      month1,
+    },
+    segments: {
+      title: m.segmentsTitle,
+      headers: { segment: m.segment, customers: m.customers, revenue: m.revenue, clv: m.clv },
+      rows: b.rfm.segments
+        .filter((s) => s.customers > 0)
+        .map((s) => ({
+          name: seg(s.segment),
+          customers: f.count(s.customers),
+          revenue: f.value('money', s.revenue),
+          clv: f.value('money', b.clv.bySegment[s.segment] ?? null),
+        })),
+      clvLine: clv,
+      moves,
+      atRisk,
+      link: link
+        ? {
+            label: fill(m.atRiskLink, { link: '' }),
+            href: link,
+            text: link.startsWith('http') ? 'at-risk.csv' : link,
+            expires: expires
+              ? fill(m.linkValidUntil, {
+                  until: f.instant(expires.toISOString(), r.period.timeZone),
+                })
+              : null,
+          }
+        : null,
+    },
+  };
+}
+
+/** The view model of the HTML email: every word and number of the templates, no markup. */
+export function digestView(
+  r: Report,
+  f: Formatter,
+  msg: Messages,
+  options: RenderOptions,
+  facts: DigestFacts,
+): DigestView {
+  const m = msg.m;
+  const { headline } = facts;
+  const kpis = reportedKpis(r);
+  // Two cards to a row; a row with one card gets a spacer for the second column.
+  const cardRows = Array.from({ length: Math.ceil(headline.length / 2) }, (_, row) => {
+    const cards = headline.slice(row * 2, row * 2 + 2).map((id) => cardView(r, f, msg, id));
+    return { cards, spacer: cards.length === 1 };
+  });
+  const flow = r.customerFlow;
+  const flowRow = (label: string, value: string, tone = '', total = false) => ({
+    label,
+    value,
+    tone,
+    total,
+  });
+  // Definitions in plain words: the report's own windows, never a configuration key.
+  const definitionOf = (id: KpiId): string =>
+    fill(msg.kpiDefinition(id), {
+      window: f.count(r.settings.activeWindowDays),
+      atRisk: f.count(r.settings.atRiskDays),
+    });
+  return {
+    lang: msg.locale,
+    title: facts.subject,
+    preview: facts.moved[0] ?? facts.subject,
+    header: {
+      name: r.report.name,
+      period: r.period.label,
+      when: fill(m.header.period, { range: facts.range, timeZone: r.period.timeZone }),
+      through: fill(m.header.dataThrough, { instant: facts.through }),
+      stale: r.dataQuality.fresh ? null : m.header.stale,
+    },
+    moved: { title: m.moved.title, lines: facts.moved },
+    cardRows,
+    vsPrevious: fill(m.card.vsPrevious, { label: r.comparisons.previous.label }),
+    vsYearAgo: fill(m.card.vsYearAgo, { label: r.comparisons.yearAgo.label }),
+    unusual: m.card.unusual,
+    flow: {
+      title: m.flow.title,
+      range: facts.range,
+      rows: [
+        flowRow(m.flow.start, f.count(flow.start)),
+        flowRow(m.flow.lost, flow.lost === 0 ? f.count(0) : `−${f.count(flow.lost)}`, 'bad'),
+        flowRow(m.flow.new, `+${f.count(flow.new)}`, 'good'),
+        flowRow(m.flow.reactivated, `+${f.count(flow.reactivated)}`, 'good'),
+        flowRow(m.flow.end, f.count(flow.end), '', true),
+      ],
+    },
+    beyond: beyondView(r, f, msg, options),
+    // The headline KPIs have their cards above; the table holds the rest.
+    table: {
+      title: m.table.title,
+      kpi: m.table.kpi,
+      period: r.period.label,
+      rows: kpis
+        .filter(({ id }) => !headline.includes(id))
+        .map(({ id, k }) => kpiView(r, f, msg, id, k)),
+    },
+    glossary: {
+      title: m.table.glossary,
+      entries: kpis.map(({ id }) => ({ id, name: msg.kpiName(id), definition: definitionOf(id) })),
+    },
+    footer: {
+      lines: facts.footerLines,
+      adHoc: fill(m.footer.adHoc, { command: '' }),
+      command: facts.command,
+      generated: fill(m.footer.generated, {
+        instant: f.instant(r.generatedAt, r.period.timeZone),
+        report: r.report.name,
+      }),
+    },
+  };
+}
