@@ -40,14 +40,26 @@ export interface RenderOptions {
   readonly atRiskLinkExpires?: Date;
 }
 
-/** A cohort cell's background: white to blue with the share (email-safe, no CSS gradient). */
+/**
+ * A cohort cell's background: near white to mid blue with the share (email-safe, no CSS
+ * gradient). The blue end stays light enough for the table's dark text (#1f2933 on #6a98f2
+ * is 5.2:1), so every cell's number meets WCAG AA on its own colour at any share.
+ */
 function cellColor(share: number): string {
   const t = Math.max(0, Math.min(1, share));
   const mix = (from: number, to: number): string =>
     Math.round(from + (to - from) * t)
       .toString(16)
       .padStart(2, '0');
-  return `#${mix(0xf4, 0x2f)}${mix(0xf6, 0x6f)}${mix(0xf8, 0xeb)}`;
+  return `#${mix(0xf4, 0x6a)}${mix(0xf6, 0x98)}${mix(0xf8, 0xf2)}`;
+}
+
+/**
+ * A cohort cell's step in tenths, `hm0` to `hm10`: dark mode cannot recolour an inline
+ * bgcolor by its value, so templates/head.mjml gives each step a dark background instead.
+ */
+function cellClass(share: number): string {
+  return `hm${Math.round(Math.max(0, Math.min(1, share)) * 10)}`;
 }
 
 /** The sentences of the sections beyond the headline KPIs, shared by the HTML and the text. */
@@ -108,9 +120,9 @@ function beyondSections(r: Report, f: Formatter, msg: Messages, options: RenderO
         const v = c.retention[k];
         return v === undefined
           ? '<td></td>'
-          : `<td align="right" bgcolor="${cellColor(v)}"${v > 0.5 ? ' style="color:#fff"' : ''}>${pct(v)}</td>`;
+          : `<td align="right" bgcolor="${cellColor(v)}" class="${cellClass(v)}">${pct(v)}</td>`;
       }).join('');
-      return `<tr><td>${escapeHtml(c.cohort)}<br><span style="color:#616e7c">${f.count(c.size)}</span></td>${cells}</tr>`;
+      return `<tr><td>${escapeHtml(c.cohort)}<br><span class="muted">${f.count(c.size)}</span></td>${cells}</tr>`;
     })
     .join('\n');
   const { seg, month1, clv, moves, atRisk } = beyondSentences(r, b, f, msg);
