@@ -78,10 +78,10 @@ export interface CardView extends KpiView {
 export interface CohortCellView {
   /** The share still buying, in percent without the sign: `25`. */
   readonly percent: string;
-  /** White to blue with the share. */
+  /** Near white to mid blue with the share (light mode). */
   readonly color: string;
-  /** A dark cell: its number goes white. */
-  readonly dark: boolean;
+  /** Its step in tenths, `hm0`–`hm10`: the class dark mode colours it by. */
+  readonly step: string;
 }
 
 export interface BeyondView {
@@ -203,14 +203,26 @@ export interface DigestFacts {
   readonly command: string;
 }
 
-/** A cohort cell's background: white to blue with the share (email-safe, no CSS gradient). */
+/**
+ * A cohort cell's background: near white to mid blue with the share (email-safe, no CSS
+ * gradient). The blue end stays light enough for the table's dark text (#1f2933 on #6a98f2
+ * is 5.2:1), so every cell's number meets WCAG AA on its own colour at any share.
+ */
 function cellColor(share: number): string {
   const t = Math.max(0, Math.min(1, share));
   const mix = (from: number, to: number): string =>
     Math.round(from + (to - from) * t)
       .toString(16)
       .padStart(2, '0');
-  return `#${mix(0xf4, 0x2f)}${mix(0xf6, 0x6f)}${mix(0xf8, 0xeb)}`;
+  return `#${mix(0xf4, 0x6a)}${mix(0xf6, 0x98)}${mix(0xf8, 0xf2)}`;
+}
+
+/**
+ * A cohort cell's step in tenths, `hm0` to `hm10`: dark mode cannot recolour an inline
+ * bgcolor by its value, so templates/head.mjml gives each step a dark background instead.
+ */
+function cellClass(share: number): string {
+  return `hm${Math.round(Math.max(0, Math.min(1, share)) * 10)}`;
 }
 
 const UP = '▲';
@@ -507,7 +519,7 @@ function beyondView(
           const v = c.retention[k];
           return v === undefined
             ? null
-            : { percent: String(Math.round(v * 100)), color: cellColor(v), dark: v > 0.5 };
+            : { percent: String(Math.round(v * 100)), color: cellColor(v), step: cellClass(v) };
         }),
       })),
       month1,
