@@ -1,5 +1,7 @@
 import { kpiDefinition, KPI_IDS, type KpiId } from '../kpis/definitions.ts';
-import { reportedKpis, type Report } from '../report/report.ts';
+import { median } from '../kpis/judge.ts';
+import { flowDrivers, revenueDrivers } from './drivers.ts';
+import { reportedKpis, type KpiResult, type Report } from '../report/report.ts';
 import type { Formatter } from './format.ts';
 import { fill, type Messages } from './messages.ts';
 
@@ -27,6 +29,58 @@ function extreme(trend: readonly (number | null)[]): 'highest' | 'lowest' | null
   return null;
 }
 
+/** Multiplier that turns a median absolute deviation into a robust standard deviation. */
+const MAD_TO_SIGMA = 1.4826;
+/** Importance never counts a move as more than this many usual variations. */
+const MAX_DEVIATIONS = 10;
+
+/**
+ * How much a KPI's move against the previous period matters (docs/email.md, "What moved"):
+ * its size in usual variations (the move against the robust spread of the trend's earlier
+ * period-to-period changes; without a spread, its relative size in 10 % steps), at most 10;
+ * × 1.5 when unusual; + 2 when the target is missed, + 1 when on watch; × 1.2 when the move
+ * is bad, × 0.5 for a KPI without a good direction. 0 for no move.
+ */
+export function importance(k: KpiResult): number {
+  const move = k.change.previous.absolute;
+  if (move === null || move === 0) return 0;
+  const diffs: number[] = [];
+  for (let i = 1; i < k.trend.length - 1; i++) {
+    const a = k.trend[i - 1];
+    const b = k.trend[i];
+    if (a !== null && a !== undefined && b !== null && b !== undefined) diffs.push(b - a);
+  }
+  const center = median(diffs) ?? 0;
+  const spread = MAD_TO_SIGMA * (median(diffs.map((d) => Math.abs(d - center))) ?? 0);
+  const size =
+    diffs.length >= 4 && spread > 0
+      ? Math.abs(move) / spread
+      : k.change.previous.relative === null
+        ? 1
+        : Math.abs(k.change.previous.relative) * 10;
+  let score = Math.min(size, MAX_DEVIATIONS) * (k.anomaly ? 1.5 : 1);
+  score += k.status === 'bad' ? 2 : k.status === 'watch' ? 1 : 0;
+  if (k.change.previous.verdict === 'bad') score *= 1.2;
+  if (k.direction === 'neutral') score *= 0.5;
+  return score;
+}
+
+/** The KPIs whose move is news, most important first (ties: the KPI listed first). */
+export function rankedMoves(r: Report): { id: KpiId; k: KpiResult; importance: number }[] {
+  const order = (id: KpiId): number => KPI_IDS.indexOf(id);
+  return reportedKpis(r)
+    .filter(({ id }) => id !== 'customers_start')
+    .filter(({ k }) => k.value !== null && k.previous !== null)
+    .map((c) => ({
+      ...c,
+      importance: importance(c.k),
+      size: size(c.k.change.previous.absolute, c.k.change.previous.relative),
+    }))
+    .filter((c) => c.importance > 0 && (c.k.anomaly || c.size >= NOTABLE_PREVIOUS))
+    .sort((a, b) => b.importance - a.importance || order(a.id) - order(b.id))
+    .map(({ id, k, importance }) => ({ id, k, importance }));
+}
+
 /**
  * The "what moved" paragraph: two to four plain sentences, deterministic. Anomalies come
  * first, then the biggest moves against the previous period (KPIs that have a good
@@ -39,18 +93,19 @@ export function whatMoved(r: Report, f: Formatter, msg: Messages): string[] {
   const candidates = reportedKpis(r).filter(({ id }) => id !== 'customers_start');
   const order = (id: KpiId): number => KPI_IDS.indexOf(id);
 
-  const vsPrevious = candidates
-    .filter(({ k }) => k.value !== null && k.previous !== null)
-    .map((c) => ({ ...c, size: size(c.k.change.previous.absolute, c.k.change.previous.relative) }))
-    .filter((c) => c.k.anomaly || c.size >= NOTABLE_PREVIOUS)
-    .sort(
-      (a, b) =>
-        Number(b.k.anomaly) - Number(a.k.anomaly) ||
-        Number(b.k.direction !== 'neutral') - Number(a.k.direction !== 'neutral') ||
-        b.size - a.size ||
-        order(a.id) - order(b.id),
-    )
-    .slice(0, MAX_PREVIOUS);
+  // A KPI a driver sentence already explains is not said again.
+  const explained: Partial<Record<KpiId, readonly KpiId[]>> = {
+    revenue: ['orders', 'buyers', 'aov', 'purchase_frequency', 'arpu', 'arppu'],
+    customers_end: ['new_customers', 'reactivated_customers', 'lost_customers'],
+  };
+  const vsPrevious: ReturnType<typeof rankedMoves> = [];
+  const told = new Set<KpiId>();
+  for (const c of rankedMoves(r)) {
+    if (vsPrevious.length >= MAX_PREVIOUS) break;
+    if (told.has(c.id)) continue;
+    vsPrevious.push(c);
+    for (const id of explained[c.id] ?? []) told.add(id);
+  }
 
   const sentences = vsPrevious.map(({ id, k }) => {
     const unit = kpiDefinition(id).unit;
@@ -72,13 +127,15 @@ export function whatMoved(r: Report, f: Formatter, msg: Messages): string[] {
             previous,
             extreme: ext === null ? '' : fill(ext === 'highest' ? m.highest : m.lowest, { span }),
           });
-    if (!k.anomaly) return text;
+    const why = driverSentence(r, id, f, msg);
+    const withWhy = why === null ? text : `${text} ${why}`;
+    if (!k.anomaly) return withWhy;
     // What the season predicted, when it was the season that judged.
     const expected =
       k.anomalyRule === 'seasonal' && k.expected !== null
         ? `${text.replace(/\.$/, '')}${fill(m.expected, { expected: f.value(unit, k.expected) })}`
         : text;
-    return `${m.unusual}${expected}`;
+    return `${m.unusual}${why === null ? expected : `${expected} ${why}`}`;
   });
 
   const used = new Set<KpiId>(vsPrevious.map((c) => c.id));
@@ -140,4 +197,59 @@ export function anomalyNote(r: Report, msg: Messages): string {
   ]
     .filter((s) => s !== '')
     .join(' ');
+}
+
+/**
+ * Why a headline KPI moved, as one sentence whose numbers add up to the move: revenue over
+ * buyers, orders per buyer and order value; active customers over their flows. Null for
+ * other KPIs, or when the parts cannot be told.
+ */
+export function driverSentence(r: Report, id: KpiId, f: Formatter, msg: Messages): string | null {
+  const d = msg.m.drivers;
+  if (id === 'revenue') {
+    const side = (pick: 'value' | 'previous') => ({
+      revenue: r.kpis.revenue[pick],
+      orders: r.kpis.orders[pick],
+      buyers: r.kpis.buyers[pick],
+    });
+    const drivers = revenueDrivers(side('value'), side('previous'));
+    if (!drivers) return null;
+    const parts = drivers.parts
+      .filter((p) => p.cents !== 0)
+      .map((p) =>
+        fill(d.part, {
+          name: d.revenue[p.factor][p.cents > 0 ? 'up' : 'down'],
+          amount: f.change('money', p.cents / 100),
+        }),
+      );
+    return fill(d.revenueWhy, {
+      parts: parts.join(', '),
+      total: f.change('money', drivers.totalCents / 100),
+    });
+  }
+  if (id === 'customers_end') {
+    const flow = flowDrivers(r);
+    const moved = flow.moved;
+    const most =
+      moved === null
+        ? ''
+        : fill(
+            d.flowMoved[moved.flow][
+              (moved.flow === 'lost' ? -moved.change : moved.change) > 0 ? 'more' : 'fewer'
+            ],
+            {
+              count: f.count(Math.abs(moved.change)),
+              label: r.comparisons.previous.label,
+            },
+          );
+    return fill(d.flow, {
+      start: f.count(flow.start),
+      end: f.count(flow.end),
+      new: f.count(flow.new),
+      reactivated: f.count(flow.reactivated),
+      lost: f.count(flow.lost),
+      most: most === '' ? '' : fill(d.flowMost, { most }),
+    });
+  }
+  return null;
 }

@@ -5,7 +5,7 @@ import { EXCLUSION_REASONS } from '../sql/report-query.ts';
 import { reportedKpis, type KpiResult, type Report } from '../report/report.ts';
 import type { Formatter } from './format.ts';
 import { fill, type Messages } from './messages.ts';
-import { anomalyNote, whatMoved } from './movers.ts';
+import { anomalyNote, rankedMoves, whatMoved } from './movers.ts';
 
 /*
  * What the digest says, worked out once: the words and numbers of the HTML email's view
@@ -289,15 +289,18 @@ export function valueText(
 export function subjectOf(r: Report, f: Formatter, msg: Messages): string {
   const crr = r.kpis.crr;
   const s = msg.m.subject;
-  const move = (c: Change): string => {
+  const moveOf = (id: KpiId, c: Change): string => {
     if (c.absolute === null) return '';
-    if (shownAsZero(f, 'crr', c)) return ` (${msg.m.units.unchanged})`;
-    return ` (${arrow(c)}${f.magnitude('ratio', c.absolute, c.relative)})`;
+    if (shownAsZero(f, id, c)) return ` (${msg.m.units.unchanged})`;
+    return ` (${arrow(c)}${f.magnitude(kpiDefinition(id).unit, c.absolute, c.relative)})`;
   };
-  const headline =
-    crr.value === null
+  // The most important move names the email; a quiet period keeps the retention line.
+  const top = rankedMoves(r)[0];
+  const headline = top
+    ? `${msg.kpiName(top.id)} ${f.value(top.k.unit, top.k.value)}${moveOf(top.id, top.k.change.previous)}`
+    : crr.value === null
       ? fill(s.revenue, { value: f.value('money', r.kpis.revenue.value) })
-      : `${fill(s.retention, { value: f.value('ratio', crr.value) })}${move(crr.change.previous)}`;
+      : `${fill(s.retention, { value: f.value('ratio', crr.value) })}${moveOf('crr', crr.change.previous)}`;
   const stale = r.dataQuality.fresh ? '' : `${s.stale} `;
   return `${stale}${r.report.name} ${r.period.label} — ${headline}`;
 }

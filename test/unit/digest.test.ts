@@ -103,7 +103,7 @@ describe('what moved', () => {
     );
   });
 
-  test('a fall to the lowest of the trend, and a KPI with a direction before a neutral one', () => {
+  test('a fall to the lowest of the trend, with what drove it; what that explains is not repeated', () => {
     const r: Report = {
       ...quiet(),
       kpis: {
@@ -113,9 +113,12 @@ describe('what moved', () => {
         revenue: moved(fixture.kpis.revenue, 90_000, 100_000, [95_000, 97_000, 99_000, 98_000]),
       },
     };
+    // Why (issue 15, item 2): orders 5,000 → 6,000 from the same buyers is ln 1.2 = 0.18232
+    // of the −0.10536 log-change (ln 0.9); × −$10,000 is +$17,304.54, and the order value
+    // ($20 → $15) the rest. Orders, which that explains, are not said again.
     expect(whatMoved(r, f, en)).toEqual([
-      'Revenue fell to $90,000.00 from $100,000.00, the lowest in 12 weeks.',
-      'Orders rose to 6,000 from 5,000.',
+      'Revenue fell to $90,000.00 from $100,000.00, the lowest in 12 weeks. Why: smaller orders −$27,304.54, more orders per buyer +$17,304.54 (together −$10,000.00).',
+      'Customer retention rate held at 97.2% (97.2% in 2026-W46).',
     ]);
   });
 
@@ -138,14 +141,16 @@ describe('what moved', () => {
 });
 
 describe('the digest', () => {
-  test('subject: report name, period and the retention move, with the period in it', () => {
+  test('subject: report name, period and the move that matters most; retention in a quiet week', () => {
     const en = messagesFor('en');
     const f = formatter('en', 'USD', en.m.units);
-    expect(subjectOf(fixture, f, en)).toBe('Weekly KPIs 2026-W47 — retention 97.2% (▼0.1 pt)');
+    // Revenue rose 25 % while retention moved 0.1 pt (issue 15, item 3).
+    expect(subjectOf(fixture, f, en)).toBe('Weekly KPIs 2026-W47 — Revenue $325,988.22 (▲25.4%)');
     const stale = { ...fixture, dataQuality: { ...fixture.dataQuality, fresh: false } };
     expect(subjectOf(stale, f, en)).toBe(
-      '[STALE DATA] Weekly KPIs 2026-W47 — retention 97.2% (▼0.1 pt)',
+      '[STALE DATA] Weekly KPIs 2026-W47 — Revenue $325,988.22 (▲25.4%)',
     );
+    expect(subjectOf(quiet(), f, en)).toBe('Weekly KPIs 2026-W47 — retention 97.2% (unchanged)');
   });
 
   test.each([
@@ -350,7 +355,8 @@ describe('plain words (issue 15, item 6)', () => {
     };
     const digest = await renderDigest(still);
     expect(digest.html).toMatch(/<span class="muted"[^>]*>unchanged<\/span>/);
-    expect(digest.subject).toBe('Weekly KPIs 2026-W47 — retention 97.2% (unchanged)');
+    // The subject names the week's biggest move (revenue); a quiet week's is tested above.
+    expect(digest.subject).not.toMatch(/0\.0 pt/);
     expect(digest.html).not.toMatch(/▲(&nbsp;| )0\.0 pt/);
     expect(digest.text).not.toMatch(/▲ 0\.0 pt/);
     expect(digest.text).toMatch(/unchanged/);
@@ -406,7 +412,7 @@ describe('layout in templates/ (issue 15, item 7)', () => {
     // The header, the footer, the title, a card's benchmarks, a cohort: each as text.
     expect(d.html).toContain(`${escaped} · 2026-W47</div>`);
     expect(d.html).toContain(`for the report “${escaped}”.`);
-    expect(d.html).toContain(`<title>${escaped} 2026-W47 — retention`);
+    expect(d.html).toContain(`<title>${escaped} 2026-W47 — Revenue`);
     expect(d.html).toContain(`Benchmarks: ✓ ${escaped} 50.0%`);
     expect(d.html).toContain(`<td>${escaped}<br>`);
     // Inside an attribute too; ' and = stay plain (every attribute is double-quoted).

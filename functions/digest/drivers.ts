@@ -1,0 +1,126 @@
+import type { Report } from '../report/report.ts';
+
+/**
+ * What drove a move (docs/email.md, "What moved"): parts whose sum is the move itself, to the
+ * cent for money and exactly for counts.
+ */
+
+/** One factor of revenue = buyers × orders per buyer × average order value. */
+export type RevenueFactor = 'buyers' | 'frequency' | 'aov';
+
+export interface RevenueDrivers {
+  /** Revenue now less revenue in the previous period, in cents. */
+  readonly totalCents: number;
+  /** Each factor's share of that, in cents, largest first; the shares add up to the total. */
+  readonly parts: readonly { factor: RevenueFactor; cents: number }[];
+}
+
+interface RevenueSide {
+  readonly revenue: number | null;
+  readonly orders: number | null;
+  readonly buyers: number | null;
+}
+
+/**
+ * Splits a revenue move over buyers, orders per buyer and average order value by their
+ * log-changes: factor i gets `Δln(xᵢ) / Δln(revenue) × Δrevenue`. Since revenue is exactly
+ * their product, the log-changes add up to the revenue's, and so do the shares. The shares
+ * are rounded to cents by largest remainder, so the rounded parts add up to the rounded
+ * total. Null when either side lacks a positive revenue, order or buyer count, or revenue
+ * did not move.
+ */
+export function revenueDrivers(now: RevenueSide, before: RevenueSide): RevenueDrivers | null {
+  const sides = [now, before];
+  if (!sides.every((s) => (s.revenue ?? 0) > 0 && (s.orders ?? 0) > 0 && (s.buyers ?? 0) > 0))
+    return null;
+  const r1 = now.revenue ?? 0;
+  const r0 = before.revenue ?? 0;
+  const totalCents = Math.round(r1 * 100) - Math.round(r0 * 100);
+  if (totalCents === 0) return null;
+  const o1 = now.orders ?? 0;
+  const o0 = before.orders ?? 0;
+  const b1 = now.buyers ?? 0;
+  const b0 = before.buyers ?? 0;
+  const logs: Record<RevenueFactor, number> = {
+    buyers: Math.log(b1 / b0),
+    frequency: Math.log(o1 / b1 / (o0 / b0)),
+    aov: Math.log(r1 / o1 / (r0 / o0)),
+  };
+  const totalLog = logs.buyers + logs.frequency + logs.aov;
+  const factors: RevenueFactor[] = ['buyers', 'frequency', 'aov'];
+  const exact = factors.map((factor) => ({
+    factor,
+    cents: (logs[factor] / totalLog) * totalCents,
+  }));
+  return { totalCents, parts: largestRemainder(exact, totalCents) };
+}
+
+/**
+ * Rounds parts to whole units so that they add up to `total` exactly: each is rounded down,
+ * then the units still missing go one each to the parts with the largest remainders
+ * (Hamilton's method). Largest part first.
+ */
+export function largestRemainder<K>(
+  parts: readonly { factor: K; cents: number }[],
+  total: number,
+): { factor: K; cents: number }[] {
+  const floors = parts.map((p) => ({
+    ...p,
+    cents: Math.floor(p.cents),
+    rest: p.cents - Math.floor(p.cents),
+  }));
+  let missing = total - floors.reduce((s, p) => s + p.cents, 0);
+  const byRest = [...floors].sort((a, b) => b.rest - a.rest);
+  for (let i = 0; missing > 0; i = (i + 1) % byRest.length, missing--) {
+    const p = byRest[i];
+    if (p) p.cents += 1;
+  }
+  return floors
+    .map(({ factor, cents }) => ({ factor, cents }))
+    .sort((a, b) => Math.abs(b.cents) - Math.abs(a.cents));
+}
+
+/** One flow of the customer base: end = start − lost + new + reactivated. */
+export type Flow = 'new' | 'reactivated' | 'lost';
+
+export interface FlowDrivers {
+  readonly start: number;
+  readonly end: number;
+  readonly new: number;
+  readonly reactivated: number;
+  readonly lost: number;
+  /**
+   * The flow that changed most from the previous period, in the direction of its effect on
+   * the base (more lost counts negative), with that change; null without a previous period.
+   */
+  readonly moved: { flow: Flow; change: number } | null;
+}
+
+/**
+ * The customer base's move as its flows (`end − start = new + reactivated − lost`, exactly,
+ * docs/kpis.md, "The customer base"), and the flow that moved most against the previous
+ * period.
+ */
+export function flowDrivers(r: Report): FlowDrivers {
+  const f = r.customerFlow;
+  const before = {
+    new: r.kpis.new_customers.previous,
+    reactivated: r.kpis.reactivated_customers.previous,
+    lost: r.kpis.lost_customers.previous,
+  };
+  const changes = (['new', 'reactivated', 'lost'] as const).flatMap((flow) => {
+    const prev = before[flow];
+    if (prev === null) return [];
+    const change = (f[flow] - prev) * (flow === 'lost' ? -1 : 1);
+    return change === 0 ? [] : [{ flow, change }];
+  });
+  const moved = changes.sort((a, b) => Math.abs(b.change) - Math.abs(a.change))[0] ?? null;
+  return {
+    start: f.start,
+    end: f.end,
+    new: f.new,
+    reactivated: f.reactivated,
+    lost: f.lost,
+    moved,
+  };
+}
