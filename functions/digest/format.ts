@@ -10,6 +10,18 @@ export interface UnitWords {
   readonly na: string;
   /** A change that rounds to nothing, e.g. `unchanged` (never "+0.0" or "−0"). */
   readonly unchanged: string;
+  /** An ISO week, e.g. `Week {week}, {year}`. */
+  readonly week: string;
+  /** A quarter, e.g. `Q{quarter} {year}`. */
+  readonly quarter: string;
+}
+
+/** A period as the report has it: its kind, label and local days. */
+export interface PeriodLike {
+  readonly kind: 'week' | 'month' | 'quarter' | 'year' | 'custom';
+  readonly label: string;
+  readonly firstDay: string;
+  readonly lastDay: string;
 }
 
 /** Number and date formatting for one locale and currency, with `Intl`. */
@@ -27,6 +39,10 @@ export interface Formatter {
   dateRange(firstDay: string, lastDay: string): string;
   /** An instant in a time zone, e.g. `22 Nov 2026, 23:59`. */
   instant(iso: string, timeZone: string): string;
+  /** A period in the reader's words: `Week 47, 2026`, `November 2026`, `Q4 2026`, a range. */
+  period(p: PeriodLike): string;
+  /** A calendar month (`YYYY-MM`) in the reader's words: `Dec 2025`. */
+  month(label: string): string;
 }
 
 const MINUS = '−';
@@ -56,6 +72,19 @@ export function formatter(locale: string, currency: string, words: UnitWords): F
     timeZone: 'UTC',
   });
   const asDate = (ymd: string): Date => new Date(`${ymd}T00:00:00Z`);
+  // Months and years in the reader's words: long in English, abbreviated in Russian, whose
+  // abbreviations read the same after any preposition ("к нояб. 2026 г.").
+  const monthLong = new Intl.DateTimeFormat(locale, {
+    month: locale.startsWith('ru') ? 'short' : 'long',
+    year: 'numeric',
+    timeZone: 'UTC',
+  });
+  const monthShort = new Intl.DateTimeFormat(locale, {
+    month: 'short',
+    year: 'numeric',
+    timeZone: 'UTC',
+  });
+  const yearOnly = new Intl.DateTimeFormat(locale, { year: 'numeric', timeZone: 'UTC' });
   const sign = (v: number): string => (v > 0 ? '+' : v < 0 ? MINUS : '±');
 
   const value = (unit: Unit, v: number | null): string => {
@@ -114,6 +143,26 @@ export function formatter(locale: string, currency: string, words: UnitWords): F
     percent: (v) => (v === null ? words.na : percent.format(v)),
     count: (v) => integer.format(v),
     dateRange: (a, b) => (a === b ? day.format(asDate(a)) : day.formatRange(asDate(a), asDate(b))),
+    period: (p) => {
+      const [year = '', part = ''] = p.label.split(/-[WQ]?/);
+      switch (p.kind) {
+        case 'week':
+          return words.week.replace('{week}', String(Number(part))).replace('{year}', year);
+        case 'quarter':
+          return words.quarter.replace('{quarter}', part).replace('{year}', year);
+        case 'month':
+          return monthLong.format(asDate(`${p.label}-01`));
+        case 'year':
+          return yearOnly.format(asDate(`${p.label}-01-01`));
+        case 'custom':
+          return p.firstDay === p.lastDay
+            ? day.format(asDate(p.firstDay))
+            : day.formatRange(asDate(p.firstDay), asDate(p.lastDay));
+      }
+    },
+    // Anything but a month label is shown as it is.
+    month: (label) =>
+      /^\d{4}-\d{2}$/.test(label) ? monthShort.format(asDate(`${label}-01`)) : label,
     instant: (iso, timeZone) =>
       new Intl.DateTimeFormat(locale, {
         day: 'numeric',

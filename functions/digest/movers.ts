@@ -119,7 +119,7 @@ export function whatMoved(r: Report, f: Formatter, msg: Messages): string[] {
             name: msg.kpiName(id),
             value,
             previous,
-            label: r.comparisons.previous.label,
+            label: f.period(r.comparisons.previous),
           })
         : fill((k.change.previous.absolute ?? 0) > 0 ? m.rose : m.fell, {
             name: msg.kpiName(id),
@@ -153,7 +153,7 @@ export function whatMoved(r: Report, f: Formatter, msg: Messages): string[] {
       fill((c.absolute ?? 0) > 0 ? m.yearAgoUp : m.yearAgoDown, {
         name: msg.kpiName(id),
         change: f.magnitude(unit, c.absolute, c.relative),
-        label: r.comparisons.yearAgo.label,
+        label: f.period(r.comparisons.yearAgo),
         reference: f.value(unit, k.yearAgo),
       }),
     );
@@ -171,7 +171,7 @@ export function whatMoved(r: Report, f: Formatter, msg: Messages): string[] {
         name: msg.kpiName(id),
         value: f.value(unit, k.value),
         previous: f.value(unit, k.previous),
-        label: r.comparisons.previous.label,
+        label: f.period(r.comparisons.previous),
       }),
     );
   }
@@ -239,7 +239,7 @@ export function driverSentence(r: Report, id: KpiId, f: Formatter, msg: Messages
             ],
             {
               count: f.count(Math.abs(moved.change)),
-              label: r.comparisons.previous.label,
+              label: f.period(r.comparisons.previous),
             },
           );
     return fill(d.flow, {

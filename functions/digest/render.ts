@@ -127,7 +127,7 @@ function beyondText(r: Report, f: Formatter, msg: Messages): string[] {
     m.cohortsTitle.toUpperCase(),
     ...b.cohorts.cohorts.map(
       (c) =>
-        `${c.cohort.padEnd(9)}${String(c.size).padStart(7)}  ${c.retention.map((v) => String(Math.round(v * 100)).padStart(4)).join('')}`,
+        `${f.month(c.cohort).padEnd(13)}${String(c.size).padStart(7)}  ${c.retention.map((v) => String(Math.round(v * 100)).padStart(4)).join('')}`,
     ),
     ...(month1 === null ? [] : [month1]),
     '',
@@ -164,15 +164,15 @@ function textPart(r: Report, f: Formatter, msg: Messages, t: DigestFacts): strin
   const m = msg.m;
   const flow = r.customerFlow;
   const pad = (s: string, n: number): string => (s.length >= n ? `${s} ` : s.padEnd(n));
-  const prev = fill(m.card.vsPrevious, { label: r.comparisons.previous.label });
-  const year = fill(m.card.vsYearAgo, { label: r.comparisons.yearAgo.label });
+  const prev = fill(m.card.vsPrevious, { label: f.period(r.comparisons.previous) });
+  const year = fill(m.card.vsYearAgo, { label: f.period(r.comparisons.yearAgo) });
   const row = (id: KpiId): string => {
     const k = r.kpis[id] as KpiResult;
     const name = `${msg.kpiName(id)}${k.anomaly ? ' ⚠' : ''}`;
-    const line = `${pad(name, 40)}${pad(f.value(kpiDefinition(id).unit, k.value), 16)}${pad(changeText(f, id, k.change.previous, msg.m.units.unchanged), 14)}${changeText(f, id, k.change.yearAgo, msg.m.units.unchanged)}`;
+    const line = `${pad(name, 40)}${pad(f.value(kpiDefinition(id).unit, k.value), 16)}${pad(changeText(f, id, k.change.previous, msg.m.units.unchanged), 18)}${changeText(f, id, k.change.yearAgo, msg.m.units.unchanged)}`;
     return k.value === null ? `${line}\n  ${valueText(f, msg, id, null, r)}` : line;
   };
-  const header = `${pad(m.table.kpi, 40)}${pad(r.period.label, 16)}${pad(prev, 14)}${year}`;
+  const header = `${pad(m.table.kpi, 40)}${pad(f.period(r.period), 16)}${pad(prev, 18)}${year}`;
   const lines = [
     t.subject,
     `${fill(m.header.period, { range: t.range, timeZone: r.period.timeZone })} · ${fill(m.header.dataThrough, { instant: t.through })}`,

@@ -302,7 +302,7 @@ export function subjectOf(r: Report, f: Formatter, msg: Messages): string {
       ? fill(s.revenue, { value: f.value('money', r.kpis.revenue.value) })
       : `${fill(s.retention, { value: f.value('ratio', crr.value) })}${moveOf('crr', crr.change.previous)}`;
   const stale = r.dataQuality.fresh ? '' : `${s.stale} `;
-  return `${stale}${r.report.name} ${r.period.label} — ${headline}`;
+  return `${stale}${r.report.name} · ${f.period(r.period)} — ${headline}`;
 }
 
 /** A card's notes, in words: the target band and its status, benchmarks, the trend's range. */
@@ -372,7 +372,7 @@ export function beyondSentences(
     seg,
     month1: m1
       ? fill(m.month1, {
-          cohort: m1.cohort,
+          cohort: f.month(m1.cohort),
           value: f.percent(m1.value),
           mean: m1.previousSixMean === null ? msg.m.units.na : f.percent(m1.previousSixMean),
         })
@@ -382,7 +382,7 @@ export function beyondSentences(
       b.rfm.moves.length === 0
         ? null
         : fill(m.moves, {
-            label: r.comparisons.previous.label,
+            label: f.period(r.comparisons.previous),
             moves: b.rfm.moves
               .slice(0, 6)
               .map((mv) => `${seg(mv.from)} → ${seg(mv.to)} ${f.count(mv.customers)}`)
@@ -516,7 +516,7 @@ function beyondView(
       title: m.cohortsTitle,
       headers: { cohort: m.cohort, months },
       rows: b.cohorts.cohorts.map((c) => ({
-        cohort: c.cohort,
+        cohort: f.month(c.cohort),
         size: f.count(c.size),
         cells: months.map((k) => {
           const v = c.retention[k];
@@ -592,15 +592,15 @@ export function digestView(
     preview: facts.moved[0] ?? facts.subject,
     header: {
       name: r.report.name,
-      period: r.period.label,
+      period: f.period(r.period),
       when: fill(m.header.period, { range: facts.range, timeZone: r.period.timeZone }),
       through: fill(m.header.dataThrough, { instant: facts.through }),
       stale: r.dataQuality.fresh ? null : m.header.stale,
     },
     moved: { title: m.moved.title, lines: facts.moved },
     cardRows,
-    vsPrevious: fill(m.card.vsPrevious, { label: r.comparisons.previous.label }),
-    vsYearAgo: fill(m.card.vsYearAgo, { label: r.comparisons.yearAgo.label }),
+    vsPrevious: fill(m.card.vsPrevious, { label: f.period(r.comparisons.previous) }),
+    vsYearAgo: fill(m.card.vsYearAgo, { label: f.period(r.comparisons.yearAgo) }),
     unusual: m.card.unusual,
     flow: {
       title: m.flow.title,
@@ -618,7 +618,7 @@ export function digestView(
     table: {
       title: m.table.title,
       kpi: m.table.kpi,
-      period: r.period.label,
+      period: f.period(r.period),
       rows: kpis
         .filter(({ id }) => !headline.includes(id))
         .map(({ id, k }) => kpiView(r, f, msg, id, k)),

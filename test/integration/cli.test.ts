@@ -332,7 +332,7 @@ describe('kpi demo (what npm start runs)', () => {
     expect(html).toContain('Weekly KPIs');
     expect(html).not.toMatch(/<svg|src="data:|src="https?:/i);
     const text = readFileSync(join(out, 'digest.txt'), 'utf8');
-    expect(text).toMatch(/^Weekly KPIs 2026-W47 — retention \d+\.\d%/);
+    expect(text).toMatch(/^Weekly KPIs · Week 47, 2026 — /);
     const eml = readFileSync(join(out, 'digest.eml'), 'utf8');
     expect(eml).toMatch(/Content-Type: multipart\/alternative/);
     expect(eml).toMatch(/Content-Type: text\/plain/);

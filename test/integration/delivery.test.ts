@@ -94,7 +94,7 @@ describe('a run delivered through the local SES v2 emulator', () => {
     expect(mail?.messageId).toBe(result.messageIds[0]);
     expect(mail?.from).toBe('"KPI digest" <kpi@example.com>');
     expect(toOf(mail)).toEqual(['ceo@example.com', 'cfo@example.com']);
-    expect(mail?.subject).toMatch(/^Weekly KPIs 2026-W47 — retention \d+\.\d%/);
+    expect(mail?.subject).toMatch(/^Weekly KPIs · Week 47, 2026 — /);
     expect(mail?.body.html).toContain('What moved');
     expect(mail?.body.text).toContain('WHAT MOVED');
     expect(mail?.body.text).toContain('Customer retention rate');
@@ -138,7 +138,9 @@ describe('a run delivered through the local SES v2 emulator', () => {
     );
     expect(dry).toMatchObject({ audience: 'none', sentTo: [] });
     expect(dry.archived.map((p) => p.split('/').pop())).toEqual(['at-risk.csv', 'report.json']);
-    expect((await store()).map((m) => m.subject)).toEqual([expect.stringContaining('2026-W40')]);
+    expect((await store()).map((m) => m.subject)).toEqual([
+      expect.stringContaining('Week 40, 2026'),
+    ]);
   }, 60_000);
 
   test.each([

@@ -6,7 +6,12 @@ import { LOCALES, messagesFor } from '../../functions/digest/messages.ts';
 import { whatMoved } from '../../functions/digest/movers.ts';
 import { renderDigest, subjectOf } from '../../functions/digest/render.ts';
 import type { KpiId } from '../../functions/kpis/definitions.ts';
-import { reportedKpis, type KpiResult, type Report } from '../../functions/report/report.ts';
+import {
+  reportedKpis,
+  type KpiResult,
+  type Report,
+  type ReportPeriod,
+} from '../../functions/report/report.ts';
 
 const fixture = JSON.parse(
   readFileSync(new URL('../fixtures/report-2026-W47.json', import.meta.url), 'utf8'),
@@ -118,14 +123,14 @@ describe('what moved', () => {
     // ($20 → $15) the rest. Orders, which that explains, are not said again.
     expect(whatMoved(r, f, en)).toEqual([
       'Revenue fell to $90,000.00 from $100,000.00, the lowest in 12 weeks. Why: smaller orders −$27,304.54, more orders per buyer +$17,304.54 (together −$10,000.00).',
-      'Customer retention rate held at 97.2% (97.2% in 2026-W46).',
+      'Customer retention rate held at 97.2% (97.2% in Week 46, 2026).',
     ]);
   });
 
   test('a quiet week still says two things: what held', () => {
     expect(whatMoved(quiet(), f, en)).toEqual([
-      'Customer retention rate held at 97.2% (97.2% in 2026-W46).',
-      'Revenue held at $325,988.22 ($325,988.22 in 2026-W46).',
+      'Customer retention rate held at 97.2% (97.2% in Week 46, 2026).',
+      'Revenue held at $325,988.22 ($325,988.22 in Week 46, 2026).',
     ]);
   });
 
@@ -145,12 +150,16 @@ describe('the digest', () => {
     const en = messagesFor('en');
     const f = formatter('en', 'USD', en.m.units);
     // Revenue rose 25 % while retention moved 0.1 pt (issue 15, item 3).
-    expect(subjectOf(fixture, f, en)).toBe('Weekly KPIs 2026-W47 — Revenue $325,988.22 (▲25.4%)');
+    expect(subjectOf(fixture, f, en)).toBe(
+      'Weekly KPIs · Week 47, 2026 — Revenue $325,988.22 (▲25.4%)',
+    );
     const stale = { ...fixture, dataQuality: { ...fixture.dataQuality, fresh: false } };
     expect(subjectOf(stale, f, en)).toBe(
-      '[STALE DATA] Weekly KPIs 2026-W47 — Revenue $325,988.22 (▲25.4%)',
+      '[STALE DATA] Weekly KPIs · Week 47, 2026 — Revenue $325,988.22 (▲25.4%)',
     );
-    expect(subjectOf(quiet(), f, en)).toBe('Weekly KPIs 2026-W47 — retention 97.2% (unchanged)');
+    expect(subjectOf(quiet(), f, en)).toBe(
+      'Weekly KPIs · Week 47, 2026 — retention 97.2% (unchanged)',
+    );
   });
 
   test.each([
@@ -377,6 +386,36 @@ describe('plain words (issue 15, item 6)', () => {
     expect(ru.html).toContain('без заказов годом ранее →');
   });
 
+  test('periods, dates and cohort months in the reader’s locale, never a machine label', () => {
+    const en = formatter('en', 'USD', messagesFor('en').m.units);
+    const ru = formatter('ru', 'RUB', messagesFor('ru').m.units);
+    const p = (kind: ReportPeriod['kind'], label: string, firstDay = '', lastDay = '') => ({
+      kind,
+      label,
+      firstDay,
+      lastDay,
+    });
+    const cases = [
+      [p('week', '2026-W07'), 'Week 7, 2026', 'нед. 7, 2026'],
+      [p('month', '2026-11'), 'November 2026', 'нояб. 2026 г.'],
+      [p('quarter', '2026-Q4'), 'Q4 2026', '4 кв. 2026'],
+      [p('year', '2026'), '2026', '2026'],
+      [
+        p('custom', '2026-03-01..2026-03-14', '2026-03-01', '2026-03-14'),
+        'Mar 1 – 14, 2026',
+        '1–14 мар. 2026 г.',
+      ],
+    ] as const;
+    // Intl puts thin and no-break spaces around a range's dash: compared as plain spaces.
+    const plain = (s: string): string => s.replace(/\s/gu, ' ');
+    for (const [period, inEn, inRu] of cases) {
+      expect(plain(en.period(period))).toBe(inEn);
+      expect(plain(ru.period(period))).toBe(inRu);
+    }
+    expect(en.month('2025-12')).toBe('Dec 2025');
+    expect(ru.month('2025-12')).toBe('дек. 2025 г.');
+  });
+
   test('no customers lost is "0", not "−0"', async () => {
     const digest = await renderDigest({
       ...fixture,
@@ -410,9 +449,9 @@ describe('layout in templates/ (issue 15, item 7)', () => {
     const d = await renderDigest(r, { atRiskLink: `https://example.com/a.csv?x="><script>&y=1` });
     expect(d.html).not.toMatch(/<script/i);
     // The header, the footer, the title, a card's benchmarks, a cohort: each as text.
-    expect(d.html).toContain(`${escaped} · 2026-W47</div>`);
+    expect(d.html).toContain(`${escaped} · Week 47, 2026</div>`);
     expect(d.html).toContain(`for the report “${escaped}”.`);
-    expect(d.html).toContain(`<title>${escaped} 2026-W47 — Revenue`);
+    expect(d.html).toContain(`<title>${escaped} · Week 47, 2026 — Revenue`);
     expect(d.html).toContain(`Benchmarks: ✓ ${escaped} 50.0%`);
     expect(d.html).toContain(`<td>${escaped}<br>`);
     // Inside an attribute too; ' and = stay plain (every attribute is double-quoted).

@@ -132,7 +132,7 @@ describe('customers at end = start − lost + new + reactivated', () => {
     const en = messagesFor('en');
     const s = driverSentence(fixture, 'customers_end', formatter('en', 'USD', en.m.units), en);
     expect(s).toBe(
-      `Active customers ${d.start.toLocaleString('en')} → ${d.end.toLocaleString('en')}: ${d.new} new + ${d.reactivated} reactivated − ${d.lost} lost; most of the difference: ${d.moved?.change} more new customers than in 2026-W46.`,
+      `Active customers ${d.start.toLocaleString('en')} → ${d.end.toLocaleString('en')}: ${d.new} new + ${d.reactivated} reactivated − ${d.lost} lost; most of the difference: ${d.moved?.change} more new customers than in Week 46, 2026.`,
     );
   });
 
@@ -150,7 +150,7 @@ describe('customers at end = start − lost + new + reactivated', () => {
     expect(flowDrivers(r).moved).toEqual({ flow: 'lost', change: -10 });
     const en = messagesFor('en');
     expect(driverSentence(r, 'customers_end', formatter('en', 'USD', en.m.units), en)).toBe(
-      'Active customers 100 → 85: 10 new + 5 reactivated − 30 lost; most of the difference: 10 more lost than in 2026-W46.',
+      'Active customers 100 → 85: 10 new + 5 reactivated − 30 lost; most of the difference: 10 more lost than in Week 46, 2026.',
     );
   });
 });
