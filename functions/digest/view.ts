@@ -23,6 +23,22 @@ export interface RenderOptions {
   readonly atRiskLink?: string;
   /** When the link stops working (a presigned URL's true expiry), stated next to it. */
   readonly atRiskLinkExpires?: Date;
+  /**
+   * Where the full report is (`report.html` beside the digest, or an expiring link). With
+   * it the digest is one short page that links the details; without it (nowhere to link)
+   * the digest carries the details itself, below the same first screen.
+   */
+  readonly reportLink?: string;
+  /** When the full report's link stops working, stated next to it. */
+  readonly reportLinkExpires?: Date;
+}
+
+/** A link with the words before it and the sentence stating when it stops working. */
+export interface LinkView {
+  readonly label: string;
+  readonly href: string;
+  readonly text: string;
+  readonly expires: string | null;
 }
 
 /** A move as the email shows it: an arrow, its size, coloured by what it means; or "unchanged". */
@@ -73,6 +89,8 @@ export interface CardView extends KpiView {
   readonly range: string;
   /** The bars, oldest first, and the height of the tallest possible bar in pixels. */
   readonly trend: { readonly max: number; readonly bars: readonly BarView[] };
+  /** The same bars, lower: the digest's compact tile. */
+  readonly spark: { readonly max: number; readonly bars: readonly BarView[] };
 }
 
 export interface CohortCellView {
@@ -117,13 +135,16 @@ export interface BeyondView {
     readonly moves: string | null;
     readonly atRisk: string;
     /** Where the at-risk list is: the words before the link, the link, its expiry sentence. */
-    readonly link: {
-      readonly label: string;
-      readonly href: string;
-      readonly text: string;
-      readonly expires: string | null;
-    } | null;
+    readonly link: LinkView | null;
   };
+}
+
+/** A table of KPIs: its title, column headers and rows. */
+export interface KpiTableView {
+  readonly title: string;
+  readonly kpi: string;
+  readonly period: string;
+  readonly rows: readonly KpiView[];
 }
 
 /** Everything the templates get (docs: "Editing the email"). */
@@ -144,7 +165,10 @@ export interface DigestView {
     readonly stale: string | null;
   };
   readonly moved: { readonly title: string; readonly lines: readonly string[] };
-  /** The headline KPIs' cards, two to a row; `spacer` fills a row with only one. */
+  /**
+   * The headline KPIs, two to a row: the full report's cards, and the digest's tiles (a
+   * card's name, value, move, spark and status); `spacer` fills a row with only one.
+   */
   readonly cardRows: readonly { readonly cards: readonly CardView[]; readonly spacer: boolean }[];
   /** Column headers and notes shared by the cards and the table. */
   readonly vsPrevious: string;
@@ -166,12 +190,23 @@ export interface DigestView {
   /** The cohorts and the segments; null when the report has no such sections. */
   readonly beyond: BeyondView | null;
   /** Every reported KPI that has no card. */
-  readonly table: {
+  readonly table: KpiTableView;
+  /**
+   * The digest's "More": the at-risk sentence and its link, and the link to the full report;
+   * null when there is nothing to say.
+   */
+  readonly more: {
     readonly title: string;
-    readonly kpi: string;
-    readonly period: string;
-    readonly rows: readonly KpiView[];
-  };
+    readonly atRisk: string | null;
+    readonly atRiskLink: LinkView | null;
+    readonly report: LinkView | null;
+  } | null;
+  /**
+   * The details the digest carries itself when there is no full report to link: every KPI
+   * in one table (the cohorts, segments and glossary are `beyond` and `glossary`); null when
+   * the digest links the full report.
+   */
+  readonly details: { readonly table: KpiTableView } | null;
   readonly glossary: {
     readonly title: string;
     readonly entries: readonly {
@@ -466,21 +501,18 @@ function kpiView(r: Report, f: Formatter, msg: Messages, id: KpiId, k: KpiResult
   };
 }
 
-/** Tallest bar of a card's trend, in pixels. */
+/** Tallest bar of a card's trend, and of a tile's, in pixels. */
 const BARS_HEIGHT = 30;
+const SPARK_HEIGHT = 16;
 
 /** Twelve bars (table cells: Outlook keeps cell heights and bgcolor), lowest 4 px. */
-function bars(k: KpiResult): BarView[] {
+function bars(k: KpiResult, max: number): BarView[] {
   const values = k.trend.filter((v): v is number => v !== null);
   const lo = Math.min(...values);
   const hi = Math.max(...values);
   return k.trend.map((v, i) => ({
     height:
-      v === null
-        ? 2
-        : hi === lo
-          ? BARS_HEIGHT / 2
-          : Math.round(4 + ((v - lo) / (hi - lo)) * (BARS_HEIGHT - 4)),
+      v === null ? 2 : hi === lo ? max / 2 : Math.round(4 + ((v - lo) / (hi - lo)) * (max - 4)),
     empty: v === null,
     current: i === k.trend.length - 1,
   }));
@@ -491,7 +523,34 @@ function cardView(r: Report, f: Formatter, msg: Messages, id: KpiId): CardView {
   return {
     ...kpiView(r, f, msg, id, k),
     range: cardNotes(f, msg, id, k).range ?? '',
-    trend: { max: BARS_HEIGHT, bars: bars(k) },
+    trend: { max: BARS_HEIGHT, bars: bars(k, BARS_HEIGHT) },
+    spark: { max: SPARK_HEIGHT, bars: bars(k, SPARK_HEIGHT) },
+  };
+}
+
+/** The sentence stating when a link stops working, in the report's zone; null if never. */
+function validUntil(r: Report, f: Formatter, msg: Messages, expires?: Date): string | null {
+  return expires
+    ? fill(msg.m.beyond.linkValidUntil, {
+        until: f.instant(expires.toISOString(), r.period.timeZone),
+      })
+    : null;
+}
+
+/** The at-risk list's link: a URL reads as the file's name, a path as itself. */
+function atRiskLinkView(
+  r: Report,
+  f: Formatter,
+  msg: Messages,
+  options: RenderOptions,
+): LinkView | null {
+  const link = options.atRiskLink;
+  if (!link) return null;
+  return {
+    label: fill(msg.m.beyond.atRiskLink, { link: '' }),
+    href: link,
+    text: link.startsWith('http') ? 'at-risk.csv' : link,
+    expires: validUntil(r, f, msg, options.atRiskLinkExpires),
   };
 }
 
@@ -506,8 +565,6 @@ function beyondView(
   const m = msg.m.beyond;
   const { seg, month1, clv, moves, atRisk } = beyondSentences(r, b, f, msg);
   const months = Array.from({ length: 12 }, (_, k) => k);
-  const link = options.atRiskLink;
-  const expires = options.atRiskLinkExpires;
   return {
     cohorts: {
       title: m.cohortsTitle,
@@ -538,18 +595,7 @@ function beyondView(
       clvLine: clv,
       moves,
       atRisk,
-      link: link
-        ? {
-            label: fill(m.atRiskLink, { link: '' }),
-            href: link,
-            text: link.startsWith('http') ? 'at-risk.csv' : link,
-            expires: expires
-              ? fill(m.linkValidUntil, {
-                  until: f.instant(expires.toISOString(), r.period.timeZone),
-                })
-              : null,
-          }
-        : null,
+      link: atRiskLinkView(r, f, msg, options),
     },
   };
 }
@@ -577,6 +623,21 @@ export function digestView(
     tone,
     total,
   });
+  const table = (title: string, which: (id: KpiId) => boolean): KpiTableView => ({
+    title,
+    kpi: m.table.kpi,
+    period: r.period.label,
+    rows: kpis.filter(({ id }) => which(id)).map(({ id, k }) => kpiView(r, f, msg, id, k)),
+  });
+  const atRisk = r.beyond ? beyondSentences(r, r.beyond, f, msg).atRisk : null;
+  const report: LinkView | null = options.reportLink
+    ? {
+        label: '',
+        href: options.reportLink,
+        text: m.more.report,
+        expires: validUntil(r, f, msg, options.reportLinkExpires),
+      }
+    : null;
   // Definitions in plain words: the report's own windows, never a configuration key.
   const definitionOf = (id: KpiId): string =>
     fill(msg.kpiDefinition(id), {
@@ -612,14 +673,17 @@ export function digestView(
     },
     beyond: beyondView(r, f, msg, options),
     // The headline KPIs have their cards above; the table holds the rest.
-    table: {
-      title: m.table.title,
-      kpi: m.table.kpi,
-      period: r.period.label,
-      rows: kpis
-        .filter(({ id }) => !headline.includes(id))
-        .map(({ id, k }) => kpiView(r, f, msg, id, k)),
-    },
+    table: table(m.table.title, (id) => !headline.includes(id)),
+    more:
+      atRisk === null && report === null
+        ? null
+        : {
+            title: m.more.title,
+            atRisk,
+            atRiskLink: atRisk === null ? null : atRiskLinkView(r, f, msg, options),
+            report,
+          },
+    details: report === null ? { table: table(m.more.allKpis, () => true) } : null,
     glossary: {
       title: m.table.glossary,
       entries: kpis.map(({ id }) => ({ id, name: msg.kpiName(id), definition: definitionOf(id) })),
