@@ -534,7 +534,7 @@ export async function runOnce(input: unknown, deps: RunnerDeps): Promise<RunResu
       envelope,
       renderOptions,
       atRiskList,
-      message.digest,
+      { digest: message.digest },
     );
     const content = messageFile(message);
     outputs.set(MESSAGE_FILE, content);
