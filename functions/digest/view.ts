@@ -163,6 +163,12 @@ export interface DigestView {
     readonly through: string;
     /** The warning of a stale report; null when the data is fresh. */
     readonly stale: string | null;
+    /**
+     * The verdict on the targets, in parts toned by what they say: `Targets: 2 of 3 met`,
+     * `off target: Repeat purchase rate` (`bad`), `near target: …` (`badge-watch`); empty
+     * when no KPI has a target.
+     */
+    readonly verdict: readonly { readonly text: string; readonly tone: string }[];
   };
   readonly moved: { readonly title: string; readonly lines: readonly string[] };
   /**
@@ -600,6 +606,29 @@ function beyondView(
   };
 }
 
+/** How many KPIs with a target meet it, and which are off or near it (in the header). */
+function verdictOf(
+  kpis: readonly { id: KpiId; k: KpiResult }[],
+  msg: Messages,
+): { text: string; tone: string }[] {
+  const v = msg.m.header.verdict;
+  const judged = kpis.filter(({ k }) => k.status !== null);
+  if (judged.length === 0) return [];
+  const named = (status: KpiResult['status']): string =>
+    judged
+      .filter(({ k }) => k.status === status)
+      .map(({ id }) => msg.kpiName(id))
+      .join(', ');
+  const met = judged.filter(({ k }) => k.status === 'good').length;
+  const off = named('bad');
+  const near = named('watch');
+  return [
+    { text: fill(v.met, { met: String(met), total: String(judged.length) }), tone: '' },
+    ...(off ? [{ text: fill(v.off, { names: off }), tone: 'bad' }] : []),
+    ...(near ? [{ text: fill(v.near, { names: near }), tone: 'badge-watch' }] : []),
+  ];
+}
+
 /** The view model of the HTML email: every word and number of the templates, no markup. */
 export function digestView(
   r: Report,
@@ -654,6 +683,7 @@ export function digestView(
       when: fill(m.header.period, { range: facts.range, timeZone: r.period.timeZone }),
       through: fill(m.header.dataThrough, { instant: facts.through }),
       stale: r.dataQuality.fresh ? null : m.header.stale,
+      verdict: verdictOf(kpis, msg),
     },
     moved: { title: m.moved.title, lines: facts.moved },
     cardRows,

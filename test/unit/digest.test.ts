@@ -489,4 +489,32 @@ describe('one phone screen to the point, the rest in the full report (issue 15, 
       expect(html).not.toMatch(/<svg|<script|@import|<link|url\(|\bsrc="/i);
     },
   );
+
+  test('the header states the verdict on the targets: how many are met, which are off or near', async () => {
+    const plain = (html: string) =>
+      /class="verdict"[\s\S]*?<div[^>]*>([\s\S]*?)<\/div>/
+        .exec(html)?.[1]
+        ?.replace(/<[^>]+>/g, '')
+        .trim();
+    expect(plain((await renderDigest(fixture)).html)).toBe(
+      'Targets: 2 of 3 met · off target: Repeat purchase rate',
+    );
+    const watch: Report = {
+      ...fixture,
+      kpis: { ...fixture.kpis, crr: { ...fixture.kpis.crr, status: 'watch' } },
+    };
+    expect(plain((await renderDigest(watch)).html)).toBe(
+      'Targets: 1 of 3 met · off target: Repeat purchase rate · near target: Customer retention rate',
+    );
+    expect(plain(await renderFullReport(inLocale('ru', 'RUB')))).toBe(
+      'Цели: выполнено 2 из 3 · вне цели: Доля повторных покупок',
+    );
+    const none: Report = {
+      ...fixture,
+      kpis: Object.fromEntries(
+        Object.entries(fixture.kpis).map(([id, k]) => [id, { ...k, status: null }]),
+      ) as Report['kpis'],
+    };
+    expect((await renderDigest(none)).html).not.toContain('class="verdict"');
+  });
 });
