@@ -23,9 +23,11 @@ import { QueryError, SourceError, type QueryEngine } from '../engines/query-engi
 import {
   AT_RISK_FILE,
   OUTPUT_FORMATS,
+  REPORT_FILE,
   renderOutputs,
   reportJson,
   writeOutputs,
+  writesFullReport,
   type OutputFormat,
 } from '../delivery/files.ts';
 import {
@@ -425,7 +427,10 @@ interface RunContext {
  * Where a run's result goes: the JSON report alone on stdout (`--format json`, no `--out`),
  * or the requested files under `--out` (default out/), each path said on stderr.
  */
-/** Renders a run into `dir`: the formats asked for, and at-risk.csv, which the digest links. */
+/**
+ * Renders a run into `dir`: the formats asked for, at-risk.csv and report.html (the full
+ * report), which the digest links.
+ */
 async function writeRun(
   dir: string,
   { report: result, atRiskList }: { report: Report; atRiskList: AtRiskCustomer[] },
@@ -437,8 +442,13 @@ async function writeRun(
     result,
     format,
     envelope(flags),
-    // Relative: the digest and the list are written side by side, wherever they are moved.
-    { headline, atRiskLink: AT_RISK_FILE },
+    // Relative: the digest, the list and the full report are written side by side, wherever
+    // they are moved. Without the full report beside it, the digest carries the details.
+    {
+      headline,
+      atRiskLink: AT_RISK_FILE,
+      ...(writesFullReport(format) ? { reportLink: REPORT_FILE } : {}),
+    },
     atRiskList,
   );
   return writeOutputs(dir, files);

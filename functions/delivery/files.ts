@@ -4,7 +4,12 @@ import { join } from 'node:path';
 import type { Report } from '../report/report.ts';
 import { atRiskCsv, type AtRiskCustomer } from '../kpis/beyond.ts';
 import { toEml, type Envelope } from '../digest/eml.ts';
-import { renderDigest, type Digest, type RenderOptions } from '../digest/render.ts';
+import {
+  renderDigest,
+  renderFullReport,
+  type Digest,
+  type RenderOptions,
+} from '../digest/render.ts';
 
 export const OUTPUT_FORMATS = ['json', 'html', 'text', 'eml', 'all'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
@@ -19,14 +24,29 @@ const FILE_NAMES = {
 /** The at-risk export's file name, next to the report. */
 export const AT_RISK_FILE = 'at-risk.csv';
 
+/** The full report's file name (an HTML page), next to the digest, which links it. */
+export const REPORT_FILE = 'report.html';
+
+/** Whether `format` writes the full report (and so whether a digest beside it may link it). */
+export function writesFullReport(format: OutputFormat): boolean {
+  return format === 'all' || format === 'html';
+}
+
+/** What a run already rendered (the digest mailed, the full report it links), to write as is. */
+export interface Rendered {
+  readonly digest?: Digest;
+  readonly fullReport?: string;
+}
+
 /** The JSON report as written to disk and standard output. */
 export function reportJson(report: Report): string {
   return `${JSON.stringify(report, null, 2)}\n`;
 }
 
 /**
- * Renders what `format` asks for; returns file name → content. `digest`, when given, is the
- * one already rendered (the one mailed), so that the files are that digest, not a new one.
+ * Renders what `format` asks for; returns file name → content. `rendered`, when given, holds
+ * what was already rendered (the digest mailed, the full report it links), so that the files
+ * are those, not new ones. `html` writes the full report beside the digest.
  */
 export async function renderOutputs(
   report: Report,
@@ -34,7 +54,7 @@ export async function renderOutputs(
   envelope: Envelope,
   options: RenderOptions = {},
   atRiskList?: readonly AtRiskCustomer[],
-  rendered?: Digest,
+  rendered: Rendered = {},
 ): Promise<Map<string, string | Buffer>> {
   const out = new Map<string, string | Buffer>();
   if (atRiskList && report.beyond && (format === 'all' || format === 'json')) {
@@ -43,10 +63,13 @@ export async function renderOutputs(
   const want = (f: keyof typeof FILE_NAMES): boolean => format === 'all' || format === f;
   if (want('json')) out.set(FILE_NAMES.json, reportJson(report));
   if (want('html') || want('text') || want('eml')) {
-    const digest = rendered ?? (await renderDigest(report, options));
+    const digest = rendered.digest ?? (await renderDigest(report, options));
     if (want('html')) out.set(FILE_NAMES.html, digest.html);
     if (want('text')) out.set(FILE_NAMES.text, digest.text);
     if (want('eml')) out.set(FILE_NAMES.eml, await toEml(digest, envelope));
+  }
+  if (writesFullReport(format)) {
+    out.set(REPORT_FILE, rendered.fullReport ?? (await renderFullReport(report, options)));
   }
   return out;
 }

@@ -9,20 +9,25 @@ import type { Digest } from '../digest/render.ts';
  */
 export const MESSAGE_FILE = 'message.json';
 
+/**
+ * An expiring link in the digest: where the file is, the URL and its expiry, and the words
+ * that state it, so that a later batch can carry a fresh link.
+ */
+export interface RecordedLink {
+  readonly where: string;
+  readonly url: string;
+  readonly expiresAt: string;
+  readonly validText: string;
+}
+
 export interface RecordedMessage {
   readonly digest: Digest;
   /** The Date header every batch carries. */
   readonly date: Date;
-  /**
-   * The at-risk link in the digest, when it expires: where the list is, the URL and its
-   * expiry, and the words that state it, so that a later batch can carry a fresh link.
-   */
-  readonly link?: {
-    readonly where: string;
-    readonly url: string;
-    readonly expiresAt: string;
-    readonly validText: string;
-  };
+  /** The at-risk list's link, when it expires. */
+  readonly link?: RecordedLink;
+  /** The full report's link, when it expires; messages recorded before it have none. */
+  readonly reportLink?: RecordedLink;
 }
 
 /** The recorded form (JSON, attachments in base64). */
@@ -35,6 +40,7 @@ export function messageFile(message: RecordedMessage): string {
     attachments: digest.attachments.map((a) => ({ ...a, content: a.content.toString('base64') })),
     date: date.toISOString(),
     ...(message.link ? { link: message.link } : {}),
+    ...(message.reportLink ? { reportLink: message.reportLink } : {}),
   })}\n`;
 }
 
@@ -56,7 +62,8 @@ export function readMessageFile(content: Buffer, expectedSha256: string): Record
     text: string;
     attachments: { filename: string; contentType: string; content: string; cid?: string }[];
     date: string;
-    link?: RecordedMessage['link'];
+    link?: RecordedLink;
+    reportLink?: RecordedLink;
   };
   return {
     digest: {
@@ -70,5 +77,26 @@ export function readMessageFile(content: Buffer, expectedSha256: string): Record
     },
     date: new Date(parsed.date),
     ...(parsed.link ? { link: parsed.link } : {}),
+    ...(parsed.reportLink ? { reportLink: parsed.reportLink } : {}),
   };
+}
+
+/**
+ * Puts a fresh link in place of an old one: every occurrence of the old URL, and the
+ * sentence stating its expiry that first follows it. By position, because two links signed
+ * together state the same expiry in the same words, and each is swapped on its own.
+ */
+export function swapLink(
+  text: string,
+  oldUrl: string,
+  newUrl: string,
+  oldValid: string,
+  newValid: string,
+): string {
+  const at = text.indexOf(oldUrl);
+  if (at < 0) return text;
+  const valid = oldValid === '' ? -1 : text.indexOf(oldValid, at + oldUrl.length);
+  const moved =
+    valid < 0 ? text : `${text.slice(0, valid)}${newValid}${text.slice(valid + oldValid.length)}`;
+  return moved.replaceAll(oldUrl, newUrl);
 }

@@ -75,6 +75,10 @@ for (const file of readdirSync(PARTIALS).filter((name) => name.endsWith('.mjml')
   );
 }
 const DIGEST = hbs.compile<DigestView>(readTemplate(join(TEMPLATES_DIR, 'digest.mjml')), COMPILE);
+const FULL_REPORT = hbs.compile<DigestView>(
+  readTemplate(join(TEMPLATES_DIR, 'report.mjml')),
+  COMPILE,
+);
 
 /**
  * Handlebars also escapes ' ` = (as &#x27; &#x60; &#x3D;), escapeHtml only & < > "; every
@@ -97,17 +101,37 @@ export function escapeHtml(s: string): string {
     .replaceAll('"', '&quot;');
 }
 
-/** Renders the JSON report as the leadership email (MJML, strict validation) and its text. */
+/** A template filled from the view model, compiled by MJML (strict validation). */
+async function toHtml(template: HandlebarsTemplateDelegate<DigestView>, view: DigestView) {
+  const compiled = await mjml2html(narrowEscapes(template(view)), MJML_OPTIONS);
+  // Indentation only: a line break stays, so the page renders the same, a fifth smaller
+  // (Gmail clips messages over about 102 KB).
+  return compiled.html.replace(/\n[ \t]+/g, '\n');
+}
+
+/**
+ * Renders the JSON report as the leadership email (MJML, strict validation) and its text.
+ * With `options.reportLink` the email is short and links the full report for the details;
+ * without, it carries them itself.
+ */
 export async function renderDigest(r: Report, options: RenderOptions = {}): Promise<Digest> {
   const msg = messagesFor(r.report.locale);
   const f = formatter(r.report.locale, r.report.currency, msg.m.units);
   const facts = digestFacts(r, f, msg, options);
-  const source = narrowEscapes(DIGEST(digestView(r, f, msg, options, facts)));
-  const compiled = await mjml2html(source, MJML_OPTIONS);
-  // Indentation only: a line break stays, so the page renders the same, a fifth smaller
-  // (Gmail clips messages over about 102 KB).
-  const html = compiled.html.replace(/\n[ \t]+/g, '\n');
+  const html = await toHtml(DIGEST, digestView(r, f, msg, options, facts));
   return { subject: facts.subject, html, text: textPart(r, f, msg, facts), attachments: [] };
+}
+
+/**
+ * The full report, the HTML page the digest links (`report.html`): every KPI with its card
+ * or table row, the customer flow, the cohorts, the segments and the at-risk callout (with
+ * `options.atRiskLink`), the definitions. The same partials as the digest.
+ */
+export async function renderFullReport(r: Report, options: RenderOptions = {}): Promise<string> {
+  const msg = messagesFor(r.report.locale);
+  const f = formatter(r.report.locale, r.report.currency, msg.m.units);
+  const facts = digestFacts(r, f, msg, options);
+  return toHtml(FULL_REPORT, digestView(r, f, msg, options, facts));
 }
 
 function changeText(f: Formatter, id: KpiId, c: Change, unchanged: string): string {

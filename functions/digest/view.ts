@@ -23,6 +23,22 @@ export interface RenderOptions {
   readonly atRiskLink?: string;
   /** When the link stops working (a presigned URL's true expiry), stated next to it. */
   readonly atRiskLinkExpires?: Date;
+  /**
+   * Where the full report is (`report.html` beside the digest, or an expiring link). With
+   * it the digest is one short page that links the details; without it (nowhere to link)
+   * the digest carries the details itself, below the same first screen.
+   */
+  readonly reportLink?: string;
+  /** When the full report's link stops working, stated next to it. */
+  readonly reportLinkExpires?: Date;
+}
+
+/** A link with the words before it and the sentence stating when it stops working. */
+export interface LinkView {
+  readonly label: string;
+  readonly href: string;
+  readonly text: string;
+  readonly expires: string | null;
 }
 
 /** A move as the email shows it: an arrow, its size, coloured by what it means; or "unchanged". */
@@ -73,6 +89,8 @@ export interface CardView extends KpiView {
   readonly range: string;
   /** The bars, oldest first, and the height of the tallest possible bar in pixels. */
   readonly trend: { readonly max: number; readonly bars: readonly BarView[] };
+  /** The same bars, lower: the digest's compact tile. */
+  readonly spark: { readonly max: number; readonly bars: readonly BarView[] };
 }
 
 export interface CohortCellView {
@@ -117,13 +135,16 @@ export interface BeyondView {
     readonly moves: string | null;
     readonly atRisk: string;
     /** Where the at-risk list is: the words before the link, the link, its expiry sentence. */
-    readonly link: {
-      readonly label: string;
-      readonly href: string;
-      readonly text: string;
-      readonly expires: string | null;
-    } | null;
+    readonly link: LinkView | null;
   };
+}
+
+/** A table of KPIs: its title, column headers and rows. */
+export interface KpiTableView {
+  readonly title: string;
+  readonly kpi: string;
+  readonly period: string;
+  readonly rows: readonly KpiView[];
 }
 
 /** Everything the templates get (docs: "Editing the email"). */
@@ -142,9 +163,18 @@ export interface DigestView {
     readonly through: string;
     /** The warning of a stale report; null when the data is fresh. */
     readonly stale: string | null;
+    /**
+     * The verdict on the targets, in parts toned by what they say: `Targets: 2 of 3 met`,
+     * `off target: Repeat purchase rate` (`bad`), `near target: …` (`badge-watch`); empty
+     * when no KPI has a target.
+     */
+    readonly verdict: readonly { readonly text: string; readonly tone: string }[];
   };
   readonly moved: { readonly title: string; readonly lines: readonly string[] };
-  /** The headline KPIs' cards, two to a row; `spacer` fills a row with only one. */
+  /**
+   * The headline KPIs, two to a row: the full report's cards, and the digest's tiles (a
+   * card's name, value, move, spark and status); `spacer` fills a row with only one.
+   */
   readonly cardRows: readonly { readonly cards: readonly CardView[]; readonly spacer: boolean }[];
   /** Column headers and notes shared by the cards and the table. */
   readonly vsPrevious: string;
@@ -166,12 +196,23 @@ export interface DigestView {
   /** The cohorts and the segments; null when the report has no such sections. */
   readonly beyond: BeyondView | null;
   /** Every reported KPI that has no card. */
-  readonly table: {
+  readonly table: KpiTableView;
+  /**
+   * The digest's "More": the at-risk sentence and its link, and the link to the full report;
+   * null when there is nothing to say.
+   */
+  readonly more: {
     readonly title: string;
-    readonly kpi: string;
-    readonly period: string;
-    readonly rows: readonly KpiView[];
-  };
+    readonly atRisk: string | null;
+    readonly atRiskLink: LinkView | null;
+    readonly report: LinkView | null;
+  } | null;
+  /**
+   * The details the digest carries itself when there is no full report to link: every KPI
+   * in one table (the cohorts, segments and glossary are `beyond` and `glossary`); null when
+   * the digest links the full report.
+   */
+  readonly details: { readonly table: KpiTableView } | null;
   readonly glossary: {
     readonly title: string;
     readonly entries: readonly {
@@ -469,21 +510,18 @@ function kpiView(r: Report, f: Formatter, msg: Messages, id: KpiId, k: KpiResult
   };
 }
 
-/** Tallest bar of a card's trend, in pixels. */
+/** Tallest bar of a card's trend, and of a tile's, in pixels. */
 const BARS_HEIGHT = 30;
+const SPARK_HEIGHT = 16;
 
 /** Twelve bars (table cells: Outlook keeps cell heights and bgcolor), lowest 4 px. */
-function bars(k: KpiResult): BarView[] {
+function bars(k: KpiResult, max: number): BarView[] {
   const values = k.trend.filter((v): v is number => v !== null);
   const lo = Math.min(...values);
   const hi = Math.max(...values);
   return k.trend.map((v, i) => ({
     height:
-      v === null
-        ? 2
-        : hi === lo
-          ? BARS_HEIGHT / 2
-          : Math.round(4 + ((v - lo) / (hi - lo)) * (BARS_HEIGHT - 4)),
+      v === null ? 2 : hi === lo ? max / 2 : Math.round(4 + ((v - lo) / (hi - lo)) * (max - 4)),
     empty: v === null,
     current: i === k.trend.length - 1,
   }));
@@ -494,7 +532,34 @@ function cardView(r: Report, f: Formatter, msg: Messages, id: KpiId): CardView {
   return {
     ...kpiView(r, f, msg, id, k),
     range: cardNotes(f, msg, id, k).range ?? '',
-    trend: { max: BARS_HEIGHT, bars: bars(k) },
+    trend: { max: BARS_HEIGHT, bars: bars(k, BARS_HEIGHT) },
+    spark: { max: SPARK_HEIGHT, bars: bars(k, SPARK_HEIGHT) },
+  };
+}
+
+/** The sentence stating when a link stops working, in the report's zone; null if never. */
+function validUntil(r: Report, f: Formatter, msg: Messages, expires?: Date): string | null {
+  return expires
+    ? fill(msg.m.beyond.linkValidUntil, {
+        until: f.instant(expires.toISOString(), r.period.timeZone),
+      })
+    : null;
+}
+
+/** The at-risk list's link: a URL reads as the file's name, a path as itself. */
+function atRiskLinkView(
+  r: Report,
+  f: Formatter,
+  msg: Messages,
+  options: RenderOptions,
+): LinkView | null {
+  const link = options.atRiskLink;
+  if (!link) return null;
+  return {
+    label: fill(msg.m.beyond.atRiskLink, { link: '' }),
+    href: link,
+    text: link.startsWith('http') ? 'at-risk.csv' : link,
+    expires: validUntil(r, f, msg, options.atRiskLinkExpires),
   };
 }
 
@@ -509,8 +574,6 @@ function beyondView(
   const m = msg.m.beyond;
   const { seg, month1, clv, moves, atRisk } = beyondSentences(r, b, f, msg);
   const months = Array.from({ length: 12 }, (_, k) => k);
-  const link = options.atRiskLink;
-  const expires = options.atRiskLinkExpires;
   return {
     cohorts: {
       title: m.cohortsTitle,
@@ -541,20 +604,32 @@ function beyondView(
       clvLine: clv,
       moves,
       atRisk,
-      link: link
-        ? {
-            label: fill(m.atRiskLink, { link: '' }),
-            href: link,
-            text: link.startsWith('http') ? 'at-risk.csv' : link,
-            expires: expires
-              ? fill(m.linkValidUntil, {
-                  until: f.instant(expires.toISOString(), r.period.timeZone),
-                })
-              : null,
-          }
-        : null,
+      link: atRiskLinkView(r, f, msg, options),
     },
   };
+}
+
+/** How many KPIs with a target meet it, and which are off or near it (in the header). */
+function verdictOf(
+  kpis: readonly { id: KpiId; k: KpiResult }[],
+  msg: Messages,
+): { text: string; tone: string }[] {
+  const v = msg.m.header.verdict;
+  const judged = kpis.filter(({ k }) => k.status !== null);
+  if (judged.length === 0) return [];
+  const named = (status: KpiResult['status']): string =>
+    judged
+      .filter(({ k }) => k.status === status)
+      .map(({ id }) => msg.kpiName(id))
+      .join(', ');
+  const met = judged.filter(({ k }) => k.status === 'good').length;
+  const off = named('bad');
+  const near = named('watch');
+  return [
+    { text: fill(v.met, { met: String(met), total: String(judged.length) }), tone: '' },
+    ...(off ? [{ text: fill(v.off, { names: off }), tone: 'bad' }] : []),
+    ...(near ? [{ text: fill(v.near, { names: near }), tone: 'badge-watch' }] : []),
+  ];
 }
 
 /** The view model of the HTML email: every word and number of the templates, no markup. */
@@ -580,6 +655,21 @@ export function digestView(
     tone,
     total,
   });
+  const table = (title: string, which: (id: KpiId) => boolean): KpiTableView => ({
+    title,
+    kpi: m.table.kpi,
+    period: f.period(r.period),
+    rows: kpis.filter(({ id }) => which(id)).map(({ id, k }) => kpiView(r, f, msg, id, k)),
+  });
+  const atRisk = r.beyond ? beyondSentences(r, r.beyond, f, msg).atRisk : null;
+  const report: LinkView | null = options.reportLink
+    ? {
+        label: '',
+        href: options.reportLink,
+        text: m.more.report,
+        expires: validUntil(r, f, msg, options.reportLinkExpires),
+      }
+    : null;
   // Definitions in plain words: the report's own windows, never a configuration key.
   const definitionOf = (id: KpiId): string =>
     fill(msg.kpiDefinition(id), {
@@ -596,6 +686,7 @@ export function digestView(
       when: fill(m.header.period, { range: facts.range, timeZone: r.period.timeZone }),
       through: fill(m.header.dataThrough, { instant: facts.through }),
       stale: r.dataQuality.fresh ? null : m.header.stale,
+      verdict: verdictOf(kpis, msg),
     },
     moved: { title: m.moved.title, lines: facts.moved },
     cardRows,
@@ -615,14 +706,17 @@ export function digestView(
     },
     beyond: beyondView(r, f, msg, options),
     // The headline KPIs have their cards above; the table holds the rest.
-    table: {
-      title: m.table.title,
-      kpi: m.table.kpi,
-      period: f.period(r.period),
-      rows: kpis
-        .filter(({ id }) => !headline.includes(id))
-        .map(({ id, k }) => kpiView(r, f, msg, id, k)),
-    },
+    table: table(m.table.title, (id) => !headline.includes(id)),
+    more:
+      atRisk === null && report === null
+        ? null
+        : {
+            title: m.more.title,
+            atRisk,
+            atRiskLink: atRisk === null ? null : atRiskLinkView(r, f, msg, options),
+            report,
+          },
+    details: report === null ? { table: table(m.more.allKpis, () => true) } : null,
     glossary: {
       title: m.table.glossary,
       entries: kpis.map(({ id }) => ({ id, name: msg.kpiName(id), definition: definitionOf(id) })),

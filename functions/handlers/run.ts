@@ -3,9 +3,9 @@ import { formatIssues } from '../config/load.ts';
 import { allowedDomains, type Config, type ReportConfig } from '../config/schema.ts';
 import type { QueryEngine } from '../engines/query-engine.ts';
 import type { Archive } from '../delivery/archive.ts';
-import { AT_RISK_FILE, OUTPUT_FORMATS, renderOutputs } from '../delivery/files.ts';
+import { AT_RISK_FILE, OUTPUT_FORMATS, REPORT_FILE, renderOutputs } from '../delivery/files.ts';
 import type { Mailer } from '../delivery/ses.ts';
-import { escapeHtml, renderDigest, type Digest } from '../digest/render.ts';
+import { escapeHtml, renderDigest, renderFullReport, type Digest } from '../digest/render.ts';
 import { formatter } from '../digest/format.ts';
 import { fill, messagesFor } from '../digest/messages.ts';
 import { Delivery, summarize, type Claim } from '../delivery/deliver.ts';
@@ -14,6 +14,8 @@ import {
   messageFile,
   readMessageFile,
   sha256,
+  swapLink,
+  type RecordedLink,
   type RecordedMessage,
 } from '../delivery/message.ts';
 import type { DeliveryRecord, LedgerStore } from '../delivery/ledger.ts';
@@ -250,26 +252,45 @@ export async function runOnce(input: unknown, deps: RunnerDeps): Promise<RunResu
           await renderOutputs(result, payload.format, envelope, options, atRiskList),
         )
       : [];
-  /** The at-risk list goes to the archive first; the email carries only its link. */
-  const atRiskLink = async (): Promise<
-    { where: string; url: string; expiresAt?: Date } | undefined
-  > => {
-    if (!deps.archive || atRiskList.length === 0) return undefined;
+  /**
+   * A file the email links goes to the archive before the send, and gets its link (presigned
+   * in S3, with its true expiry). None when the put fails.
+   */
+  const archivedLink = async (
+    archive: Archive,
+    name: string,
+    content: string,
+    what: string,
+  ): Promise<{ where: string; url: string; expiresAt?: Date } | undefined> => {
     try {
-      const [where] = await deps.archive.put(
-        archivePrefix,
-        new Map([[AT_RISK_FILE, atRiskCsv(atRiskList)]]),
-      );
+      const [where] = await archive.put(archivePrefix, new Map([[name, content]]));
       if (!where) return undefined;
-      return { where, ...(deps.archive.link ? await deps.archive.link(where) : { url: where }) };
+      return { where, ...(archive.link ? await archive.link(where) : { url: where }) };
     } catch (e) {
       // The digest still goes out, without the link; the archive step after it will fail loudly.
-      log('at-risk list not archived before the send', { error: (e as Error).message });
+      log(`${what} not archived before the send`, { error: (e as Error).message });
       return undefined;
     }
   };
+  /** The at-risk list goes to the archive first; the email carries only its link. */
+  const atRiskLink = async () =>
+    deps.archive && atRiskList.length > 0
+      ? archivedLink(deps.archive, AT_RISK_FILE, atRiskCsv(atRiskList), 'at-risk list')
+      : undefined;
+  /**
+   * The full report (every KPI, the cohorts, the segments, the definitions) goes to the
+   * archive too, and the digest links it instead of carrying the details. It states the
+   * at-risk callout without the list's link: the digest carries that one, signed again for a
+   * later batch when needed, which a page already archived could not be.
+   */
+  const fullReportLink = async (result: Report) => {
+    if (!deps.archive) return undefined;
+    const html = await renderFullReport(result, options);
+    const link = await archivedLink(deps.archive, REPORT_FILE, html, 'full report');
+    return link ? { ...link, html } : undefined;
+  };
   const nothing = { sentTo: [], messageIds: [], failed: [], uncertain: [] };
-  /** The words under the at-risk link that say when it stops working, as the digest has them. */
+  /** The words after a link that say when it stops working, as the digest has them. */
   const linkValidText = (expiresAt: Date): string => {
     const msg = messagesFor(report.locale);
     const f = formatter(report.locale, report.currency, msg.m.units);
@@ -277,21 +298,39 @@ export async function runOnce(input: unknown, deps: RunnerDeps): Promise<RunResu
       until: f.instant(expiresAt.toISOString(), report.timeZone),
     });
   };
+  /** An expiring link as the recorded message keeps it; none for a link that never expires. */
+  const recordedLink = (link?: {
+    where: string;
+    url: string;
+    expiresAt?: Date;
+  }): RecordedLink | undefined =>
+    link?.expiresAt
+      ? {
+          where: link.where,
+          url: link.url,
+          expiresAt: link.expiresAt.toISOString(),
+          validText: linkValidText(link.expiresAt),
+        }
+      : undefined;
   /**
-   * A recorded message whose at-risk link expires within the hour gets a freshly signed one
-   * (and the words stating its expiry); nothing else of it changes.
+   * A recorded message whose at-risk or full-report link expires within the hour gets a
+   * freshly signed one (and the words stating its expiry); nothing else of it changes. A
+   * message recorded before the full report was linked has only the at-risk link.
    */
-  const withFreshLink = async (message: RecordedMessage): Promise<RecordedMessage> => {
-    const old = message.link;
+  const withFreshLink = async (
+    message: RecordedMessage,
+    field: 'link' | 'reportLink',
+  ): Promise<RecordedMessage> => {
+    const old = message[field];
     if (!old || !deps.archive?.link) return message;
     if (new Date(old.expiresAt).getTime() - now.getTime() > 3_600_000) return message;
     const fresh = await deps.archive.link(old.where);
     const validText = fresh.expiresAt ? linkValidText(fresh.expiresAt) : '';
     const swap = (text: string, escape: (s: string) => string): string =>
-      text
-        .replaceAll(escape(old.url), escape(fresh.url))
-        .replaceAll(escape(old.validText), escape(validText));
-    log('at-risk link signed again for the later batches', { key });
+      swapLink(text, escape(old.url), escape(fresh.url), escape(old.validText), escape(validText));
+    log(`${field === 'link' ? 'at-risk' : 'full report'} link signed again for the later batches`, {
+      key,
+    });
     return {
       ...message,
       digest: {
@@ -299,7 +338,7 @@ export async function runOnce(input: unknown, deps: RunnerDeps): Promise<RunResu
         html: swap(message.digest.html, escapeHtml),
         text: swap(message.digest.text, (t) => t),
       },
-      link: {
+      [field]: {
         ...old,
         url: fresh.url,
         expiresAt: (fresh.expiresAt ?? now).toISOString(),
@@ -307,6 +346,8 @@ export async function runOnce(input: unknown, deps: RunnerDeps): Promise<RunResu
       },
     };
   };
+  const withFreshLinks = async (message: RecordedMessage): Promise<RecordedMessage> =>
+    withFreshLink(await withFreshLink(message, 'link'), 'reportLink');
 
   if (payload.dryRun) {
     const result = await measure();
@@ -430,7 +471,7 @@ export async function runOnce(input: unknown, deps: RunnerDeps): Promise<RunResu
       throw e;
     }
     log('resuming with the recorded message', { key, takenOver: claim.takenOver });
-    return sendRecorded(claim, await withFreshLink(message), recorded.fresh ?? true);
+    return sendRecorded(claim, await withFreshLinks(message), recorded.fresh ?? true);
   }
 
   let result: Report;
@@ -506,24 +547,21 @@ export async function runOnce(input: unknown, deps: RunnerDeps): Promise<RunResu
   }
 
   const link = await atRiskLink();
+  const full = await fullReportLink(result);
   const renderOptions = {
     ...options,
     ...(link ? { atRiskLink: link.url } : {}),
     ...(link?.expiresAt ? { atRiskLinkExpires: link.expiresAt } : {}),
+    ...(full ? { reportLink: full.url } : {}),
+    ...(full?.expiresAt ? { reportLinkExpires: full.expiresAt } : {}),
   };
+  const atRiskRecorded = recordedLink(link);
+  const reportRecorded = recordedLink(full);
   const message: RecordedMessage = {
     digest: await renderDigest(result, renderOptions),
     date: now,
-    ...(link?.expiresAt
-      ? {
-          link: {
-            where: link.where,
-            url: link.url,
-            expiresAt: link.expiresAt.toISOString(),
-            validText: linkValidText(link.expiresAt),
-          },
-        }
-      : {}),
+    ...(atRiskRecorded ? { link: atRiskRecorded } : {}),
+    ...(reportRecorded ? { reportLink: reportRecorded } : {}),
   };
   if (deps.archive) {
     // The message, and the files made from it, are archived before the first send, and the
@@ -534,7 +572,8 @@ export async function runOnce(input: unknown, deps: RunnerDeps): Promise<RunResu
       envelope,
       renderOptions,
       atRiskList,
-      message.digest,
+      // The full report as archived and linked, not one with this digest's at-risk link.
+      { digest: message.digest, ...(full ? { fullReport: full.html } : {}) },
     );
     const content = messageFile(message);
     outputs.set(MESSAGE_FILE, content);

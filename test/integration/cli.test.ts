@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -160,7 +160,7 @@ describe('kpi run', () => {
     expect((JSON.parse(r.out) as Report).period.start).toBe('2026-11-16T00:00:00.000+09:00');
   });
 
-  test('--format all --out DIR writes the four files', async () => {
+  test('--format all --out DIR writes the files, the digest linking the full report beside it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'kpi-out-'));
     const r = await kpi([
       'run',
@@ -175,9 +175,36 @@ describe('kpi run', () => {
     ]);
     expect(r.code).toBe(0);
     expect(r.out).toBe('');
-    for (const f of ['report.json', 'digest.html', 'digest.txt', 'digest.eml']) {
+    for (const f of ['report.json', 'digest.html', 'digest.txt', 'digest.eml', 'report.html']) {
       expect(existsSync(join(dir, f))).toBe(true);
     }
+    expect(readFileSync(join(dir, 'digest.html'), 'utf8')).toContain('href="report.html"');
+  });
+
+  test('--format eml writes no full report, and the digest links none: it carries the details', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kpi-out-'));
+    const r = await kpi([
+      'run',
+      '--source',
+      source,
+      '--period',
+      '2026-W47',
+      '--format',
+      'eml',
+      '--out',
+      dir,
+    ]);
+    expect(r.code).toBe(0);
+    expect(readdirSync(dir)).toEqual(['digest.eml']);
+    // Quoted-printable, decoded.
+    const eml = Buffer.from(
+      readFileSync(join(dir, 'digest.eml'), 'latin1')
+        .replace(/=\r?\n/g, '')
+        .replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))),
+      'latin1',
+    ).toString('utf8');
+    expect(eml).toContain('What the KPIs mean');
+    expect(eml).not.toContain('report.html');
   });
 
   test.each([
@@ -329,6 +356,8 @@ describe('kpi demo (what npm start runs)', () => {
     expect(report.dataQuality.leftOut.excluded_status).toBeGreaterThan(0);
     const html = readFileSync(join(out, 'digest.html'), 'utf8');
     expect(Buffer.byteLength(html)).toBeLessThan(90 * 1024);
+    expect(html).toContain('href="report.html"');
+    expect(readFileSync(join(out, 'report.html'), 'utf8')).toContain('What the KPIs mean');
     expect(html).toContain('Weekly KPIs');
     expect(html).not.toMatch(/<svg|src="data:|src="https?:/i);
     const text = readFileSync(join(out, 'digest.txt'), 'utf8');

@@ -79,10 +79,14 @@ describe('the commands the project prints run as printed', () => {
     const text = readFileSync(join(project, 'out', 'digest.txt'), 'utf8');
     const command = /npm run kpi -- [^\n]+/.exec(text)?.[0] ?? '';
     expect(command).toBe('npm run kpi -- run --period 2026-W47');
-    // The digest links the list beside it, not a path of the machine that ran it, and says
-    // which report it is by name.
+    // The digest links the list and the full report beside it, not a path of the machine
+    // that ran it, and says which report it is by name.
     const html = readFileSync(join(project, 'out', 'digest.html'), 'utf8');
     expect(html).toContain('href="at-risk.csv"');
+    expect(html).toContain('href="report.html"');
+    expect(readFileSync(join(project, 'out', 'report.html'), 'utf8')).toContain(
+      'href="at-risk.csv"',
+    );
     expect(html).not.toContain(project);
     expect(html).toMatch(/Generated .* for the report “Weekly KPIs”\./);
     const r = await kpi(argsOf(command));

@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
@@ -79,14 +79,16 @@ describe('a run delivered through the local SES v2 emulator', () => {
       audience: 'leaders',
       sentTo: ['ceo@example.com', 'cfo@example.com'],
     });
-    // The at-risk list went first (the email links to it), then, before the send, the
-    // report, the digest and the message every batch gets.
+    // The at-risk list and the full report went first (the email links them), then, before
+    // the send, the report, the digest, the full report again (the same page) and the
+    // message every batch gets.
     expect(result.archived.map((p) => p.split('/').pop())).toEqual([
       'at-risk.csv',
       'report.json',
       'digest.html',
       'digest.txt',
       'digest.eml',
+      'report.html',
       'message.json',
     ]);
     const [mail, ...more] = await store();
@@ -101,6 +103,16 @@ describe('a run delivered through the local SES v2 emulator', () => {
     // The email links to the list and never carries it.
     expect(mail?.body.html).toContain('at-risk.csv');
     expect(mail?.body.html).not.toMatch(/customer_id,last_order/);
+    // It links the full report in the archive for the details, and carries none of them.
+    const page = result.archived.find((p) => p.endsWith('/report.html')) ?? '';
+    expect(mail?.body.html).toContain(`href="${page}"`);
+    expect(mail?.body.html).toContain('Full report (all KPIs, cohorts, segments, definitions)');
+    expect(mail?.body.html).not.toContain('What the KPIs mean');
+    expect(mail?.body.html).not.toContain('Cohorts: share still buying');
+    const full = readFileSync(page, 'utf8');
+    for (const title of ['What the KPIs mean', 'Cohorts: share still buying', 'More KPIs']) {
+      expect(full).toContain(title);
+    }
   }, 60_000);
 
   test('data that ends before the period end: no leadership message, one owner notice, the run fails', async () => {

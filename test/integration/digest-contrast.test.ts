@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { renderDigest } from '../../functions/digest/render.ts';
+import { renderDigest, renderFullReport } from '../../functions/digest/render.ts';
 import type { Report } from '../../functions/report/report.ts';
 import { findBrowser } from '../browser.ts';
 import { contrastRatio, flatten, parseColor, requiredRatio, toHex } from '../contrast.ts';
@@ -45,6 +45,27 @@ const OPTIONS = {
   atRiskLink: 'https://example.com/at-risk.csv?X-Amz-Expires=604800',
   atRiskLinkExpires: new Date('2026-11-23T10:29:00Z'),
 };
+/** The digest as AWS sends it: it links the full report too. */
+const SENT = {
+  ...OPTIONS,
+  reportLink: 'https://example.com/report.html?X-Amz-Expires=604800',
+  reportLinkExpires: new Date('2026-11-23T10:29:00Z'),
+};
+
+/**
+ * The pages read: the digest as sent (no cohorts in it), the digest without a full report
+ * to link (it carries the details), and the full report; the least text nodes each has.
+ */
+const DOCUMENTS = [
+  ['the digest', (r: Report) => renderDigest(r, SENT).then((d) => d.html), false, 60],
+  [
+    'the digest without a full report',
+    (r: Report) => renderDigest(r, OPTIONS).then((d) => d.html),
+    true,
+    200,
+  ],
+  ['the full report', (r: Report) => renderFullReport(r, OPTIONS), true, 200],
+] as const;
 
 let browser: Browser | undefined;
 function started(): Browser {
@@ -159,70 +180,82 @@ function judge(canvasCss: string, s: TextSample) {
   return { foreground, background, ratio, required };
 }
 
-const PAGES = [
-  ['the sample week', 375, 'light'],
-  ['the sample week', 375, 'dark'],
-  ['the sample week', 800, 'light'],
-  ['the sample week', 800, 'dark'],
-  ['stale, on watch, every share', 375, 'light'],
-  ['stale, on watch, every share', 375, 'dark'],
-] as const;
+const PAGES = DOCUMENTS.flatMap(([doc]) =>
+  (
+    [
+      ['the sample week', 375, 'light'],
+      ['the sample week', 375, 'dark'],
+      ['the sample week', 800, 'light'],
+      ['the sample week', 800, 'dark'],
+      ['stale, on watch, every share', 375, 'light'],
+      ['stale, on watch, every share', 375, 'dark'],
+    ] as const
+  ).map(([name, width, scheme]) => [doc, name, width, scheme] as const),
+);
 
 describe.each([
   ['en', 'USD'],
   ['ru', 'RUB'],
-])('the %s digest: every text meets WCAG AA contrast in Chromium', (locale, currency) => {
-  const html = new Map<string, string>();
-  const cells = new Map<string, number>();
-  beforeAll(async () => {
-    for (const [name, report, graded] of variants(locale, currency)) {
-      html.set(name, (await renderDigest(report, OPTIONS)).html);
-      cells.set(name, graded);
-    }
-  });
+])(
+  'the %s digest and full report: every text meets WCAG AA contrast in Chromium',
+  (locale, currency) => {
+    const html = new Map<string, string>();
+    const cells = new Map<string, number>();
+    const least = new Map<string, number>();
+    beforeAll(async () => {
+      for (const [doc, render, cohorts, nodes] of DOCUMENTS) {
+        least.set(doc, nodes);
+        for (const [name, report, graded] of variants(locale, currency)) {
+          html.set(`${doc}: ${name}`, await render(report));
+          cells.set(`${doc}: ${name}`, cohorts ? graded : 0);
+        }
+      }
+    });
 
-  test.each(PAGES)(
-    '%s at %i px in %s mode',
-    async (name, width, scheme) => {
-      const page = await started().newPage({ viewport: { width, height: 900 } });
-      try {
-        await page.emulateMedia({ colorScheme: scheme });
-        // Nothing may load from the network: block every request the page would make.
-        await page.route('**/*', (route) => route.abort());
-        await page.setContent(html.get(name) ?? '', { waitUntil: 'load' });
-        const dark = await page.evaluate(
-          () => window.matchMedia('(prefers-color-scheme: dark)').matches,
-        );
-        expect(dark).toBe(scheme === 'dark');
-        const { canvas, samples } = await page.evaluate(sampleTextNodes);
+    test.each(PAGES)(
+      '%s, %s, at %i px in %s mode',
+      async (doc, name, width, scheme) => {
+        const key = `${doc}: ${name}`;
+        const page = await started().newPage({ viewport: { width, height: 900 } });
+        try {
+          await page.emulateMedia({ colorScheme: scheme });
+          // Nothing may load from the network: block every request the page would make.
+          await page.route('**/*', (route) => route.abort());
+          await page.setContent(html.get(key) ?? '', { waitUntil: 'load' });
+          const dark = await page.evaluate(
+            () => window.matchMedia('(prefers-color-scheme: dark)').matches,
+          );
+          expect(dark).toBe(scheme === 'dark');
+          const { canvas, samples } = await page.evaluate(sampleTextNodes);
 
-        const failures: string[] = [];
-        let lowest = Infinity;
-        for (const s of samples) {
-          const j = judge(canvas, s);
-          const head = `${scheme} ${width}px ${locale} "${s.text.slice(0, 40)}" (${s.where})`;
-          if ('error' in j) failures.push(`${head}: ${j.error}`);
-          else {
-            lowest = Math.min(lowest, j.ratio / j.required);
-            if (j.ratio < j.required) {
-              failures.push(
-                `${head}: ${toHex(j.foreground)} on ${toHex(j.background)} ${j.ratio.toFixed(2)}:1, needs ${j.required}:1`,
-              );
+          const failures: string[] = [];
+          let lowest = Infinity;
+          for (const s of samples) {
+            const j = judge(canvas, s);
+            const head = `${scheme} ${width}px ${locale} "${s.text.slice(0, 40)}" (${s.where})`;
+            if ('error' in j) failures.push(`${head}: ${j.error}`);
+            else {
+              lowest = Math.min(lowest, j.ratio / j.required);
+              if (j.ratio < j.required) {
+                failures.push(
+                  `${head}: ${toHex(j.foreground)} on ${toHex(j.background)} ${j.ratio.toFixed(2)}:1, needs ${j.required}:1`,
+                );
+              }
             }
           }
+          const graded = samples.filter((s) => s.cohortCell).length;
+          checked.push(
+            `${locale} ${key} ${width}px ${scheme}: ${samples.length} text nodes (${graded} in graded cohort cells), ${failures.length} failing, tightest at ${lowest.toFixed(2)}× the ratio it needs`,
+          );
+          expect(failures).toEqual([]);
+          // Not vacuous: the whole page was read, the graded cells with it.
+          expect(samples.length).toBeGreaterThan(least.get(doc) ?? Infinity);
+          expect(graded).toBe(cells.get(key));
+        } finally {
+          await page.close();
         }
-        const graded = samples.filter((s) => s.cohortCell).length;
-        checked.push(
-          `${locale} ${name} ${width}px ${scheme}: ${samples.length} text nodes (${graded} in graded cohort cells), ${failures.length} failing, tightest at ${lowest.toFixed(2)}× the ratio it needs`,
-        );
-        expect(failures).toEqual([]);
-        // Not vacuous: the whole digest was read, the graded cells with it.
-        expect(samples.length).toBeGreaterThan(200);
-        expect(graded).toBe(cells.get(name));
-      } finally {
-        await page.close();
-      }
-    },
-    30_000,
-  );
-});
+      },
+      30_000,
+    );
+  },
+);

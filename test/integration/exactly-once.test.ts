@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import {
   AthenaClient,
   GetQueryExecutionCommand,
@@ -499,23 +499,25 @@ describe.each(LEDGERS)('faults, on the %s ledger', (ledger) => {
     expect(mails[1]?.body.html).toBe(mails[0]?.body.html);
   }, 60_000);
 
-  test('later batches get a freshly signed at-risk link when the recorded one is about to expire', async () => {
+  /** An archive whose links are signed with short-lived credentials (30 minutes). */
+  let signed = 0;
+  const linking = (clock: () => Date): Archive => {
+    const dir = new DirArchive(mkdtempSync(join(tmpdir(), 'kpi-archive-')));
+    return {
+      put: (prefix, files) => dir.put(prefix, files),
+      get: (where) => dir.get(where),
+      link: (where) =>
+        Promise.resolve({
+          url: `https://archive.example.com/${basename(where)}?sig=${++signed}`,
+          expiresAt: new Date(clock().getTime() + 30 * 60_000),
+        }),
+    };
+  };
+
+  test('later batches get freshly signed at-risk and full-report links when the recorded ones are about to expire', async () => {
     const ledgerDir = mkdtempSync(join(tmpdir(), 'kpi-ledger-'));
     const { wide } = twoBatches();
-    // An archive whose links are signed with short-lived credentials (30 minutes).
-    let signed = 0;
-    const linking = (clock: () => Date): Archive => {
-      const dir = new DirArchive(mkdtempSync(join(tmpdir(), 'kpi-archive-')));
-      return {
-        put: (prefix, files) => dir.put(prefix, files),
-        get: (where) => dir.get(where),
-        link: () =>
-          Promise.resolve({
-            url: `https://archive.example.com/at-risk.csv?sig=${++signed}`,
-            expiresAt: new Date(clock().getTime() + 30 * 60_000),
-          }),
-      };
-    };
+    signed = 0;
     const crashing = crashAfterSend(ledgerAt(ledgerDir));
     await expect(
       runOnce(
@@ -523,22 +525,79 @@ describe.each(LEDGERS)('faults, on the %s ledger', (ledger) => {
         harness({ ledgerDir, ledger: crashing, config: wide, archive: linking(() => RUN_AT) }),
       ),
     ).rejects.toThrow('simulated crash');
+    const where =
+      (await ledgerAt(ledgerDir).read(deliveryKey('weekly', '2026-W47', 'leaders')))?.record.digest
+        ?.where ?? '';
+    const recorded = readFileSync(where);
     const later = () => new Date(RUN_AT.getTime() + LEASE_MS + 1000);
     await runOnce(
       { report: 'weekly', scheduled: true },
       harness({ ledgerDir, config: wide, clock: later, archive: linking(later) }),
     );
+    // The recorded message is as it was: the fresh links are only in what was mailed.
+    expect(readFileSync(where).equals(recorded)).toBe(true);
     const [first, second] = await ses.emails();
-    expect(first?.body.html).toContain('sig=1');
-    expect(second?.body.html).toContain('sig=2');
-    const until = (html = '') => /\(valid until ([^)]*)\)/.exec(html)?.[1];
-    expect(until(first?.body.html)).toBeDefined();
-    expect(until(second?.body.html)).not.toBe(until(first?.body.html));
-    // Nothing else differs: the same numbers, the link and its stated expiry aside.
+    // The list first, then the full report; each signed again, in the same order.
+    expect(first?.body.html).toContain('href="https://archive.example.com/at-risk.csv?sig=1"');
+    expect(first?.body.html).toContain('href="https://archive.example.com/report.html?sig=2"');
+    expect(second?.body.html).toContain('href="https://archive.example.com/at-risk.csv?sig=3"');
+    expect(second?.body.html).toContain('href="https://archive.example.com/report.html?sig=4"');
+    // Each link states its own expiry, the later batch's the later one.
+    const until = (html = '') => [...html.matchAll(/\(valid until ([^)]*)\)/g)].map((m) => m[1]);
+    expect(until(first?.body.html)).toHaveLength(2);
+    expect(until(second?.body.html)).toHaveLength(2);
+    for (const [i, stated] of until(second?.body.html).entries()) {
+      expect(stated).not.toBe(until(first?.body.html)[i]);
+    }
+    // Nothing else differs: the same numbers, the links and their stated expiry aside.
     const plain = (html = '') =>
       html.replace(/sig=\d+/g, 'sig').replace(/\(valid until [^)]*\)/g, '(valid until)');
     expect(plain(second?.body.html)).toBe(plain(first?.body.html));
     expect(second?.body.html).not.toBe(first?.body.html);
+  }, 60_000);
+
+  test('a message recorded before the full report was linked is still sent, its at-risk link signed again', async () => {
+    const ledgerDir = mkdtempSync(join(tmpdir(), 'kpi-ledger-'));
+    const { wide } = twoBatches();
+    signed = 0;
+    const crashing = crashAfterSend(ledgerAt(ledgerDir));
+    await expect(
+      runOnce(
+        { report: 'weekly', scheduled: true },
+        harness({ ledgerDir, ledger: crashing, config: wide, archive: linking(() => RUN_AT) }),
+      ),
+    ).rejects.toThrow('simulated crash');
+    // What an earlier version recorded: no reportLink field (its digest carried no such
+    // link either; here the URL stays in the HTML, and must go out as it is).
+    const ledger = ledgerAt(ledgerDir);
+    const key = deliveryKey('weekly', '2026-W47', 'leaders');
+    const held = await ledger.read(key);
+    const digest = held?.record.digest;
+    if (!held || !digest) throw new Error('no recorded message');
+    const { reportLink, ...old } = JSON.parse(readFileSync(digest.where, 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    expect(reportLink).toBeDefined();
+    const content = `${JSON.stringify(old)}\n`;
+    writeFileSync(digest.where, content);
+    const sha256 = createHash('sha256').update(content).digest('hex');
+    expect(
+      await ledger.replace({ ...held.record, digest: { ...digest, sha256 } }, held.version),
+    ).not.toBeNull();
+    const later = () => new Date(RUN_AT.getTime() + LEASE_MS + 1000);
+    const out = await runOnce(
+      { report: 'weekly', scheduled: true },
+      harness({ ledgerDir, config: wide, clock: later, archive: linking(later) }),
+    );
+    expect(out.sentTo).toHaveLength(10);
+    const [first, second] = await ses.emails();
+    expect(second?.body.html).toContain('at-risk.csv?sig=3');
+    expect(second?.body.html).toContain('report.html?sig=2');
+    expect(second?.body.html).not.toContain('sig=4');
+    expect(second?.body.html?.replace('sig=3', 'sig=1').replace(/\(valid until [^)]*\)/, '')).toBe(
+      first?.body.html?.replace(/\(valid until [^)]*\)/, ''),
+    );
   }, 60_000);
 
   test('a run that takes over sends the recorded message to the rest, without measuring again, and never a tampered one', async () => {

@@ -4,7 +4,7 @@ import { toEml } from '../../functions/digest/eml.ts';
 import { formatter } from '../../functions/digest/format.ts';
 import { LOCALES, messagesFor } from '../../functions/digest/messages.ts';
 import { whatMoved } from '../../functions/digest/movers.ts';
-import { renderDigest, subjectOf } from '../../functions/digest/render.ts';
+import { renderDigest, renderFullReport, subjectOf } from '../../functions/digest/render.ts';
 import type { KpiId } from '../../functions/kpis/definitions.ts';
 import {
   reportedKpis,
@@ -458,5 +458,108 @@ describe('layout in templates/ (issue 15, item 7)', () => {
     expect(d.html).toContain('href="https://example.com/a.csv?x=&quot;&gt;&lt;script&gt;&amp;y=1"');
     // The text part is not HTML: it says the name as it is.
     expect(d.text).toContain(hostile);
+  });
+});
+
+describe('one phone screen to the point, the rest in the full report (issue 15, item 4)', () => {
+  const links = {
+    atRiskLink: 'at-risk.csv',
+    reportLink: 'https://example.com/report.html?X-Amz-Expires=21540&X-Amz-Signature=abc',
+    reportLinkExpires: new Date('2026-11-23T10:29:00Z'),
+  };
+
+  test.each([
+    ['en', 'USD', 'Full report (all KPIs, cohorts, segments, definitions)', 'valid until'],
+    ['ru', 'RUB', 'Полный отчёт (все показатели, когорты, сегменты, определения)', 'действует до'],
+  ])(
+    '%s: with the full report to link, the digest carries the headline KPIs, the flow and the at-risk sentence, and links the rest',
+    async (locale, currency, words, valid) => {
+      const r = inLocale(locale, currency);
+      const d = await renderDigest(r, links);
+      expect(Buffer.byteLength(d.html)).toBeLessThan(45 * 1024);
+      expect(d.html).toContain(
+        `<a href="${links.reportLink.replaceAll('&', '&amp;')}">${words}</a> (${valid} `,
+      );
+      expect(d.html).toContain('<a href="at-risk.csv">at-risk.csv</a>');
+      // The only links: the list and the full report; nothing else to load or follow.
+      expect(d.html.match(/\bhref="[^"]*"/g)).toHaveLength(2);
+      expect(d.html).not.toMatch(/\bsrc="/);
+      // Every headline tile, none of the details.
+      expect(d.html.match(/class="card tile"/g)).toHaveLength(8);
+      expect(d.html).not.toMatch(/id="g-|bgcolor="#[0-9a-f]{6}"[^>]*>\d+</);
+      const msg = messagesFor(locale);
+      for (const title of [msg.m.table.glossary, msg.m.beyond.cohortsTitle, msg.m.more.allKpis]) {
+        expect(d.html).not.toContain(title);
+      }
+      expect(d.html).toMatch(locale === 'en' ? /customers are at risk/ : /В зоне риска/);
+      // The text part stays complete, whatever the HTML links.
+      expect(d.text).toBe((await renderDigest(r)).text);
+    },
+  );
+
+  test('without the full report, the digest carries every KPI, the cohorts, the segments and the glossary', async () => {
+    const d = await renderDigest(fixture, { atRiskLink: 'at-risk.csv' });
+    expect(d.html).toContain('All KPIs');
+    expect(d.html).not.toContain('Full report');
+    for (const { id } of reportedKpis(fixture)) expect(d.html).toContain(`id="g-${id}"`);
+    expect(d.html.match(/bgcolor="#[0-9a-f]{6}"[^>]*>\d+</g)).toHaveLength(78);
+    // The at-risk sentence and its link once, in "More", not again under the segments.
+    expect(d.html.match(/customers are at risk/g)).toHaveLength(1);
+    expect(d.html.match(/href="at-risk.csv"/g)).toHaveLength(1);
+  });
+
+  test.each([
+    ['en', 'USD'],
+    ['ru', 'RUB'],
+  ])(
+    '%s: the full report is strict MJML with every KPI, its definition, the cohort grid, the segment table and the at-risk link',
+    async (locale, currency) => {
+      const r = inLocale(locale, currency);
+      const html = await renderFullReport(r, { atRiskLink: 'at-risk.csv' });
+      const msg = messagesFor(locale);
+      const f = formatter(locale, currency, msg.m.units);
+      for (const { id, k } of reportedKpis(r)) {
+        expect(html).toContain(`href="#g-${id}"`);
+        expect(html).toContain(`id="g-${id}"`);
+        expect(html).toContain(f.value(k.unit, k.value));
+      }
+      expect(html.match(/bgcolor="#[0-9a-f]{6}"[^>]*>\d+</g)).toHaveLength(78);
+      for (const s of r.beyond?.rfm.segments.filter((x) => x.customers > 0) ?? []) {
+        expect(html).toContain(`<td class="num" align="right">${f.count(s.customers)}</td>`);
+      }
+      expect(html).toContain(msg.m.beyond.segmentsTitle);
+      expect(html).toContain('<a href="at-risk.csv">at-risk.csv</a>');
+      expect(html).not.toContain(msg.m.more.report);
+      expect(html).toContain(`lang="${locale}"`);
+      expect(html).not.toMatch(/<svg|<script|@import|<link|url\(|\bsrc="/i);
+    },
+  );
+
+  test('the header states the verdict on the targets: how many are met, which are off or near', async () => {
+    const plain = (html: string) =>
+      /class="verdict"[\s\S]*?<div[^>]*>([\s\S]*?)<\/div>/
+        .exec(html)?.[1]
+        ?.replace(/<[^>]+>/g, '')
+        .trim();
+    expect(plain((await renderDigest(fixture)).html)).toBe(
+      'Targets: 2 of 3 met · off target: Repeat purchase rate',
+    );
+    const watch: Report = {
+      ...fixture,
+      kpis: { ...fixture.kpis, crr: { ...fixture.kpis.crr, status: 'watch' } },
+    };
+    expect(plain((await renderDigest(watch)).html)).toBe(
+      'Targets: 1 of 3 met · off target: Repeat purchase rate · near target: Customer retention rate',
+    );
+    expect(plain(await renderFullReport(inLocale('ru', 'RUB')))).toBe(
+      'Цели: выполнено 2 из 3 · вне цели: Доля повторных покупок',
+    );
+    const none: Report = {
+      ...fixture,
+      kpis: Object.fromEntries(
+        Object.entries(fixture.kpis).map(([id, k]) => [id, { ...k, status: null }]),
+      ) as Report['kpis'],
+    };
+    expect((await renderDigest(none)).html).not.toContain('class="verdict"');
   });
 });

@@ -88,7 +88,14 @@ describe('writeOutputs: all or nothing', () => {
         ),
       ].join('\n'),
     );
-    const complete = ['at-risk.csv', 'digest.eml', 'digest.html', 'digest.txt', 'report.json'];
+    const complete = [
+      'at-risk.csv',
+      'digest.eml',
+      'digest.html',
+      'digest.txt',
+      'report.html',
+      'report.json',
+    ];
     // The whole run, then kills spread over it.
     const run = (
       out: string,
@@ -151,7 +158,7 @@ describe('writeOutputs: all or nothing', () => {
       '2026-W46',
       '2026-W47',
     ]);
-    const periodFiles = ['digest.eml', 'digest.html', 'digest.txt', 'report.json'];
+    const periodFiles = ['digest.eml', 'digest.html', 'digest.txt', 'report.html', 'report.json'];
     for (const fraction of [0.6, 0.85, 0.95]) {
       const out = fresh();
       await run(out, Math.round(backfillMs * fraction), backfill);
