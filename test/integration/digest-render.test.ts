@@ -236,7 +236,7 @@ test('report data shows as text in Chromium, never as markup', async () => {
       italics: document.querySelectorAll('i').length,
     }));
     expect(seen).toMatchObject({ title: digest.subject, scripts: 0, italics: 0 });
-    expect(seen.text).toContain(`${name} · 2026-W47`);
+    expect(seen.text).toContain(`${name} · Week 47, 2026`);
   } finally {
     await page.close();
   }
