@@ -1,4 +1,6 @@
+import type { SegmentRetention } from '../kpis/structures.ts';
 import type { Report } from '../report/report.ts';
+import type { Segment } from '../sql/structures-query.ts';
 
 /**
  * What drove a move (docs/email.md, "What moved"): parts whose sum is the move itself, to the
@@ -122,5 +124,85 @@ export function flowDrivers(r: Report): FlowDrivers {
     reactivated: f.reactivated,
     lost: f.lost,
     moved,
+  };
+}
+
+/** One segment's part of a retention move (docs/email.md, "What moved"). */
+export interface SegmentContribution {
+  readonly segment: Segment;
+  /** `w₁·c₁ − w₀·c₀`, w the segment's share of the customers at the start, c its retention. */
+  readonly contribution: number;
+  /** The segment's retention `c` (retained / at the start); null when it had nobody at the start. */
+  readonly now: number | null;
+  readonly before: number | null;
+}
+
+export interface RetentionDrivers {
+  /** `crr` now less `crr` in the previous period, as a fraction. */
+  readonly total: number;
+  /** Every segment's contribution, largest in absolute value first; they add up to `total`. */
+  readonly contributions: readonly SegmentContribution[];
+  /** The segment whose contribution is largest in absolute value (ties: SEGMENTS order). */
+  readonly top: SegmentContribution;
+  /**
+   * As the digest shows them, in tenths of a percentage point: the total as the KPI's change
+   * is shown, the top segment's part and the other segments' together, rounded by largest
+   * remainder so that `part + rest = total`.
+   */
+  readonly shown: { readonly total: number; readonly part: number; readonly rest: number };
+}
+
+/**
+ * A ratio change in tenths of a percentage point, rounded as the digest shows it (the
+ * formatter shows `|x| × 100` to one decimal, half away from zero, and puts the sign back).
+ */
+export function shownTenths(x: number): number {
+  const tenths = Math.round(Number((Math.abs(x) * 100).toFixed(1)) * 10);
+  return x < 0 && tenths > 0 ? -tenths : tenths;
+}
+
+/**
+ * Splits a move of customer retention over RFM segments at the period's start
+ * (docs/kpis.md, "Retention by segment"): with `w = S_seg / S` and `c = retained_seg / S_seg`,
+ * `Δcrr = Σ (w₁·c₁ − w₀·c₀)`, since `Σ w·c = Σ retained_seg / S = crr`; a segment with nobody
+ * at one start contributes its other side alone. Null without the breakdown, without
+ * customers at either start, or when the move shows as none.
+ */
+export function retentionDrivers(
+  retention: readonly SegmentRetention[] | null | undefined,
+): RetentionDrivers | null {
+  if (!retention) return null;
+  const sum = (f: (s: SegmentRetention) => number): number =>
+    retention.reduce((t, s) => t + f(s), 0);
+  const s1 = sum((s) => s.start.now);
+  const s0 = sum((s) => s.start.before);
+  if (s1 === 0 || s0 === 0) return null;
+  // w·c = (S_seg / S) · (retained_seg / S_seg) = retained_seg / S.
+  const total = sum((s) => s.retained.now) / s1 - sum((s) => s.retained.before) / s0;
+  const shownTotal = shownTenths(total);
+  if (shownTotal === 0) return null;
+  const contributions = retention
+    .map((s) => ({
+      segment: s.segment,
+      contribution: s.retained.now / s1 - s.retained.before / s0,
+      now: s.start.now > 0 ? s.retained.now / s.start.now : null,
+      before: s.start.before > 0 ? s.retained.before / s.start.before : null,
+    }))
+    // Stable: ties keep the segments' order.
+    .sort((a, b) => Math.abs(b.contribution) - Math.abs(a.contribution));
+  const top = contributions[0];
+  if (!top) return null;
+  const [part, rest] = largestRemainder(
+    [
+      { factor: 'part', cents: top.contribution * 1000 },
+      { factor: 'rest', cents: (total - top.contribution) * 1000 },
+    ],
+    shownTotal,
+  ).sort((a, b) => (a.factor === 'part' ? -1 : b.factor === 'part' ? 1 : 0));
+  return {
+    total,
+    contributions,
+    top,
+    shown: { total: shownTotal, part: part?.cents ?? 0, rest: rest?.cents ?? 0 },
   };
 }
