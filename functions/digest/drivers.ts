@@ -1,4 +1,6 @@
+import type { SegmentRetention } from '../kpis/structures.ts';
 import type { Report } from '../report/report.ts';
+import type { Segment } from '../sql/structures-query.ts';
 
 /**
  * What drove a move (docs/email.md, "What moved"): parts whose sum is the move itself, to the
@@ -122,5 +124,105 @@ export function flowDrivers(r: Report): FlowDrivers {
     reactivated: f.reactivated,
     lost: f.lost,
     moved,
+  };
+}
+
+/** One segment's part of a retention move (docs/email.md, "What moved"). */
+export interface SegmentContribution {
+  readonly segment: Segment;
+  /**
+   * `w̄·Δc + Δw·(c̄ − C̄)`: w the segment's share of the customers at the start, c its
+   * retention, C the whole base's, bars the mean of the two periods. The first term is the
+   * segment's own retention moving, the second its share moving against the average.
+   */
+  readonly contribution: number;
+  /** The segment's share `w` of the customers at the start, now and before. */
+  readonly share: { readonly now: number; readonly before: number };
+  /** The segment's retention `c` (retained / at the start); null when it had nobody at the start. */
+  readonly now: number | null;
+  readonly before: number | null;
+}
+
+export interface RetentionDrivers {
+  /** `crr` now less `crr` in the previous period, as a fraction. */
+  readonly total: number;
+  /** Every segment's contribution, largest in absolute value first; they add up to `total`. */
+  readonly contributions: readonly SegmentContribution[];
+  /** The segment whose contribution is largest in absolute value (ties: SEGMENTS order). */
+  readonly top: SegmentContribution;
+  /**
+   * As the digest shows them, in tenths of a percentage point: the total as the KPI's change
+   * is shown, the top segment's part and the other segments' together, rounded by largest
+   * remainder so that `part + rest = total`.
+   */
+  readonly shown: { readonly total: number; readonly part: number; readonly rest: number };
+}
+
+/**
+ * A ratio change in tenths of a percentage point, rounded as the digest shows it (the
+ * formatter shows `|x| × 100` to one decimal, half away from zero, and puts the sign back).
+ */
+export function shownTenths(x: number): number {
+  const tenths = Math.round(Number((Math.abs(x) * 100).toFixed(1)) * 10);
+  return x < 0 && tenths > 0 ? -tenths : tenths;
+}
+
+/**
+ * Splits a move of customer retention over RFM segments at the period's start
+ * (docs/kpis.md, "Retention by segment"): with `w = S_seg / S` and `c = retained_seg / S_seg`,
+ * `crr = Σ w·c`, and each segment's part of `Δcrr` is `w̄·Δc + Δw·(c̄ − C̄)` (the symmetric
+ * shift-share: its own retention moving, and its share moving against the average C̄); the
+ * parts add up to `Δcrr` exactly. A segment with nobody at one start counts by its share. Null without the breakdown, without
+ * customers at either start, or when the move shows as none.
+ */
+export function retentionDrivers(
+  retention: readonly SegmentRetention[] | null | undefined,
+): RetentionDrivers | null {
+  if (!retention) return null;
+  const sum = (f: (s: SegmentRetention) => number): number =>
+    retention.reduce((t, s) => t + f(s), 0);
+  const s1 = sum((s) => s.start.now);
+  const s0 = sum((s) => s.start.before);
+  if (s1 === 0 || s0 === 0) return null;
+  // w·c = (S_seg / S) · (retained_seg / S_seg) = retained_seg / S.
+  const total = sum((s) => s.retained.now) / s1 - sum((s) => s.retained.before) / s0;
+  const shownTotal = shownTenths(total);
+  if (shownTotal === 0) return null;
+  const c1 = sum((s) => s.retained.now) / s1;
+  const c0 = sum((s) => s.retained.before) / s0;
+  const contributions = retention
+    .map((s) => {
+      const now = s.start.now > 0 ? s.retained.now / s.start.now : null;
+      const before = s.start.before > 0 ? s.retained.before / s.start.before : null;
+      // A segment with nobody at one start has its other retention on both sides (w = 0 there).
+      const r1 = now ?? before ?? 0;
+      const r0 = before ?? now ?? 0;
+      const w1 = s.start.now / s1;
+      const w0 = s.start.before / s0;
+      return {
+        segment: s.segment,
+        // w̄·Δc + Δw·c̄ = w₁·c₁ − w₀·c₀, and Σ Δw = 0: the parts add up to Δcrr.
+        contribution: ((w0 + w1) / 2) * (r1 - r0) + (w1 - w0) * ((r0 + r1) / 2 - (c0 + c1) / 2),
+        share: { now: w1, before: w0 },
+        now,
+        before,
+      };
+    })
+    // Stable: ties keep the segments' order.
+    .sort((a, b) => Math.abs(b.contribution) - Math.abs(a.contribution));
+  const top = contributions[0];
+  if (!top) return null;
+  const [part, rest] = largestRemainder(
+    [
+      { factor: 'part', cents: top.contribution * 1000 },
+      { factor: 'rest', cents: (total - top.contribution) * 1000 },
+    ],
+    shownTotal,
+  ).sort((a, b) => (a.factor === 'part' ? -1 : b.factor === 'part' ? 1 : 0));
+  return {
+    total,
+    contributions,
+    top,
+    shown: { total: shownTotal, part: part?.cents ?? 0, rest: rest?.cents ?? 0 },
   };
 }

@@ -1,6 +1,6 @@
 import { kpiDefinition, KPI_IDS, type KpiId } from '../kpis/definitions.ts';
 import { median } from '../kpis/judge.ts';
-import { flowDrivers, revenueDrivers } from './drivers.ts';
+import { flowDrivers, retentionDrivers, revenueDrivers, shownTenths } from './drivers.ts';
 import { reportedKpis, type KpiResult, type Report } from '../report/report.ts';
 import type { Formatter } from './format.ts';
 import { fill, type Messages } from './messages.ts';
@@ -97,6 +97,9 @@ export function whatMoved(r: Report, f: Formatter, msg: Messages): string[] {
   const explained: Partial<Record<KpiId, readonly KpiId[]>> = {
     revenue: ['orders', 'buyers', 'aov', 'purchase_frequency', 'arpu', 'arppu'],
     customers_end: ['new_customers', 'reactivated_customers', 'lost_customers'],
+    // Churn is 1 − crr: one move, told once, by segment.
+    crr: ['churn_rate'],
+    churn_rate: ['crr'],
   };
   const vsPrevious: ReturnType<typeof rankedMoves> = [];
   const told = new Set<KpiId>();
@@ -201,8 +204,10 @@ export function anomalyNote(r: Report, msg: Messages): string {
 
 /**
  * Why a headline KPI moved, as one sentence whose numbers add up to the move: revenue over
- * buyers, orders per buyer and order value; active customers over their flows. Null for
- * other KPIs, or when the parts cannot be told.
+ * buyers, orders per buyer and order value; active customers over their flows; customer
+ * retention (and churn, its complement) over RFM segments at the period start, the segment
+ * that moved it most and the others together. Null for other KPIs, or when the parts cannot
+ * be told.
  */
 export function driverSentence(r: Report, id: KpiId, f: Formatter, msg: Messages): string | null {
   const d = msg.m.drivers;
@@ -249,6 +254,28 @@ export function driverSentence(r: Report, id: KpiId, f: Formatter, msg: Messages
       reactivated: f.count(flow.reactivated),
       lost: f.count(flow.lost),
       most: most === '' ? '' : fill(d.flowMost, { most }),
+    });
+  }
+  if (id === 'crr' || id === 'churn_rate') {
+    const drivers = retentionDrivers(r.beyond?.rfm.retention);
+    if (!drivers) return null;
+    // Churn is 1 − crr: the same parts, the other way.
+    const sign = id === 'crr' ? 1 : -1;
+    // Only segments that add up to the move as the report shows it.
+    const move = r.kpis[id].change.previous.absolute;
+    if (move === null || shownTenths(move) !== sign * drivers.shown.total) return null;
+    const pts = (tenths: number): string => f.change('ratio', (sign * tenths) / 1000);
+    const { top, shown } = drivers;
+    const alone = drivers.contributions.length === 1;
+    return fill(alone ? d.retentionWhyAlone : d.retentionWhy, {
+      segment: msg.m.beyond.segments[top.segment],
+      share: f.percent(top.share.now),
+      shareBefore: f.percent(top.share.before),
+      before: f.value('ratio', top.before),
+      now: f.value('ratio', top.now),
+      part: pts(shown.part),
+      total: pts(shown.total),
+      rest: pts(shown.rest),
     });
   }
   return null;

@@ -92,7 +92,15 @@ export interface BeyondPlan {
   readonly clvPeriods: Period[];
   /** The statements, over the run's customer table. */
   readonly sql: { readonly cohorts: string; readonly rfm: string; readonly lifetime: string };
+  /** Whether the RFM statement counts retention by segment (active window ≤ 365 days). */
+  readonly retention: boolean;
 }
+
+/**
+ * The longest active window for which retention by segment is measured: a customer active
+ * at an instant then has an order in the 365 days before it, so a segment there.
+ */
+export const RETENTION_BY_SEGMENT_MAX_WINDOW = 365;
 
 export function planBeyond(
   req: Omit<BeyondRequest, 'engine'> & {
@@ -111,6 +119,12 @@ export function planBeyond(
   // The reported period first, then the others; fitted oldest first, each from the last.
   const clvPeriods = distinctPeriods([req.period, ...(req.comparedPeriods ?? [])]);
   const ends = clvPeriods.map((p) => p.end);
+  // Retention by segment: segments at the period's start (the previous end) and at the
+  // previous period's start, a third RFM scoring.
+  const w = req.report.activeWindowDays;
+  const retention = w <= RETENTION_BY_SEGMENT_MAX_WINDOW;
+  if (retention && req.previous.end !== req.period.start)
+    throw new Error(`the previous period ${req.previous.label} does not end at the period start`);
   return {
     spec: {
       cohorts: { end, starts: months.starts },
@@ -119,6 +133,14 @@ export function planBeyond(
         previousEnd: at(req.previous.end),
         yearBeforeEnd: riskFrom,
         yearBeforePrevious: at(addDays(req.previous.end, -365)),
+        ...(retention
+          ? {
+              previousStart: {
+                at: at(req.previous.start),
+                yearBefore: at(addDays(req.previous.start, -365)),
+              },
+            }
+          : {}),
       },
       lifetime: { ends, timeZone: tz },
     },
@@ -126,9 +148,23 @@ export function planBeyond(
     clvPeriods,
     sql: {
       cohorts: buildCohortQuery({ dialect: req.dialect, base, months }),
-      rfm: buildRfmQuery({ base, riskFrom, riskTo }),
+      rfm: buildRfmQuery({
+        base,
+        riskFrom,
+        riskTo,
+        ...(retention
+          ? {
+              retention: {
+                previousStart: at(addDays(req.previous.start, -w)),
+                start: at(addDays(req.period.start, -w)),
+                end: at(addDays(req.period.end, -w)),
+              },
+            }
+          : {}),
+      }),
       lifetime: buildClvSummaryQuery({ base, ends, atRisk: { riskFrom, riskTo } }),
     },
+    retention,
   };
 }
 
@@ -142,7 +178,7 @@ export async function measureBeyond(req: BeyondRequest & { readonly plan: Beyond
   const { engine, plan } = req;
   const { sql } = plan;
   const cohorts = await cohortMatrix(engine, sql.cohorts, plan.months);
-  const { rfm, atRisk, atRiskList: listed } = await rfmSegments(engine, sql.rfm);
+  const { rfm, atRisk, atRiskList: listed } = await rfmSegments(engine, sql.rfm, plan.retention);
   const atRiskList = listed.map((c) => ({
     ...c,
     p_alive: null as number | null,

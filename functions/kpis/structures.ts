@@ -25,10 +25,28 @@ export interface SegmentSummary {
   readonly revenue: number;
 }
 
+/**
+ * One segment's retention in the period and the previous one (docs/kpis.md, "Retention by
+ * segment"): the customers active at the period's start whose segment at that start is this
+ * one, and of them those still active at its end.
+ */
+export interface SegmentRetention {
+  readonly segment: Segment;
+  readonly start: { readonly now: number; readonly before: number };
+  readonly retained: { readonly now: number; readonly before: number };
+}
+
 export interface Rfm {
   readonly segments: SegmentSummary[];
   /** Customers who moved into a segment that matters since the previous period. */
   readonly moves: { from: Segment | 'none'; to: Segment; customers: number }[];
+  /**
+   * Retention by segment at the period's start, this period and the previous one; the
+   * segments with a customer at either start, in SEGMENTS order. Their starts add up to
+   * `customers_start` and their retained to `customers_start − lost_customers`, each period.
+   * Null when not measured (an active window longer than 365 days).
+   */
+  readonly retention: SegmentRetention[] | null;
 }
 
 const num = (v: unknown): number => (v === null || v === undefined ? 0 : Number(v));
@@ -90,6 +108,8 @@ export async function rfmSegments(
   engine: QueryEngine,
   /** buildRfmQuery's statement. */
   sql: string,
+  /** Whether the statement counts retention by segment (buildRfmQuery's `retention`). */
+  retention = false,
 ): Promise<{
   rfm: Rfm;
   atRisk: { customers: number; revenueAtStake: number };
@@ -97,7 +117,7 @@ export async function rfmSegments(
 }> {
   const rows = await engine.query(sql);
   const cells = rows
-    .filter((r) => num(r.summary) === 1)
+    .filter((r) => num(r.summary) === 1 && num(r.by_start) === 0)
     .map((r) => ({
       segment: r.segment as Segment,
       from: (r.previous_segment ?? 'none') as Segment | 'none',
@@ -120,7 +140,7 @@ export async function rfmSegments(
     .map((c) => ({ from: c.from, to: c.segment, customers: c.customers }))
     .sort((a, b) => b.customers - a.customers);
   return {
-    rfm: { segments, moves },
+    rfm: { segments, moves, retention: retention ? retentionBySegment(rows) : null },
     atRisk: {
       customers: cells.reduce((s, c) => s + c.atRisk, 0),
       revenueAtStake: cents(cells.reduce((s, c) => s + c.atRiskRevenue, 0)),
@@ -135,4 +155,33 @@ export async function rfmSegments(
         segment: r.segment as Segment,
       })),
   };
+}
+
+/**
+ * Retention by segment from the RFM statement's `by_start` rows: per (segment at the period
+ * start, segment at the previous period's start), summed over the other one.
+ */
+function retentionBySegment(rows: readonly Record<string, unknown>[]): SegmentRetention[] {
+  const of = new Map<Segment, { start: [number, number]; retained: [number, number] }>(
+    SEGMENTS.map((s) => [s, { start: [0, 0], retained: [0, 0] }]),
+  );
+  const add = (segment: unknown, side: 0 | 1, start: number, retained: number): void => {
+    if (start === 0) return;
+    const cell = of.get(segment as Segment);
+    // Everyone active at a start has an order in the 365 days before it, so a segment.
+    if (!cell) throw new Error(`${start} customers active at a start have no segment there`);
+    cell.start[side] += start;
+    cell.retained[side] += retained;
+  };
+  for (const r of rows.filter((r) => num(r.by_start) === 1)) {
+    add(r.previous_segment, 0, num(r.start_now), num(r.retained_now));
+    add(r.prior_segment, 1, num(r.start_before), num(r.retained_before));
+  }
+  return [...of]
+    .filter(([, c]) => c.start[0] > 0 || c.start[1] > 0)
+    .map(([segment, c]) => ({
+      segment,
+      start: { now: c.start[0], before: c.start[1] },
+      retained: { now: c.retained[0], before: c.retained[1] },
+    }));
 }

@@ -14,12 +14,16 @@ export interface BaseSpec extends OrdersInput {
   readonly periods?: readonly MeasuredPeriod[];
   /** The cohort matrix: orders before `end` by local month (`starts`: see CohortMonths). */
   readonly cohorts?: { readonly end: Date; readonly starts: readonly Date[] };
-  /** RFM at the period end and the previous one, and the history to the end. */
+  /**
+   * RFM at the period end and the previous one (the period's start), and the history to the
+   * end; with `previousStart`, at the previous period's start too (retention by segment).
+   */
   readonly rfm?: {
     readonly end: Date;
     readonly previousEnd: Date;
     readonly yearBeforeEnd: Date;
     readonly yearBeforePrevious: Date;
+    readonly previousStart?: { readonly at: Date; readonly yearBefore: Date };
   };
   /** The lifetime model's purchase days before each end (local dates `YYYY-MM-DD`). */
   readonly lifetime?: { readonly ends: readonly string[]; readonly timeZone: string };
@@ -73,7 +77,8 @@ const MONEY = 'DECIMAL(18, 2)';
  * - cohorts: `c_month` (the month of the first valid order before the end, 0 = before the
  *   first cohort month) and `c_mask` (a bit per later month with a valid order);
  * - RFM: orders and revenue in the 365 days before the end (`f_*_now`; their last order is
- *   `h_last`) and before the previous end (`f_*_before`, with its last order), and the
+ *   `h_last`) and before the previous end (`f_*_before`, with its last order), with
+ *   `previousStart` the same before the previous period's start (`f_*_prior`), and the
  *   history before the end (`h_*`);
  * - lifetime: the first local purchase day and its spend (`l_first_day`, `l_first_spend`)
  *   and arrays over the ends of the purchase days, the last purchase day and the spend
@@ -189,6 +194,7 @@ export function buildBaseQuery(spec: BaseSpec): string {
     aggs.push(
       ...window(r.yearBeforeEnd, r.end, 'now'),
       ...window(r.yearBeforePrevious, r.previousEnd, 'before'),
+      ...(r.previousStart ? window(r.previousStart.yearBefore, r.previousStart.at, 'prior') : []),
       { name: 'h_last', kind: 'max', when, value: 'ordered_at' },
       { name: 'h_orders', kind: 'count', when },
       { name: 'h_revenue', kind: 'sum', when, value: 'amount', type: MONEY },

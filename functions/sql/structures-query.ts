@@ -99,10 +99,13 @@ function segmentSql(suffix = ''): string {
 
 /**
  * Every customer of the run's customer table that `where` keeps, with their RFM segment at
- * the period end (`segment`) and at the previous one (`previous_segment`), each NULL where
- * the customer had no valid order in the 365 days before that end. Scores are quintiles
- * (`ntile(5)`, ties by customer_id) of recency (last order), frequency (orders) and monetary
- * value (revenue) in those days, among the customers who had one. One read of the table.
+ * the period end (`segment`), at the previous one (`previous_segment`) and, with `prior`, at
+ * the previous period's start (`prior_segment`; the table must hold `rfm.previousStart`),
+ * each NULL where the customer had no valid order in the 365 days before that instant.
+ * Scores are quintiles (`ntile(5)`, ties by customer_id) of recency (last order), frequency
+ * (orders) and monetary value (revenue) in those days, among the customers who had one; a
+ * customer `where` keeps without an order in a window is scored in none of its quintiles, so
+ * keeping more customers changes no segment. One read of the table.
  */
 export function scoredCustomers(
   base: string,
@@ -111,6 +114,8 @@ export function scoredCustomers(
   columns: readonly string[] = ['h_last', 'h_orders', 'h_revenue'],
   /** Score the previous end too (`previous_segment`); without it, three windows, not six. */
   previous = true,
+  /** Score the previous period's start too (`prior_segment`). */
+  prior = false,
 ): string {
   const scores = (name: string, suffix: string, last: string): string => {
     const set = `PARTITION BY f_n_${name} > 0`;
@@ -120,16 +125,22 @@ export function scoredCustomers(
       `ntile(5) OVER (${set} ORDER BY f_rev_${name}, customer_id) AS m${suffix}`,
     ].join(',\n      ');
   };
+  const inner = ['customer_id', 'f_n_now', 'f_n_before', ...(prior ? ['f_n_prior'] : [])];
   return `SELECT ${['customer_id', 'f_n_now', 'f_rev_now', ...columns].join(', ')},
     CASE WHEN f_n_now > 0 THEN ${segmentSql()} END AS segment${
       previous
         ? `,
     CASE WHEN f_n_before > 0 THEN ${segmentSql('_b')} END AS previous_segment`
         : ''
+    }${
+      prior
+        ? `,
+    CASE WHEN f_n_prior > 0 THEN ${segmentSql('_p')} END AS prior_segment`
+        : ''
     }
   FROM (
-    SELECT ${['customer_id', 'f_n_now', 'f_n_before', 'f_rev_now', ...columns].join(', ')},
-      ${scores('now', '', 'h_last')}${previous ? `,\n      ${scores('before', '_b', 'f_last_before')}` : ''}
+    SELECT ${[...inner, 'f_rev_now', ...columns].join(', ')},
+      ${scores('now', '', 'h_last')}${previous ? `,\n      ${scores('before', '_b', 'f_last_before')}` : ''}${prior ? `,\n      ${scores('prior', '_p', 'f_last_prior')}` : ''}
     FROM ${tableName(base)} b
     WHERE ${where}
   ) s`;
@@ -144,21 +155,69 @@ export function atRiskCondition(riskFrom: Date, riskTo: Date): string {
 }
 
 /**
+ * The instants retention by segment needs (docs/kpis.md, "Retention by segment"): the start
+ * of the active window at the previous period's start, at the period's start (the previous
+ * period's end) and at the period's end. A customer is active at an instant when they have a
+ * valid order in its window; with windows of at most 365 days, that order lies in the RFM
+ * window of the same instant, so its last order there says it.
+ */
+export interface RetentionWindows {
+  readonly previousStart: Date;
+  readonly start: Date;
+  readonly end: Date;
+}
+
+/**
  * RFM segments counted in SQL, and the at-risk list, in one read of the customer table:
- * - rows with `summary = 1`: customers and their 365-day revenue per (segment now, segment
- *   before), and of them the at-risk customers (last order in `[riskFrom, riskTo)`) and
- *   their 365-day revenue; a few dozen rows, whatever the number of customers;
+ * - rows with `summary = 1` and `by_start = 0`: customers and their 365-day revenue per
+ *   (segment now, segment before), and of them the at-risk customers (last order in
+ *   `[riskFrom, riskTo)`) and their 365-day revenue; a few dozen rows, whatever the number
+ *   of customers;
  * - rows with `summary = 0`: each at-risk customer (`customer_id`, `segment`, last order,
  *   orders and revenue to date), most lifetime revenue first: the list for the CSV export,
- *   the only per-customer rows of the statement.
+ *   the only per-customer rows of the statement;
+ * - with `retention`, rows with `by_start = 1`, per (segment at the period start =
+ *   `previous_segment`, segment at the previous period's start = `prior_segment`): the
+ *   customers active at the period start (`start_now`) and of them those active at its end
+ *   (`retained_now`), and the same for the previous period (`start_before`,
+ *   `retained_before`); at most a hundred rows. The customer table must hold
+ *   `rfm.previousStart`.
  */
 export function buildRfmQuery(input: {
   readonly base: string;
   readonly riskFrom: Date;
   readonly riskTo: Date;
+  readonly retention?: RetentionWindows;
 }): string {
   const risk = atRiskCondition(input.riskFrom, input.riskTo);
-  return `SELECT CAST(grouping(risk_id) AS INTEGER) AS summary, segment, previous_segment,
+  const w = input.retention;
+  const retention = w
+    ? {
+        columns: `,
+  CAST(count(CASE WHEN active_start THEN 1 END) AS BIGINT) AS start_now,
+  CAST(count(CASE WHEN active_start AND active_end THEN 1 END) AS BIGINT) AS retained_now,
+  CAST(count(CASE WHEN active_prior THEN 1 END) AS BIGINT) AS start_before,
+  CAST(count(CASE WHEN active_prior AND active_start THEN 1 END) AS BIGINT) AS retained_before`,
+        flags: `,
+    f_last_prior >= ${ts(w.previousStart)} AS active_prior,
+    f_last_before >= ${ts(w.start)} AS active_start,
+    h_last >= ${ts(w.end)} AS active_end`,
+      }
+    : null;
+  const scored = retention
+    ? scoredCustomers(
+        input.base,
+        'f_n_now > 0 OR f_n_before > 0 OR f_n_prior > 0',
+        ['h_last', 'h_orders', 'h_revenue', 'f_last_before', 'f_last_prior'],
+        true,
+        true,
+      )
+    : scoredCustomers(input.base, 'f_n_now > 0 OR f_n_before > 0');
+  // Without retention, only the customers scored now; with it, everyone scored at one of the
+  // three instants, and the sets of the segments now keep the customers scored now.
+  return `SELECT CAST(grouping(risk_id) AS INTEGER) AS summary,${
+    retention ? ' CAST(grouping(segment) AS INTEGER) AS by_start,' : ''
+  } segment, previous_segment,${retention ? ' prior_segment,' : ''}
   risk_id AS customer_id,
   CAST(count(*) AS BIGINT) AS customers,
   CAST(sum(f_rev_now) AS DECIMAL(38, 2)) AS revenue,
@@ -166,15 +225,22 @@ export function buildRfmQuery(input: {
   CAST(sum(CASE WHEN at_risk THEN f_rev_now END) AS DECIMAL(38, 2)) AS at_risk_revenue,
   CAST(max(h_last) AS VARCHAR) AS last_at,
   max(h_orders) AS orders,
-  CAST(max(h_revenue) AS DECIMAL(38, 2)) AS lifetime_revenue
+  CAST(max(h_revenue) AS DECIMAL(38, 2)) AS lifetime_revenue${retention?.columns ?? ''}
 FROM (
-  SELECT c.*, ${risk} AS at_risk, CASE WHEN ${risk} THEN customer_id END AS risk_id
+  SELECT c.*, ${risk} AS at_risk, CASE WHEN ${risk} THEN customer_id END AS risk_id${retention?.flags ?? ''}
   FROM (
-    ${scoredCustomers(input.base, 'f_n_now > 0 OR f_n_before > 0')}
-  ) c
-  WHERE f_n_now > 0
+    ${scored}
+  ) c${retention ? '' : '\n  WHERE f_n_now > 0'}
 ) r
-GROUP BY GROUPING SETS ((segment, previous_segment), (risk_id, segment))
+${
+  retention
+    ? `GROUP BY GROUPING SETS ((segment, previous_segment), (risk_id, segment), (previous_segment, prior_segment))
+HAVING (grouping(risk_id) = 1 AND grouping(segment) = 0 AND segment IS NOT NULL)
+  OR risk_id IS NOT NULL
+  OR (grouping(segment) = 1 AND count(CASE WHEN active_start OR active_prior THEN 1 END) > 0)
+ORDER BY summary DESC, by_start, lifetime_revenue DESC, customer_id, segment, previous_segment, prior_segment`
+    : `GROUP BY GROUPING SETS ((segment, previous_segment), (risk_id, segment))
 HAVING grouping(risk_id) = 1 OR risk_id IS NOT NULL
-ORDER BY summary DESC, lifetime_revenue DESC, customer_id, segment, previous_segment`;
+ORDER BY summary DESC, lifetime_revenue DESC, customer_id, segment, previous_segment`
+}`;
 }

@@ -1,11 +1,19 @@
 import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
-import { flowDrivers, largestRemainder, revenueDrivers } from '../../functions/digest/drivers.ts';
+import {
+  flowDrivers,
+  largestRemainder,
+  retentionDrivers,
+  revenueDrivers,
+  shownTenths,
+} from '../../functions/digest/drivers.ts';
 import { formatter } from '../../functions/digest/format.ts';
 import { messagesFor } from '../../functions/digest/messages.ts';
 import { driverSentence, importance, rankedMoves } from '../../functions/digest/movers.ts';
+import type { SegmentRetention } from '../../functions/kpis/structures.ts';
 import type { KpiResult, Report } from '../../functions/report/report.ts';
+import { SEGMENTS } from '../../functions/sql/structures-query.ts';
 
 const fixture = JSON.parse(
   readFileSync(new URL('../fixtures/report-2026-W47.json', import.meta.url), 'utf8'),
@@ -180,6 +188,195 @@ describe('what matters most (issue 15, item 3)', () => {
     expect(ranked[0]).toBe('revenue');
     expect(ranked.indexOf('revenue')).toBeLessThan(
       ranked.indexOf('crr') === -1 ? Infinity : ranked.indexOf('crr'),
+    );
+  });
+});
+
+describe('retention by the segment that moved it most (issue 15, item 2)', () => {
+  const seg = (
+    segment: SegmentRetention['segment'],
+    start: [now: number, before: number],
+    retained: [now: number, before: number],
+  ): SegmentRetention => ({
+    segment,
+    start: { now: start[0], before: start[1] },
+    retained: { now: retained[0], before: retained[1] },
+  });
+  // Before: Champions 10 at the start, 10 retained; Loyal 5, none retained: S₀ = 15, crr 10/15.
+  // Now: Champions 10, 9 retained; Loyal 6, 1 retained: S₁ = 16, crr 10/16.
+  const worked = [seg('Champions', [10, 10], [9, 10]), seg('Loyal', [6, 5], [1, 0])];
+
+  test('hand-worked: symmetric shift-share parts, the largest named, the rest rounded to add up', () => {
+    // C₀ = 10/15 = 0.666667, C₁ = 10/16 = 0.625, C̄ = 0.645833; Δcrr = −0.041667 (−4.2 pt).
+    // Champions: w 0.666667 → 0.625 (w̄ 0.645833, Δw −0.041667), c 1 → 0.9 (c̄ 0.95):
+    //   0.645833 × −0.1 + −0.041667 × (0.95 − 0.645833) = −0.064583 − 0.012674 = −0.077257.
+    // Loyal: w 0.333333 → 0.375 (w̄ 0.354167, Δw +0.041667), c 0 → 0.166667 (c̄ 0.083333):
+    //   0.354167 × 0.166667 + 0.041667 × (0.083333 − 0.645833) = 0.059028 − 0.023438 = +0.035590.
+    // Together −0.041667. In tenths of a point −77.257 and +35.590: rounded down −78 + 35 =
+    // −43, the missing tenth to the larger remainder (0.743 against 0.590): −77 + 35 = −42.
+    const d = retentionDrivers(worked);
+    expect(d?.total).toBeCloseTo(-0.041667, 6);
+    expect(d?.contributions.map((c) => [c.segment, c.contribution])).toEqual([
+      ['Champions', expect.closeTo(-0.077257, 6)],
+      ['Loyal', expect.closeTo(0.03559, 6)],
+    ]);
+    expect(d?.top).toMatchObject({ segment: 'Champions', now: 0.9, before: 1 });
+    expect(d?.top.share.now).toBeCloseTo(0.625, 12);
+    expect(d?.shown).toEqual({ total: -42, part: -77, rest: 35 });
+  });
+
+  test('hand-worked: a segment at one start only counts by its share', () => {
+    // Before: Loyal 4, 3 retained. Now: Loyal 4, 3 retained; New 4, 1 retained.
+    // crr 75 % → 50 %: −25.0 pt; C̄ = 0.625. Loyal: c 0.75 both, w 1 → 0.5:
+    // −0.5 × (0.75 − 0.625) = −0.0625. New: c 0.25 (now only), w 0 → 0.5:
+    // 0.5 × (0.25 − 0.625) = −0.1875: the new segment's low retention moved it most.
+    const d = retentionDrivers([seg('Loyal', [4, 4], [3, 3]), seg('New', [4, 0], [1, 0])]);
+    expect(d?.total).toBe(-0.25);
+    expect(d?.top).toEqual({
+      segment: 'New',
+      contribution: -0.1875,
+      share: { now: 0.5, before: 0 },
+      now: 0.25,
+      before: null,
+    });
+    expect(d?.contributions[1]).toEqual({
+      segment: 'Loyal',
+      contribution: -0.0625,
+      share: { now: 0.5, before: 1 },
+      now: 0.75,
+      before: 0.75,
+    });
+    // −187.5 and −62.5 tenths: −188 − 63 = −251, the missing tenth to the first of equal
+    // remainders.
+    expect(d?.shown).toEqual({ total: -250, part: -187, rest: -63 });
+  });
+
+  test('no split without the breakdown, without customers at a start, or with no move shown', () => {
+    expect(retentionDrivers(null)).toBeNull();
+    expect(retentionDrivers(undefined)).toBeNull();
+    expect(retentionDrivers([seg('Loyal', [0, 5], [0, 4])])).toBeNull();
+    // 800/1000 → 8001/10000: +0.01 pt, shown as no move.
+    expect(retentionDrivers([seg('Loyal', [10_000, 1000], [8001, 800])])).toBeNull();
+  });
+
+  test('property: contributions add up to the move, the shown parts to the move shown', () => {
+    const side = fc
+      .integer({ min: 0, max: 5000 })
+      .chain((start) =>
+        fc.record({ start: fc.constant(start), retained: fc.integer({ min: 0, max: start }) }),
+      );
+    const segments = fc
+      .uniqueArray(fc.constantFrom(...SEGMENTS), { minLength: 1 })
+      .chain((names) =>
+        fc.tuple(
+          ...names.map((name) =>
+            fc
+              .tuple(side, side)
+              .map(([now, before]) =>
+                seg(name, [now.start, before.start], [now.retained, before.retained]),
+              ),
+          ),
+        ),
+      );
+    fc.assert(
+      fc.property(segments, (list) => {
+        const d = retentionDrivers(list);
+        const s1 = list.reduce((t, x) => t + x.start.now, 0);
+        const s0 = list.reduce((t, x) => t + x.start.before, 0);
+        if (d === null) {
+          if (s1 === 0 || s0 === 0) return;
+          const r1 = list.reduce((t, x) => t + x.retained.now, 0);
+          const r0 = list.reduce((t, x) => t + x.retained.before, 0);
+          expect(shownTenths(r1 / s1 - r0 / s0)).toBe(0);
+          return;
+        }
+        const sum = d.contributions.reduce((t, c) => t + c.contribution, 0);
+        expect(Math.abs(sum - d.total)).toBeLessThan(1e-12);
+        expect(d.shown.part + d.shown.rest).toBe(d.shown.total);
+        expect(d.shown.total).toBe(shownTenths(d.total));
+        // Each shown part within a tenth of its exact value.
+        expect(Math.abs(d.shown.part - d.top.contribution * 1000)).toBeLessThan(1);
+        expect(Math.abs(d.shown.rest - (d.total - d.top.contribution) * 1000)).toBeLessThan(1);
+        for (const c of d.contributions)
+          expect(Math.abs(c.contribution)).toBeLessThanOrEqual(Math.abs(d.top.contribution));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  test('shown tenths are the formatter’s: −4.25 pt shows as −4.3', () => {
+    const en = messagesFor('en');
+    const f = formatter('en', 'USD', en.m.units);
+    for (const x of [-0.0425, 0.00049, 0.0005, -0.119048, 0.0625, 0.123456]) {
+      expect(f.change('ratio', shownTenths(x) / 1000)).toBe(f.change('ratio', x));
+    }
+  });
+
+  test('the sentence, hand-worked, for retention and for churn (the other way), in both locales', () => {
+    // The KPIs of the same customers: crr 10/15 → 10/16, churn 5/15 → 6/16.
+    const kpi = (id: 'crr' | 'churn_rate', value: number, previous: number): KpiResult => {
+      const k = fixture.kpis[id];
+      const change = {
+        ...k.change,
+        previous: { ...k.change.previous, absolute: value - previous },
+      };
+      return { ...k, value, previous, change };
+    };
+    const r = {
+      ...fixture,
+      kpis: {
+        ...fixture.kpis,
+        crr: kpi('crr', 10 / 16, 10 / 15),
+        churn_rate: kpi('churn_rate', 6 / 16, 5 / 15),
+      },
+      beyond: fixture.beyond && {
+        ...fixture.beyond,
+        rfm: { ...fixture.beyond.rfm, retention: worked },
+      },
+    } as Report;
+    const say = (locale: string, id: 'crr' | 'churn_rate'): string | null => {
+      const m = messagesFor(locale);
+      return driverSentence(r, id, formatter(locale, 'USD', m.m.units), m);
+    };
+    expect(say('en', 'crr')).toBe(
+      'Why: Champions (66.7% → 62.5% of the customers at the start, retention 100.0% → 90.0%) −7.7 pt of the −4.2 pt, the other segments +3.5 pt.',
+    );
+    expect(say('en', 'churn_rate')).toBe(
+      'Why: Champions (66.7% → 62.5% of the customers at the start, retention 100.0% → 90.0%) +7.7 pt of the +4.2 pt, the other segments −3.5 pt.',
+    );
+    // Intl puts a no-break space before % in Russian.
+    expect(say('ru', 'crr')?.replace(/\u00a0/g, ' ')).toBe(
+      'Почему: сегмент «Чемпионы» (66,7 % → 62,5 % клиентов на начало, удержание 100,0 % → 90,0 %) −7,7 п. п. из −4,2 п. п., остальные сегменты +3,5 п. п.',
+    );
+    // Segments that do not add up to the KPI's move as shown say nothing.
+    const other = { ...r, kpis: { ...r.kpis, crr: kpi('crr', 0.7, 0.6) } };
+    const en = messagesFor('en');
+    expect(driverSentence(other, 'crr', formatter('en', 'USD', en.m.units), en)).toBeNull();
+  });
+
+  test('the sample week: the segments add up to the report’s own retention move', () => {
+    const retention = fixture.beyond?.rfm.retention ?? [];
+    const k = fixture.kpis;
+    const sum = (f: (s: SegmentRetention) => number): number =>
+      retention.reduce((t, s) => t + f(s), 0);
+    expect(sum((s) => s.start.now)).toBe(k.customers_start.value);
+    expect(sum((s) => s.retained.now)).toBe(
+      (k.customers_start.value ?? 0) - (k.lost_customers.value ?? 0),
+    );
+    expect(sum((s) => s.start.before)).toBe(k.customers_start.previous);
+    const d = retentionDrivers(retention);
+    expect(d?.total).toBeCloseTo(k.crr.change.previous.absolute ?? Number.NaN, 12);
+    const en = messagesFor('en');
+    const f = formatter('en', 'USD', en.m.units);
+    const s = driverSentence(fixture, 'crr', f, en) ?? '';
+    // The total in the sentence is the move as the card shows it.
+    expect(s).toContain(`of the ${f.change('ratio', k.crr.change.previous.absolute)},`);
+    const shown = [...s.matchAll(/([+−])(\d+\.\d) pt/g)].map(
+      (m) => (m[1] === '−' ? -1 : 1) * Number(m[2]),
+    );
+    // part, total, rest: part + rest = total, in tenths.
+    expect(Math.round((shown[0] ?? 0) * 10) + Math.round((shown[2] ?? 0) * 10)).toBe(
+      Math.round((shown[1] ?? 0) * 10),
     );
   });
 });

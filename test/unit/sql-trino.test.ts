@@ -14,6 +14,7 @@ async function runStatements(
   kind: 'week' | 'month' | 'quarter' | 'year' | 'custom',
   zone: string,
   optional = true,
+  activeWindowDays = 400,
 ): Promise<string[]> {
   const config = parseConfig({
     source: {
@@ -32,7 +33,7 @@ async function runStatements(
         name: 'R',
         period: kind === 'custom' ? 'week' : kind,
         timeZone: zone,
-        activeWindowDays: 400,
+        activeWindowDays,
       },
     ],
   });
@@ -107,6 +108,24 @@ describe('every statement of a run parses with the Trino grammar (Athena engine 
     expect(create).toMatch(/ordered_at - INTERVAL '3600' SECOND/);
     expect(create).not.toMatch(/strptime|AT TIME ZONE|with_timezone/);
   });
+
+  // A window of at most 365 days adds retention by segment to the RFM statement.
+  test.each(CASES.filter(([, kind]) => kind !== 'year'))(
+    '%s (%s) in %s, a 92-day window: the RFM statement with retention by segment',
+    async (label, kind, zone) => {
+      const statements = await runStatements(label, kind, zone, true, 92);
+      const rfm = statements.filter((sql) => sql.includes('prior_segment'));
+      expect(rfm).toHaveLength(1);
+      const [sql = ''] = rfm;
+      expect(sql).toContain('retained_before');
+      expect(parser.validate(sql)).toEqual([]);
+      expect(sql).not.toMatch(/::|\bQUALIFY\b|\bILIKE\b|GROUP BY ALL|\/\/|epoch_us|\bmedian\(/i);
+      // One read of the run's customer table, none of the orders.
+      expect([...relationReads(sql).values()]).toEqual([1]);
+      expect(relationReads(sql).has(ORDERS)).toBe(false);
+      for (const other of statements) expect(parser.validate(other)).toEqual([]);
+    },
+  );
 
   test('the check itself catches DuckDB-only syntax', () => {
     expect(
