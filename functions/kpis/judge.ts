@@ -119,11 +119,12 @@ export interface AnomalyInput {
 
 /**
  * The anomaly verdict (docs/kpis.md, "Anomalies"). With a year of history, the seasonal rule:
- * each period's move from the period before (log ratio or difference) less the same move a
- * year earlier is its surprise; the latest surprise, less the median of the earlier ones and
- * against the best-fitting year-ago pair (for weeks, also the pairs a week either side: a
- * holiday that moved by a week), is an anomaly beyond 3 robust deviations of the earlier
- * residuals. Without enough year-ago values, the recent rule.
+ * each trend value's year-over-year change (log ratio or difference) against the best-fitting
+ * of its year-ago period and, for weeks, the weeks either side of it (a holiday that moved by
+ * a week); the center is the median of the earlier periods' changes; the latest value is
+ * unusual when its residual lies beyond 3 robust deviations of the earlier residuals (at
+ * least SEASONAL_MIN_SPREAD, and the counting noise for counts) and the recent rule agrees.
+ * Without enough year-ago values, the recent rule alone.
  */
 export function judgeAnomaly(input: AnomalyInput): AnomalyJudgement {
   const seasonal = input.references ? seasonalAnomaly(input) : null;
