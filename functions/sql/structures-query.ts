@@ -102,8 +102,9 @@ function segmentSql(suffix = ''): string {
  * the period end (`segment`), at the previous one (`previous_segment`) and, with `prior`, at
  * the previous period's start (`prior_segment`; the table must hold `rfm.previousStart`),
  * each NULL where the customer had no valid order in the 365 days before that instant.
- * Scores are quintiles (`ntile(5)`, ties by customer_id) of recency (last order), frequency
- * (orders) and monetary value (revenue) in those days, among the customers who had one; a
+ * Scores are quintiles of recency (last order), frequency (orders) and monetary value
+ * (revenue) in those days, among the customers who had one: `1 + ⌊5 × (rank − 1) / n⌋`, where
+ * tied customers share the lowest rank, so identical customers always share a score; a
  * customer `where` keeps without an order in a window is scored in none of its quintiles, so
  * keeping more customers changes no segment. One read of the table.
  */
@@ -119,10 +120,14 @@ export function scoredCustomers(
 ): string {
   const scores = (name: string, suffix: string, last: string): string => {
     const set = `PARTITION BY f_n_${name} > 0`;
+    // Quintiles that keep ties together: 1 + ⌊5 × (rank − 1) / n⌋, rank counting ties
+    // once (their lowest place), in DOUBLE so both engines divide alike.
+    const quintile = (by: string): string =>
+      `CAST(floor(CAST(5 AS DOUBLE) * (rank() OVER (${set} ORDER BY ${by}) - 1) / count(*) OVER (${set})) AS INTEGER) + 1`;
     return [
-      `ntile(5) OVER (${set} ORDER BY ${last}, customer_id) AS r${suffix}`,
-      `ntile(5) OVER (${set} ORDER BY f_n_${name}, customer_id) AS f${suffix}`,
-      `ntile(5) OVER (${set} ORDER BY f_rev_${name}, customer_id) AS m${suffix}`,
+      `${quintile(last)} AS r${suffix}`,
+      `${quintile(`f_n_${name}`)} AS f${suffix}`,
+      `${quintile(`f_rev_${name}`)} AS m${suffix}`,
     ].join(',\n      ');
   };
   const inner = ['customer_id', 'f_n_now', 'f_n_before', ...(prior ? ['f_n_prior'] : [])];

@@ -113,10 +113,12 @@ describe('RFM segments', () => {
     expect(segmentOf(1, 3, 5)).toBe('Lost');
   });
 
-  test('hand-worked: quintiles with ties broken by customer_id, segments, revenue and moves', async () => {
-    // Ten customers, last orders A (oldest) … J (newest): R = 1,1,2,2,3,3,4,4,5,5.
-    // Orders (and so revenue at 10 each): A5 B5 C1 D1 E4 F2 G5 H1 I3 J4. Sorted with ties by id:
-    // C1 D1 | H1 F2 | I3 E4 | J4 A5 | B5 G5 → F = M: A4 B5 C1 D1 E3 F2 G5 H2 I3 J4.
+  test('hand-worked: quintiles that keep ties together, segments, revenue and moves', async () => {
+    // Ten customers, last orders A (oldest) … J (newest): ranks 1–10, score 1 + ⌊5(rank − 1)/10⌋:
+    // R = A1 B1 C2 D2 E3 F3 G4 H4 I5 J5.
+    // Orders (and so revenue at 10 each): A5 B5 C1 D1 E4 F2 G5 H1 I3 J4. Tied customers share
+    // the lowest rank: C D H rank 1, F 4, I 5, E J 6, A B G 8 →
+    // F = M: C1 D1 H1 F2 I3 E3 J3 A4 B4 G4 (with ties by id, H was 2 and J 4).
     const counts: Record<string, number> = {
       A: 5,
       B: 5,
@@ -148,27 +150,41 @@ describe('RFM segments', () => {
       E: 'Need attention',
       F: 'Need attention',
       G: 'Champions',
-      H: 'Potential loyalists',
+      // One order, like C and D: F = 1, so New (the id tie-break made it a Potential loyalist).
+      H: 'New',
       I: 'Potential loyalists',
-      J: 'Champions',
+      // Four orders, like E: F = 3, not Champions.
+      J: 'Potential loyalists',
     });
     expect(rfm.segments.find((s) => s.segment === 'Champions')).toEqual({
       segment: 'Champions',
-      customers: 2,
-      revenue: 90,
+      customers: 1,
+      revenue: 50,
     });
     expect(rfm.segments.reduce((s, x) => s + x.customers, 0)).toBe(10);
     // At the previous end (2026-10-01) only the March orders count, and C, D, H have none.
-    // Last March order, ties by id: F I | E J | A | B | G → R: F1 I1 E2 J2 A3 B4 G5;
-    // orders F1 I2 E3 J3 A4 B4 G4 → F = M: F1 I1 E2 J2 A3 B4 G5. So G was a Champion
-    // already, J was Hibernating, A needed attention and B was a Champion.
-    expect(rfm.moves).toHaveLength(3);
-    expect(rfm.moves).toEqual(
-      expect.arrayContaining([
-        { from: 'Hibernating', to: 'Champions', customers: 1 },
-        { from: 'Need attention', to: "Can't lose", customers: 1 },
-        { from: 'Champions', to: "Can't lose", customers: 1 },
-      ]),
+    // n = 7. Last March order: F Mar 1, I Mar 2, E J Mar 3, A B G Mar 4 → ranks 1, 2, 3, 5 →
+    // R: F1 I1 E2 J2 A3 B3 G3; orders F1 I2 E3 J3 A4 B4 G4 rank the same way, so F = M = R.
+    // So A, B and G needed attention; A and B are now Can't lose, G a Champion.
+    expect(rfm.moves).toEqual([
+      { from: 'Need attention', to: "Can't lose", customers: 2 },
+      { from: 'Need attention', to: 'Champions', customers: 1 },
+    ]);
+  });
+
+  test('identical customers always share a segment, however many there are', async () => {
+    // 60 one-order customers on the same day with the same amount, among 15 others: with
+    // ntile and ties by id they spread over several F and M scores; kept together, one.
+    const rows: OrderRow[] = [];
+    for (let i = 0; i < 60; i++) rows.push(o(`same${String(i).padStart(2, '0')}`, '2026-10-15'));
+    for (let i = 0; i < 15; i++) {
+      const c = `other${i}`;
+      for (let j = 0; j <= i % 5; j++) rows.push(o(c, `2026-0${1 + (i % 9)}-1${j}`));
+    }
+    const { customers } = await structures(rows, '2026-11-01T00:00:00Z', '2026-10-01T00:00:00Z');
+    const same = new Set(
+      customers.filter((c) => String(c.customer_id).startsWith('same')).map((c) => c.segment),
     );
+    expect(same.size).toBe(1);
   });
 });
