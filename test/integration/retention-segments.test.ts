@@ -140,21 +140,17 @@ describe('retention by segment at the period start adds up to the report’s own
     expect(r.kpis.lost_customers.value).toBe(1);
     expect(r.kpis.customers_start.previous).toBe(3);
     expect(r.kpis.lost_customers.previous).toBe(1);
-    // Scored at Mar 2 (orders in [2025-03-02, Mar 2)): a, b, c, d, e — R by last order
-    // (e Dec 1, b Jan 30, c Feb 1, a Feb 10, d Feb 25): e1 b2 c3 a4 d5; F by orders (ties by
-    // id): b1 c1 d1 e1 a2 → ntile over 5: b1 c2 d3 e4 a5; M the same order: b1 c2 d3 e4 a5.
-    // a: R4 F5 M5 Champions; c: R3 F2 Need attention; d: R5 F3 Potential loyalists.
-    // Scored at Feb 23 (orders in [2025-02-23, Feb 23)): a (Jun 1, Jan 25, Feb 10), b, c, e.
-    // R by last order (e Dec 1, b Jan 30, c Feb 1, a Feb 10): ntile(5) over 4 → e1 b2 c3 a4;
-    // F: b1 c1 e1 a3 by (orders, id) → b1 c2 e3 a4; M the same: b1 c2 e3 a4.
-    // a: R4 F4 M4 Champions; b: R2 F1 Hibernating; c: R3 F2 Need attention.
+    // Scored at Mar 2 (orders in [2025-03-02, Mar 2)): a, b, c, d, e; score 1 + ⌊5(rank − 1)/5⌋.
+    // R by last order (e Dec 1, b Jan 30, c Feb 1, a Feb 10, d Feb 25): e1 b2 c3 a4 d5.
+    // F by orders, ties sharing the lowest rank: b c d e one order (rank 1) → 1, a three
+    // (rank 5) → 5; M the same. a: R4 F5 M5 Champions; c: R3 F1 Need attention; d: R5 F1 New.
+    // Scored at Feb 23 (orders in [2025-02-23, Feb 23)): a (Jun 1, Jan 25, Feb 10), b, c, e;
+    // score 1 + ⌊5(rank − 1)/4⌋. R (e Dec 1, b Jan 30, c Feb 1, a Feb 10): e1 b2 c3 a4.
+    // F: b c e rank 1 → 1, a rank 4 → 4; M the same.
+    // a: R4 F4 M4 Champions; b: R2 F1 Hibernating; c: R3 F1 Need attention.
     expect(retention).toEqual([
       { segment: 'Champions', start: { now: 1, before: 1 }, retained: { now: 1, before: 1 } },
-      {
-        segment: 'Potential loyalists',
-        start: { now: 1, before: 0 },
-        retained: { now: 1, before: 0 },
-      },
+      { segment: 'New', start: { now: 1, before: 0 }, retained: { now: 1, before: 0 } },
       {
         segment: 'Need attention',
         start: { now: 1, before: 1 },
