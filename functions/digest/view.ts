@@ -429,12 +429,12 @@ export function beyondSentences(
               .map((mv) => `${seg(mv.from)} → ${seg(mv.to)} ${f.count(mv.customers)}`)
               .join(', '),
           }),
-    atRisk: fill(m.atRisk, {
+    atRisk: `${fill(m.atRisk, {
       count: f.count(b.atRisk.customers),
       from: String(r.settings.atRiskDays),
       to: '365',
       revenue: f.value('money', b.atRisk.revenueAtStake),
-    }),
+    })}${b.clv.model?.purchases === 'nbd' ? ` ${m.noDropout}` : ''}`,
   };
 }
 

@@ -38,8 +38,13 @@ export interface AtRiskCustomer {
   readonly orders: number;
   readonly lifetime_revenue: number;
   readonly segment: Segment;
-  /** BG/NBD probability that the customer is still active; null without a model. */
+  /**
+   * BG/NBD probability that the customer is still active; null without a model, and null
+   * when the fit fell back to the NBD, which has no dropout to estimate it from.
+   */
   readonly p_alive: number | null;
+  /** Why `p_alive` is blank, in the export's words; null when it has a value. */
+  readonly p_alive_note: string | null;
   /** Predicted revenue over the next 52 weeks; null without a model. */
   readonly clv_12m: number | null;
 }
@@ -179,11 +184,15 @@ export async function measureBeyond(req: BeyondRequest & { readonly plan: Beyond
   const { sql } = plan;
   const cohorts = await cohortMatrix(engine, sql.cohorts, plan.months);
   const { rfm, atRisk, atRiskList: listed } = await rfmSegments(engine, sql.rfm, plan.retention);
-  const atRiskList = listed.map((c) => ({
-    ...c,
-    p_alive: null as number | null,
-    clv_12m: null as number | null,
-  }));
+  // Blank, with its reason, until the lifetime model below gives a chance.
+  const atRiskList = listed.map(
+    (c): { -readonly [K in keyof AtRiskCustomer]: AtRiskCustomer[K] } => ({
+      ...c,
+      p_alive: null,
+      p_alive_note: P_ALIVE_NOTE.noModel,
+      clv_12m: null,
+    }),
+  );
 
   const periods = plan.clvPeriods;
   // By column, as typed arrays: one number per customer and column, no object or boxed
@@ -257,7 +266,10 @@ export async function measureBeyond(req: BeyondRequest & { readonly plan: Beyond
         tx: (histories.txDays[k] ?? 0) / 7,
         T: (histories.TDays[k] ?? 0) / 7,
       };
-      c.p_alive = model.bg ? probabilityAlive(model.bg, h) : 1;
+      // The NBD has no dropout: every customer would be "alive" with probability 1, which
+      // says nothing, so the export leaves it blank and says why.
+      c.p_alive = model.bg ? probabilityAlive(model.bg, h) : null;
+      c.p_alive_note = model.bg ? null : P_ALIVE_NOTE.nbd;
       c.clv_12m = values[k] ?? null;
     });
     if (ranked !== atRiskList.length) {
@@ -451,14 +463,29 @@ function fitLifetimeWithin(
   return { model, values, mean: mean(values) };
 }
 
+/** Why the export's `p_alive` is blank. */
+export const P_ALIVE_NOTE = {
+  nbd: 'not estimated: the history shows no customer leaving, so the model has no dropout (NBD)',
+  noModel: 'not estimated: no lifetime model for this period',
+} as const;
+
 /**
  * The at-risk list as CSV, sorted by lifetime revenue: who to win back first, with the
  * lifetime model's chance that each is still active and their predicted 12-month value
- * (empty without a model).
+ * (empty without a model), and, where the chance is blank, why (`p_alive_note`).
  */
 export function atRiskCsv(list: readonly AtRiskCustomer[]): string {
   return csvDocument(
-    ['customer_id', 'last_order', 'orders', 'lifetime_revenue', 'segment', 'p_alive', 'clv_12m'],
+    [
+      'customer_id',
+      'last_order',
+      'orders',
+      'lifetime_revenue',
+      'segment',
+      'p_alive',
+      'clv_12m',
+      'p_alive_note',
+    ],
     list.map((c) => [
       c.customer_id,
       { own: c.last_order },
@@ -467,6 +494,7 @@ export function atRiskCsv(list: readonly AtRiskCustomer[]): string {
       c.segment,
       c.p_alive === null ? null : { own: c.p_alive.toFixed(4) },
       c.clv_12m === null ? null : { own: c.clv_12m.toFixed(2) },
+      c.p_alive_note,
     ]),
   );
 }

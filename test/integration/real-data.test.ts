@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, test } from 'vitest';
 import { main } from '../../functions/cli/main.ts';
 import { parseConfig } from '../../functions/config/load.ts';
 import { DuckDbEngine } from '../../functions/engines/duckdb.ts';
-import { atRiskCsv } from '../../functions/kpis/beyond.ts';
+import { atRiskCsv, P_ALIVE_NOTE } from '../../functions/kpis/beyond.ts';
 import { runFullReport } from '../../functions/pipeline.ts';
 import { addDays, parsePeriod } from '../../functions/periods/period.ts';
 import type { CoreKpiId } from '../../functions/kpis/definitions.ts';
@@ -161,15 +161,20 @@ describe('UCI Online Retail (invoices-clean.csv)', () => {
       want.map((w) => [w.customer_id, w.cents]),
     );
     // A year of wholesale history where customers keep buying: BG/NBD's dropout collapses
-    // onto 0 and the NBD, its limit, predicts; everybody is alive in it.
+    // onto 0 and the NBD, its limit, predicts. It has no dropout, so no chance of being
+    // alive to give (issue 16, item 4): blank, with the reason, never a uniform 1.
     expect(r.beyond?.clv.model?.purchases).toBe('nbd');
     expect(r.kpis.clv_12m?.value).toBeGreaterThan(0);
     for (const c of atRiskList) {
-      expect(c.p_alive).toBe(1);
+      expect(c.p_alive).toBeNull();
+      expect(c.p_alive_note).toBe(P_ALIVE_NOTE.nbd);
       expect(c.clv_12m).toBeGreaterThan(0);
     }
     const csv = atRiskCsv(atRiskList).split('\n');
-    expect(csv[0]).toBe('customer_id,last_order,orders,lifetime_revenue,segment,p_alive,clv_12m');
+    expect(csv[0]).toBe(
+      'customer_id,last_order,orders,lifetime_revenue,segment,p_alive,clv_12m,p_alive_note',
+    );
+    expect(csv[1]).toMatch(/,,\d+\.\d\d,not estimated: the history shows no customer leaving/);
     expect(csv).toHaveLength(atRiskList.length + 2);
   });
 });

@@ -296,6 +296,30 @@ describe('the digest', () => {
   });
 });
 
+describe('what the lifetime model cannot say (issue 16, item 4)', () => {
+  test('with the NBD (no dropout), the at-risk sentence says the chance of being active is not estimated', async () => {
+    const beyond = fixture.beyond;
+    if (!beyond?.clv.model) throw new Error('the fixture has a lifetime model');
+    const nbd: Report = {
+      ...fixture,
+      beyond: {
+        ...beyond,
+        clv: { ...beyond.clv, model: { ...beyond.clv.model, purchases: 'nbd' } },
+      },
+    };
+    for (const [locale, words] of [
+      ['en', 'not estimated: the history shows no customer leaving'],
+      ['ru', 'не оценивается: в истории никто не уходил'],
+    ] as const) {
+      const d = await renderDigest(inLocale(locale, 'USD', nbd));
+      expect(d.text).toContain(words);
+      expect(d.html).toContain(words);
+    }
+    // With BG/NBD, nothing of the kind.
+    expect((await renderDigest(fixture)).text).not.toContain('not estimated');
+  });
+});
+
 describe('a lifetime value the report could not give', () => {
   test.each([
     ['fewCustomers', 'too little history for the model'],

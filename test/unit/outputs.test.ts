@@ -201,6 +201,7 @@ describe('CSV export', () => {
         lifetime_revenue: 10.5 * (i + 1),
         segment: 'At risk',
         p_alive: null,
+        p_alive_note: null,
         clv_12m: null,
       })),
     );
