@@ -82,10 +82,10 @@ export function rankedMoves(r: Report): { id: KpiId; k: KpiResult; importance: n
 }
 
 /**
- * The "what moved" paragraph: two to four plain sentences, deterministic. Anomalies come
- * first, then the biggest moves against the previous period (KPIs that have a good
- * direction before neutral ones), then the biggest move against the year-ago period.
- * Ties go to the KPI listed first.
+ * The "what moved" paragraph: two to four plain sentences, deterministic. The three most
+ * important moves against the previous period (`rankedMoves`), each with what drove it where
+ * a driver applies, skipping KPIs a driver already explained; then the biggest move against
+ * the year-ago period; a quiet period says what held. Ties go to the KPI listed first.
  */
 export function whatMoved(r: Report, f: Formatter, msg: Messages): string[] {
   const m = msg.m.moved;
