@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
 
 /**
  * The browser the rendering test drives: one already on the machine, never a download.
@@ -53,4 +54,25 @@ export function findBrowser(
     return exists(path) ? path : new Error(`${name} is set to ${path}, which does not exist`);
   }
   return browserCandidates(platform, env).find((p) => exists(p)) ?? new Error(NO_BROWSER);
+}
+
+/**
+ * Starts the machine's browser for the rendering tests, offline: no sandbox, no GPU, no
+ * background networking. Throws NO_BROWSER's one line when there is none.
+ */
+export async function launchBrowser(): Promise<Browser> {
+  const path = findBrowser();
+  if (path instanceof Error) throw path;
+  return chromium.launch({
+    executablePath: path,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
 }

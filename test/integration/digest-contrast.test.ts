@@ -1,14 +1,12 @@
 /// <reference lib="dom" />
 import { readFileSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { renderDigest, renderFullReport } from '../../functions/digest/render.ts';
 import type { Report } from '../../functions/report/report.ts';
-import { findBrowser } from '../browser.ts';
+import { launchBrowser } from '../browser.ts';
 import { contrastRatio, flatten, parseColor, requiredRatio, toHex } from '../contrast.ts';
 
-/** The same browser as digest-render.test.ts: one already on the machine, never a download. */
-const CHROMIUM = findBrowser();
 const base = JSON.parse(
   readFileSync(new URL('../fixtures/report-2026-W47.json', import.meta.url), 'utf8'),
 ) as Report;
@@ -73,19 +71,7 @@ function started(): Browser {
   return browser;
 }
 beforeAll(async () => {
-  if (CHROMIUM instanceof Error) throw CHROMIUM;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchBrowser();
 }, 60_000);
 const checked: string[] = [];
 afterAll(async () => {

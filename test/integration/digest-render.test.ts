@@ -1,17 +1,15 @@
 /// <reference lib="dom" />
 import { mkdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { formatter } from '../../functions/digest/format.ts';
 import { messagesFor } from '../../functions/digest/messages.ts';
 import { renderDigest, renderFullReport } from '../../functions/digest/render.ts';
 import { DEFAULT_HEADLINE, kpiDefinition } from '../../functions/kpis/definitions.ts';
 import { reportedKpis, type Report } from '../../functions/report/report.ts';
-import { findBrowser } from '../browser.ts';
+import { launchBrowser } from '../browser.ts';
 
-/** A browser already on the machine (.ci/run installs Debian's chromium); never a download. */
-const CHROMIUM = findBrowser();
 const SCREENS = fileURLToPath(new URL('../../out/screens/', import.meta.url));
 const base = JSON.parse(
   readFileSync(new URL('../fixtures/report-2026-W47.json', import.meta.url), 'utf8'),
@@ -27,21 +25,8 @@ function started(): Browser {
   return browser;
 }
 beforeAll(async () => {
-  // One line that says what to do, and no second error from the clean-up.
-  if (CHROMIUM instanceof Error) throw CHROMIUM;
   mkdirSync(SCREENS, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchBrowser();
 }, 60_000);
 afterAll(async () => {
   await browser?.close();
