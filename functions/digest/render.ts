@@ -14,6 +14,7 @@ import {
   cardNotes,
   digestFacts,
   digestView,
+  monthsBetween,
   shownAsZero,
   valueText,
   type DigestFacts,
@@ -145,14 +146,22 @@ function beyondText(r: Report, f: Formatter, msg: Messages): string[] {
   const b = r.beyond;
   if (!b) return [];
   const m = msg.m.beyond;
-  const { seg, month1, clv, moves, atRisk } = beyondSentences(r, b, f, msg);
+  const { seg, month1, partial, clv, moves, atRisk } = beyondSentences(r, b, f, msg);
+  const p = b.cohorts.partial ?? null;
   return [
     '',
     m.cohortsTitle.toUpperCase(),
-    ...b.cohorts.cohorts.map(
-      (c) =>
-        `${f.month(c.cohort).padEnd(13)}${String(c.size).padStart(7)}  ${c.retention.map((v) => String(Math.round(v * 100)).padStart(4)).join('')}`,
-    ),
+    ...b.cohorts.cohorts.map((c) => {
+      // The month not over is marked `*`: the cohort's own, and its cell k months on (the last).
+      const cut = p ? monthsBetween(c.cohort, p.month) : -1;
+      const cells = c.retention.map(
+        (v, k) => `${String(Math.round(v * 100)).padStart(4)}${k === cut ? '*' : ''}`,
+      );
+      // 14 wide: the longest month, `февр. 2026 г.`, and its mark.
+      const label = `${f.month(c.cohort)}${cut === 0 ? '*' : ''}`.padEnd(14);
+      return `${label}${String(c.size).padStart(7)}  ${cells.join('')}`;
+    }),
+    ...(partial === null ? [] : [partial]),
     ...(month1 === null ? [] : [month1]),
     '',
     m.segmentsTitle.toUpperCase(),

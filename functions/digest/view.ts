@@ -100,6 +100,8 @@ export interface CohortCellView {
   readonly color: string;
   /** Its step in tenths, `hm0`–`hm10`: the class dark mode colours it by. */
   readonly step: string;
+  /** The month is not over (the report's `beyond.cohorts.partial`): marked `*`. */
+  readonly partial: boolean;
 }
 
 export interface BeyondView {
@@ -110,11 +112,15 @@ export interface BeyondView {
     readonly rows: readonly {
       readonly cohort: string;
       readonly size: string;
+      /** The cohort's month is not over: its customers so far, marked `*`. */
+      readonly partial: boolean;
       /** Twelve cells; null after the report's end. */
       readonly cells: readonly (CohortCellView | null)[];
     }[];
     /** The sentence on the latest cohort's second month; null without one. */
     readonly month1: string | null;
+    /** The footnote to `*`: the month not over and the days it has; null when none is. */
+    readonly partial: string | null;
   };
   readonly segments: {
     readonly title: string;
@@ -256,6 +262,15 @@ function cellColor(share: number): string {
       .toString(16)
       .padStart(2, '0');
   return `#${mix(0xf4, 0x6a)}${mix(0xf6, 0x98)}${mix(0xf8, 0xf2)}`;
+}
+
+/** Months from one `YYYY-MM` to another: 1 from `2026-10` to `2026-11`. */
+export function monthsBetween(from: string, to: string): number {
+  const months = (label: string): number => {
+    const [y = 0, m = 0] = label.split('-').map(Number);
+    return y * 12 + m;
+  };
+  return months(to) - months(from);
 }
 
 /**
@@ -402,6 +417,8 @@ export function beyondSentences(
 ): {
   seg: (s: string) => string;
   month1: string | null;
+  /** The footnote on the month the period ends inside; null when it ends on a month's start. */
+  partial: string | null;
   clv: string | null;
   moves: string | null;
   atRisk: string;
@@ -409,8 +426,18 @@ export function beyondSentences(
   const m = msg.m.beyond;
   const seg = (s: string): string => (m.segments as Record<string, string>)[s] ?? s;
   const m1 = b.cohorts.month1;
+  // Null in a report written before the field existed, too.
+  const p = b.cohorts.partial ?? null;
   return {
     seg,
+    partial: p
+      ? fill(m.partial, {
+          month: f.month(p.month),
+          days: f.count(p.days),
+          total: f.count(p.daysInMonth),
+          through: f.dateRange(p.through, p.through),
+        })
+      : null,
     month1: m1
       ? fill(m.month1, {
           cohort: f.month(m1.cohort),
@@ -572,23 +599,35 @@ function beyondView(
   const b = r.beyond;
   if (!b) return null;
   const m = msg.m.beyond;
-  const { seg, month1, clv, moves, atRisk } = beyondSentences(r, b, f, msg);
+  const { seg, month1, partial, clv, moves, atRisk } = beyondSentences(r, b, f, msg);
   const months = Array.from({ length: 12 }, (_, k) => k);
+  const p = b.cohorts.partial ?? null;
   return {
     cohorts: {
       title: m.cohortsTitle,
       headers: { cohort: m.cohort, months },
-      rows: b.cohorts.cohorts.map((c) => ({
-        cohort: f.month(c.cohort),
-        size: f.count(c.size),
-        cells: months.map((k) => {
-          const v = c.retention[k];
-          return v === undefined
-            ? null
-            : { percent: String(Math.round(v * 100)), color: cellColor(v), step: cellClass(v) };
-        }),
-      })),
+      rows: b.cohorts.cohorts.map((c) => {
+        // The cell of the month not over: k months after the cohort's own.
+        const cut = p ? monthsBetween(c.cohort, p.month) : -1;
+        return {
+          cohort: f.month(c.cohort),
+          size: f.count(c.size),
+          partial: cut === 0,
+          cells: months.map((k) => {
+            const v = c.retention[k];
+            return v === undefined
+              ? null
+              : {
+                  percent: String(Math.round(v * 100)),
+                  color: cellColor(v),
+                  step: cellClass(v),
+                  partial: k === cut,
+                };
+          }),
+        };
+      }),
       month1,
+      partial,
     },
     segments: {
       title: m.segmentsTitle,

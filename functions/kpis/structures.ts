@@ -1,5 +1,12 @@
 import type { QueryEngine } from '../engines/query-engine.ts';
-import { SEGMENTS, type CohortMonths, type Segment } from '../sql/structures-query.ts';
+import {
+  SEGMENTS,
+  type CohortMonths,
+  type PartialMonth,
+  type Segment,
+} from '../sql/structures-query.ts';
+
+export type { PartialMonth };
 
 export interface CohortRow {
   /** `YYYY-MM` of the first valid order. */
@@ -16,6 +23,13 @@ export interface CohortMatrix {
    * the six cohorts before it (null when there are none).
    */
   readonly month1: { cohort: string; value: number; previousSixMean: number | null } | null;
+  /**
+   * The newest month when the period ends before it does, null when the period ends on a
+   * month's start (a monthly report): the cohort of that month (the newest row, when it has
+   * customers) is its customers so far, and every row's last cell, which is that month,
+   * counts its orders so far.
+   */
+  readonly partial: PartialMonth | null;
 }
 
 export interface SegmentSummary {
@@ -84,6 +98,7 @@ export async function cohortMatrix(
             : null,
         }
       : null,
+    partial: months.partial,
   };
 }
 

@@ -8,11 +8,29 @@ export interface CohortMonths {
   readonly labels: string[];
   /** Start of each month and, last, the start of the month after the newest. */
   readonly starts: Date[];
+  /** The newest month when the end cuts it short; null when the end is a month's start. */
+  readonly partial: PartialMonth | null;
+}
+
+/**
+ * The newest cohort month when the period ends before it does (docs/kpis.md, "Cohorts"):
+ * its cohort has the customers acquired so far, and each row's cell for it (its last) counts
+ * the orders so far.
+ */
+export interface PartialMonth {
+  /** `YYYY-MM`: the newest month, the last of `labels`. */
+  readonly month: string;
+  /** The last local day observed, `YYYY-MM-DD` (the day before the period end). */
+  readonly through: string;
+  /** Days of the month observed: the day of `through`. */
+  readonly days: number;
+  readonly daysInMonth: number;
 }
 
 /** The 12 latest local months that began before `end`, as cohort slices. */
 export function cohortMonths(end: Date, timeZone: string, cohorts = 12): CohortMonths {
-  const newest = DateTime.fromMillis(end.getTime() - 1, { zone: timeZone }).startOf('month');
+  const last = DateTime.fromMillis(end.getTime() - 1, { zone: timeZone });
+  const newest = last.startOf('month');
   const labels: string[] = [];
   const starts: Date[] = [];
   for (let i = cohorts - 1; i >= -1; i--) {
@@ -20,7 +38,16 @@ export function cohortMonths(end: Date, timeZone: string, cohorts = 12): CohortM
     if (i >= 0) labels.push(m.toFormat('yyyy-MM'));
     starts.push(m.toJSDate());
   }
-  return { labels, starts };
+  const full = newest.plus({ months: 1 }).toMillis() === end.getTime();
+  const partial = full
+    ? null
+    : {
+        month: newest.toFormat('yyyy-MM'),
+        through: last.toFormat('yyyy-MM-dd'),
+        days: last.day,
+        daysInMonth: newest.daysInMonth ?? 0,
+      };
+  return { labels, starts, partial };
 }
 
 export interface StructuresInput {

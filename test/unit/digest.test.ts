@@ -207,11 +207,51 @@ describe('the digest', () => {
         locale === 'en' ? /valid until [^<]*10:29/ : /действует до [^<]*10:29/,
       );
       // 12 cohorts, each with its months up to the end: 12 + 11 + … + 1 coloured cells.
-      expect(d.html.match(/bgcolor="#[0-9a-f]{6}"[^>]*>\d+</g)?.length).toBe(78);
+      expect(d.html.match(/bgcolor="#[0-9a-f]{6}"[^>]*>\d+\*?</g)?.length).toBe(78);
       // The sample's customer ids look like C0047330: none may appear in the email.
       expect(d.html).not.toMatch(/C\d{7}/);
       expect(d.text).not.toMatch(/C\d{7}/);
       expect(Buffer.byteLength(d.html)).toBeLessThan(90 * 1024);
+    },
+  );
+
+  test.each([
+    [
+      'en',
+      'Nov 2026',
+      "* Nov 2026 is not over: 22 of 30 days (through Nov 22, 2026). Its cohort and each row's last cell count only those days.",
+    ],
+    [
+      'ru',
+      'нояб. 2026 г.',
+      '* Месяц нояб. 2026 г. не завершён: 22 из 30 дн. (по 22 нояб. 2026 г.). Его когорта и последняя ячейка каждой строки учитывают только эти дни.',
+    ],
+  ])(
+    '%s: the month the period ends inside is marked * in the cohort grid, with a footnote',
+    async (locale, month, footnote) => {
+      const r = inLocale(locale, 'USD');
+      for (const d of [await renderDigest(r), { html: await renderFullReport(r), text: '' }]) {
+        // The newest cohort (customers so far) and each row's last cell (orders so far).
+        expect(d.html).toContain(`<tr><td>${month}*<br>`);
+        expect(d.html.match(/bgcolor="#[0-9a-f]{6}"[^>]*>\d+\*</g)).toHaveLength(12);
+        expect(d.html).toContain(footnote);
+      }
+      const text = (await renderDigest(r)).text;
+      expect(text).toContain(`\n${month}*`);
+      expect(text).toContain(footnote);
+      // A report ending on a month's start (a monthly one) has no month to mark.
+      const beyond = r.beyond;
+      if (!beyond) throw new Error('the fixture has a beyond section');
+      const whole = { ...r, beyond: { ...beyond, cohorts: { ...beyond.cohorts, partial: null } } };
+      for (const d of [
+        await renderDigest(whole),
+        { html: await renderFullReport(whole), text: '' },
+      ]) {
+        expect(d.html).not.toMatch(/bgcolor="#[0-9a-f]{6}"[^>]*>\d+\*</);
+        expect(d.html).not.toContain(`${month}*`);
+        expect(d.html).not.toContain(footnote.slice(0, 12));
+      }
+      expect((await renderDigest(whole)).text).not.toContain('*');
     },
   );
 
@@ -510,7 +550,7 @@ describe('one phone screen to the point, the rest in the full report (issue 15, 
       expect(d.html).not.toMatch(/\bsrc="/);
       // Every headline tile, none of the details.
       expect(d.html.match(/class="card tile"/g)).toHaveLength(8);
-      expect(d.html).not.toMatch(/id="g-|bgcolor="#[0-9a-f]{6}"[^>]*>\d+</);
+      expect(d.html).not.toMatch(/id="g-|bgcolor="#[0-9a-f]{6}"[^>]*>\d+\*?</);
       const msg = messagesFor(locale);
       for (const title of [msg.m.table.glossary, msg.m.beyond.cohortsTitle, msg.m.more.allKpis]) {
         expect(d.html).not.toContain(title);
@@ -526,7 +566,7 @@ describe('one phone screen to the point, the rest in the full report (issue 15, 
     expect(d.html).toContain('All KPIs');
     expect(d.html).not.toContain('Full report');
     for (const { id } of reportedKpis(fixture)) expect(d.html).toContain(`id="g-${id}"`);
-    expect(d.html.match(/bgcolor="#[0-9a-f]{6}"[^>]*>\d+</g)).toHaveLength(78);
+    expect(d.html.match(/bgcolor="#[0-9a-f]{6}"[^>]*>\d+\*?</g)).toHaveLength(78);
     // The at-risk sentence and its link once, in "More", not again under the segments.
     expect(d.html.match(/customers are at risk/g)).toHaveLength(1);
     expect(d.html.match(/href="at-risk.csv"/g)).toHaveLength(1);
@@ -547,7 +587,7 @@ describe('one phone screen to the point, the rest in the full report (issue 15, 
         expect(html).toContain(`id="g-${id}"`);
         expect(html).toContain(f.value(k.unit, k.value));
       }
-      expect(html.match(/bgcolor="#[0-9a-f]{6}"[^>]*>\d+</g)).toHaveLength(78);
+      expect(html.match(/bgcolor="#[0-9a-f]{6}"[^>]*>\d+\*?</g)).toHaveLength(78);
       for (const s of r.beyond?.rfm.segments.filter((x) => x.customers > 0) ?? []) {
         expect(html).toContain(`<td class="num" align="right">${f.count(s.customers)}</td>`);
       }

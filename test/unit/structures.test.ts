@@ -96,6 +96,53 @@ describe('the cohort matrix (monthly cohorts by first order, months 0–11)', ()
     // Newest cohort whose month 1 has ended (2026-02: March is over), against the six before
     // it that have a month 1 (2025-12 and 2026-01): (1 + 0.5) / 2.
     expect(m.month1).toEqual({ cohort: '2026-02', value: 1, previousSixMean: 0.75 });
+    // The report ends on a month's start (a monthly report): no month is partial.
+    expect(m.partial).toBeNull();
+  });
+
+  test('a period ending mid-month marks the newest month partial, with the days observed', async () => {
+    // A week ending 2026-11-23 (exclusive): November is 22 of its 30 days old.
+    const rows = [
+      o('c1', '2026-10-05'),
+      o('c1', '2026-11-20'),
+      o('c2', '2026-11-02'),
+      // After the end: neither in the November cohort nor in October's November cell.
+      o('c3', '2026-11-23'),
+      o('c2', '2026-11-25'),
+    ];
+    const { cohorts: m } = await structures(rows, '2026-11-23T00:00:00Z', '2026-11-16T00:00:00Z');
+    expect(m.cohorts).toEqual([
+      { cohort: '2026-10', size: 1, retention: [1, 1] },
+      { cohort: '2026-11', size: 1, retention: [1] },
+    ]);
+    expect(m.partial).toEqual({
+      month: '2026-11',
+      through: '2026-11-22',
+      days: 22,
+      daysInMonth: 30,
+    });
+    // The newest cohort and every row's last cell are that month, the 12th.
+    const { labels } = cohortMonths(new Date('2026-11-23T00:00:00Z'), 'UTC');
+    for (const c of m.cohorts) expect(labels.indexOf(c.cohort) + c.retention.length).toBe(12);
+  });
+
+  test('the partial month is the local one: London ends September an hour before UTC does', () => {
+    // 2026-10-01 00:00 in London is 2026-09-30 23:00 UTC: September is complete there.
+    expect(cohortMonths(new Date('2026-09-30T23:00:00Z'), 'Europe/London').partial).toBeNull();
+    // One hour earlier, London's September is still going: its 30th is under way.
+    expect(cohortMonths(new Date('2026-09-30T22:00:00Z'), 'Europe/London').partial).toEqual({
+      month: '2026-09',
+      through: '2026-09-30',
+      days: 30,
+      daysInMonth: 30,
+    });
+    // A week ending 2026-03-04 in London (UTC then): 3 of March's 31 days.
+    expect(cohortMonths(new Date('2026-03-04T00:00:00Z'), 'Europe/London').partial).toEqual({
+      month: '2026-03',
+      through: '2026-03-03',
+      days: 3,
+      daysInMonth: 31,
+    });
   });
 });
 
