@@ -81,9 +81,15 @@ export async function planRun(
 ): Promise<RunPlan> {
   const period = resolvePeriod(req, options.now);
   const comparisons = comparisonsOf(period);
+  // The report's breakdowns, as the source spells each dimension.
+  const dimensions = req.report.breakdowns.map((d) => {
+    const entry = req.source.dimensions[d];
+    if (entry === undefined) throw new Error(`breakdown ${d} is not in source.dimensions`);
+    return entry;
+  });
   const relation = await engine.relation(
     req.source.relation,
-    declaredColumns(req.source.columns, req.source.types, req.source.timestamps),
+    declaredColumns(req.source.columns, req.source.types, req.source.timestamps, dimensions),
   );
   const compared = distinctPeriods([
     ...comparisons.trend,
@@ -115,6 +121,15 @@ export async function planRun(
       columns: req.source.columns,
       excludedStatuses: req.source.excludedStatuses,
       grain: req.source.grain,
+      dimensions,
+      ...(dimensions.length > 0
+        ? {
+            parts: {
+              top: r.breakdownTop,
+              rankedAt: measuredPeriod(period, r.timeZone, r.activeWindowDays, r.atRiskDays).end,
+            },
+          }
+        : {}),
       ...(req.source.timestamps
         ? {
             timestamps: {
@@ -137,7 +152,12 @@ export async function planRun(
     measured,
     relation,
     table,
-    kpis: kpiStatements(engine.dialect, table.name, measured),
+    kpis: kpiStatements(
+      engine.dialect,
+      table.name,
+      measured,
+      dimensions.length > 0 ? { dimensions: dimensions.length } : undefined,
+    ),
     // The optional sources (feedback, marketing spend), the reported period first.
     extras: await planExtras({
       engine,
@@ -210,7 +230,7 @@ export async function runFullReport(
       : null;
     return { measures, extras, more };
   });
-  const { byLabel, quality } = measures;
+  const { byLabel, quality, parts } = measures;
   // The lifetime model's value per period joins the optional measures (clv_12m, ltv_to_cac).
   const extraByLabel = new Map(
     plan.periods.map((p) => {
@@ -230,6 +250,7 @@ export async function runFullReport(
     extraQuality: extras.quality,
     ...(extras.spendByChannel ? { spendByChannel: extras.spendByChannel } : {}),
     ...(more ? { beyond: more.beyond } : {}),
+    ...(parts.length > 0 ? { breakdowns: { dimensions: req.report.breakdowns, parts } } : {}),
   });
   return { report, atRiskList: more?.atRiskList ?? [] };
 }

@@ -8,6 +8,8 @@ import type { AwsConfig, SourceConfig } from '../functions/config/schema.ts';
 export interface AthenaProps {
   readonly athena: AwsConfig['athena'];
   readonly columns: SourceConfig['columns'];
+  /** Dimensions (column names) the created table has as text columns too. */
+  readonly dimensions?: SourceConfig['dimensions'];
   readonly accessLogs: IBucket;
 }
 
@@ -101,6 +103,10 @@ export class AthenaResources extends Construct {
               // The statements cast it to DECIMAL(18, 2) either way.
               { name: c.amount, type: t.amountType },
               ...(c.status ? [{ name: c.status, type: 'string' }] : []),
+              // The dimensions' columns (the config allows no expression here), once each.
+              ...[...new Set(Object.values(props.dimensions ?? {}))]
+                .filter((d) => !Object.values(c).includes(d))
+                .map((d) => ({ name: d, type: 'string' })),
             ],
           },
         },

@@ -93,6 +93,7 @@ export class KpiDigestStack extends Stack {
     const athena = new AthenaResources(this, 'Athena', {
       athena: aws.athena,
       columns: config.source.columns,
+      dimensions: config.source.dimensions,
       accessLogs,
     });
 

@@ -41,7 +41,7 @@ import {
 import type { AtRiskCustomer } from '../kpis/beyond.ts';
 import { planRun, runFullReport, statementsOf, type RunRequest } from '../pipeline.ts';
 import type { Report } from '../report/report.ts';
-import { generateSample } from '../sample/generate.ts';
+import { generateSample, sampleIsCurrent } from '../sample/generate.ts';
 import { configModule, proposedConfig, proposeSource } from './init.ts';
 
 /** Where the CLI writes and reads; tests pass their own. */
@@ -714,7 +714,10 @@ async function commandDemo(flags: Flags, ctx: RunContext): Promise<void> {
     feedback: resolve(ctx.cwd, SAMPLE_EXTRAS.feedback),
     marketingSpend: resolve(ctx.cwd, SAMPLE_EXTRAS.marketingSpend),
   };
-  if (![sample, extras.feedback, extras.marketingSpend].every((p) => existsSync(p))) {
+  if (
+    ![sample, extras.feedback, extras.marketingSpend].every((p) => existsSync(p)) ||
+    !(await sampleIsCurrent(sample))
+  ) {
     ctx.io.stderr(`kpi: generating the sample shop at ${sample} ...\n`);
     const summary = await generateSample(sample, { end: SAMPLE_END, extras });
     ctx.io.stderr(`kpi: ${summary.rows} order rows, ${summary.customers} customers\n`);

@@ -165,6 +165,25 @@ const sourceSchema = z
      * are summed into one order. With `order`, rows sharing an id are duplicates.
      */
     grain: z.enum(['order', 'line']).default('order'),
+    /**
+     * Customer attributes a report may break its KPIs down by (`reports[].breakdowns`), by
+     * name: each a column or an expression like the columns above, read as text. A customer
+     * keeps the value of their first valid order (acquisition country, channel, first
+     * category). See docs/kpis.md, "Breakdowns".
+     */
+    dimensions: z
+      .record(z.string(), columnEntry)
+      .superRefine((d, ctx) => {
+        for (const name of Object.keys(d))
+          if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
+            ctx.addIssue({
+              code: 'custom',
+              path: [name],
+              input: name,
+              message: 'expected a name of letters, digits and underscores',
+            });
+      })
+      .default({}),
     /** Optional: survey answers; the reports then show NPS and CSAT. */
     feedback: feedbackSource.optional(),
     /** Optional: marketing spend; the reports then show CAC and LTV : CAC. */
@@ -289,6 +308,13 @@ const reportSchema = z
     schedule: schedule.default({ hour: 7, minute: 0, weekDay: 'MON', day: 1, retryHours: 3 }),
     /** A period without a single valid order: mail the digest anyway, or skip it. */
     emptyPeriod: z.enum(['send', 'skip']).default('send'),
+    /**
+     * Dimensions of `source.dimensions` to break every core KPI down by (at most 3): the
+     * report carries each value's KPIs, and the digest says where a KPI moved.
+     */
+    breakdowns: z.array(identifier).max(3).default([]),
+    /** Values shown per breakdown, those with the most customers; the rest are "Other". */
+    breakdownTop: z.number().int().min(1).max(12).default(5),
     /** KPIs shown as cards at the top of the digest. */
     headline: z
       .array(kpiId)
@@ -522,8 +548,35 @@ export const configSchema = z
         message: `expected no createTable: it creates the contract's columns with their types, and this source maps ${[...expressions.map(([k]) => k), ...(times?.format ? ['ordered_at (a format)'] : [])].join(', ')}; point aws.athena.table at your table over the export (with dataBucket)`,
       });
     }
+    const dimensions = Object.entries(c.source.dimensions);
+    const computed = dimensions.filter(([, v]) => !isColumnName(v));
+    if (c.aws?.athena.createTable && computed.length > 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['source', 'dimensions', computed[0]?.[0] ?? ''],
+        input: computed[0]?.[1],
+        message:
+          'expected a column name: aws.athena.createTable creates each dimension as a text column; point aws.athena.table at your table over the export (with dataBucket) to use an expression',
+      });
+    }
     const seen = new Set<string>();
     c.reports.forEach((r, i) => {
+      r.breakdowns.forEach((d, j) => {
+        if (!Object.hasOwn(c.source.dimensions, d))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['reports', i, 'breakdowns', j],
+            input: d,
+            message: `expected a dimension of source.dimensions (${dimensions.map(([k]) => k).join(', ') || 'none configured'})`,
+          });
+        if (r.breakdowns.indexOf(d) !== j)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['reports', i, 'breakdowns', j],
+            input: d,
+            message: 'expected each dimension once',
+          });
+      });
       if (seen.has(r.id)) {
         ctx.addIssue({
           code: 'custom',

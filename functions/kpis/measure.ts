@@ -8,6 +8,7 @@ import {
   buildTopQuery,
   EXCLUSION_REASONS,
   PERIOD_MEASURES,
+  type Breakdown,
   type ExclusionReason,
   type MeasuredPeriod,
   type OrderColumns,
@@ -42,9 +43,25 @@ export interface MeasureRequest {
   readonly periods: readonly Period[];
 }
 
+/** The measures of one part of a breakdown (see Breakdown in report-query.ts). */
+export interface PartMeasures {
+  /** The dimension's index among the report's breakdowns. */
+  readonly dimension: number;
+  /** 1 … top: the values with the most customers, in that order; 0: all the others. */
+  readonly part: number;
+  /** The value the part stands for ('' when the source left it blank); null for the others. */
+  readonly value: string | null;
+  /** The part's largest rank among the values: in the others' part, how many values there are. */
+  readonly ranks: number;
+  /** Measures by period label. */
+  readonly byLabel: ReadonlyMap<string, Measures>;
+}
+
 export interface MeasureResult {
   /** Measures by period label. */
   readonly byLabel: ReadonlyMap<string, Measures>;
+  /** The same for each part of each breakdown, dimension by dimension, Other last. */
+  readonly parts: readonly PartMeasures[];
   readonly quality: QualityMeasures;
   readonly sql: string;
 }
@@ -88,11 +105,13 @@ export function kpiStatements(
   dialect: QueryEngine['dialect'],
   base: string,
   periods: readonly MeasuredPeriod[],
+  breakdown?: Breakdown,
 ): KpiStatements {
+  const input = { dialect, base, periods, breakdown };
   return {
-    kpis: buildReportQuery({ dialect, base, periods }),
-    top: buildTopQuery({ dialect, base, periods }),
-    gaps: buildGapQuery({ dialect, base, periods }),
+    kpis: buildReportQuery(input),
+    top: buildTopQuery(input),
+    gaps: buildGapQuery(input),
   };
 }
 
@@ -123,59 +142,95 @@ export async function readMeasures(
   periods: readonly Period[],
   measured: readonly MeasuredPeriod[],
 ): Promise<MeasureResult> {
+  // Each row belongs to the whole (`dim` −1, or no `dim` without a breakdown) or to a part.
+  const keyOf = (r: Row): string => `${num(r, 'dim') ?? -1}:${num(r, 'part') ?? 0}`;
+  const WHOLE = '-1:0';
   const rows = await engine.query(statements.kpis);
-  const row = rows[0];
-  if (!row || rows.length !== 1)
-    throw new Error(`KPI statement returned ${rows.length} rows, not 1`);
-  const top = new Map((await engine.query(statements.top)).map((r) => [num(r, 'p'), r]));
+  const kpiRows = new Map(rows.map((r) => [keyOf(r), r]));
+  const row = kpiRows.get(WHOLE);
+  if (!row || rows.filter((r) => keyOf(r) === WHOLE).length !== 1)
+    throw new Error(`KPI statement returned ${rows.length} rows, not 1 for the whole`);
+  const top = new Map(
+    (await engine.query(statements.top)).map((r) => [`${keyOf(r)}/${num(r, 'p')}`, r]),
+  );
   const L = sliceLayout(measured);
-  const slices = new Map<number, { orders: number; revenue: number; seconds: number }>();
-  const medians = new Map<number, number | null>();
+  type Slice = { orders: number; revenue: number; seconds: number };
+  const slices = new Map<string, Map<number, Slice>>();
+  const medians = new Map<string, number | null>();
   for (const r of await engine.query(statements.gaps)) {
     const p = num(r, 'p') ?? -1;
+    const key = keyOf(r);
     if (p < 0) {
-      slices.set(num(r, 'slice') ?? -1, {
+      let bySlice = slices.get(key);
+      if (!bySlice) {
+        bySlice = new Map<number, Slice>();
+        slices.set(key, bySlice);
+      }
+      bySlice.set(num(r, 'slice') ?? -1, {
         orders: num(r, 'orders') ?? 0,
         revenue: cents(r.revenue),
         seconds: num(r, 'seconds') ?? 0,
       });
-    } else medians.set(p, num(r, 'median_days'));
+    } else medians.set(`${key}/${p}`, num(r, 'median_days'));
   }
-  /** Sums a slice measure over slices lo..hi. */
-  const over = (lo: number, hi: number, k: 'orders' | 'revenue' | 'seconds'): number => {
-    let total = 0;
-    for (let s = lo; s <= hi; s++) total += slices.get(s)?.[k] ?? 0;
-    return total;
+  /** Each period's measures for the whole or a part, from its rows of the three statements. */
+  const measuresOf = (key: string, kpiRow: Row): Map<string, Measures> => {
+    const bySlice = slices.get(key);
+    /** Sums a slice measure over slices lo..hi. */
+    const over = (lo: number, hi: number, k: keyof Slice): number => {
+      let total = 0;
+      for (let s = lo; s <= hi; s++) total += bySlice?.get(s)?.[k] ?? 0;
+      return total;
+    };
+    const byLabel = new Map<string, Measures>();
+    periods.forEach((p, i) => {
+      const mp = measured[i];
+      const k = mp ? blockOf(L, mp) : -1;
+      const block = L.blocks[k];
+      if (!mp || !block) throw new Error(`period ${p.label} is in no block`);
+      const [lo, hi] = L.range(mp.start, mp.end);
+      const blockLo = L.range(block.start, block.end)[0];
+      const toEnd = L.idx(mp.end);
+      const m = {} as Measures;
+      for (const name of PERIOD_MEASURES) m[name] = num(kpiRow, `p${i}_${name}`);
+      const t = top.get(`${key}/${i}`);
+      m.top10_revenue = t ? num(t, 'top10_revenue') : null;
+      m.top10_count = t ? (num(t, 'top10_count') ?? 0) : 0;
+      m.top20_revenue = t ? num(t, 'top20_revenue') : null;
+      m.orders = over(lo, hi, 'orders');
+      m.revenue = over(lo, hi, 'revenue') / 100;
+      m.revenue_to_date =
+        (cents(kpiRow[`revenue_before_block_${k}`]) + over(blockLo, toEnd, 'revenue')) / 100;
+      m.repeat_customers_to_date =
+        (num(kpiRow, `repeat_before_block_${k}`) ?? 0) + over(blockLo, toEnd, 'seconds');
+      m.median_days = medians.get(`${key}/${i}`) ?? null;
+      byLabel.set(p.label, m);
+    });
+    return byLabel;
   };
-  const byLabel = new Map<string, Measures>();
-  periods.forEach((p, i) => {
-    const mp = measured[i];
-    const k = mp ? blockOf(L, mp) : -1;
-    const block = L.blocks[k];
-    if (!mp || !block) throw new Error(`period ${p.label} is in no block`);
-    const [lo, hi] = L.range(mp.start, mp.end);
-    const blockLo = L.range(block.start, block.end)[0];
-    const toEnd = L.idx(mp.end);
-    const m = {} as Measures;
-    for (const name of PERIOD_MEASURES) m[name] = num(row, `p${i}_${name}`);
-    const t = top.get(i);
-    m.top10_revenue = t ? num(t, 'top10_revenue') : null;
-    m.top10_count = t ? (num(t, 'top10_count') ?? 0) : 0;
-    m.top20_revenue = t ? num(t, 'top20_revenue') : null;
-    m.orders = over(lo, hi, 'orders');
-    m.revenue = over(lo, hi, 'revenue') / 100;
-    m.revenue_to_date =
-      (cents(row[`revenue_before_block_${k}`]) + over(blockLo, toEnd, 'revenue')) / 100;
-    m.repeat_customers_to_date =
-      (num(row, `repeat_before_block_${k}`) ?? 0) + over(blockLo, toEnd, 'seconds');
-    m.median_days = medians.get(i) ?? null;
-    byLabel.set(p.label, m);
-  });
+  const byLabel = measuresOf(WHOLE, row);
+  const parts: PartMeasures[] = [];
+  for (const [key, r] of kpiRows) {
+    if (key === WHOLE) continue;
+    const dim = num(r, 'dim') ?? -1;
+    const part = num(r, 'part') ?? 0;
+    const value = r[`value_${dim}`];
+    parts.push({
+      dimension: dim,
+      part,
+      value: part === 0 || value === null || value === undefined ? null : String(value),
+      // The largest rank in a part: in Other, the number of values with customers.
+      ranks: num(r, `rank_${dim}`) ?? 0,
+      byLabel: measuresOf(key, r),
+    });
+  }
+  parts.sort((a, b) => a.dimension - b.dimension || (a.part || Infinity) - (b.part || Infinity));
   const leftOut = {} as Record<ExclusionReason, number>;
   for (const r of EXCLUSION_REASONS) leftOut[r] = num(row, `left_out_${r}`) ?? 0;
   const rowsRead = num(row, 'rows_read') ?? 0;
   return {
     byLabel,
+    parts,
     sql: [statements.kpis, statements.top, statements.gaps].join(';\n'),
     quality: {
       rowsRead,

@@ -27,7 +27,7 @@ import {
   type AnomalyRule,
   type Change,
 } from '../kpis/judge.ts';
-import type { Measures, QualityMeasures } from '../kpis/measure.ts';
+import type { Measures, PartMeasures, QualityMeasures } from '../kpis/measure.ts';
 import { addDays, localMidnight, type Comparisons, type Period } from '../periods/period.ts';
 import type { ExclusionReason } from '../sql/report-query.ts';
 
@@ -128,6 +128,34 @@ export interface Report {
   readonly dataQuality: DataQuality;
   /** Cohorts, RFM segments, the at-risk count and the lifetime model, when measured. */
   readonly beyond?: Beyond;
+  /** Every core KPI by the values of each dimension the report breaks down by. */
+  readonly breakdowns?: ReportBreakdown[];
+}
+
+/**
+ * The KPIs by the values of one dimension (docs/kpis.md, "Breakdowns"): a customer counts
+ * under the value of their first valid order. The parts' customer counts, orders and
+ * revenue add up to the whole's.
+ */
+export interface ReportBreakdown {
+  /** The dimension's name in `source.dimensions`. */
+  readonly dimension: string;
+  /** Values with customers to the period's end. */
+  readonly values: number;
+  /** The values with the most customers to the period's end, most first, then the others. */
+  readonly parts: BreakdownPart[];
+}
+
+export interface BreakdownPart {
+  /** The value ('' when the source leaves it blank); null for the part holding the others. */
+  readonly value: string | null;
+  /** In the others' part: how many values it holds; 1 otherwise. */
+  readonly values: number;
+  /** Customers with a valid order before the period's end: what the values are ranked by. */
+  readonly customers: number;
+  /** The core KPIs of these customers alone, judged as the whole's are, without targets. */
+  readonly kpis: Record<CoreKpiId, KpiResult>;
+  readonly customerFlow: CustomerFlow;
 }
 
 /** The KPIs a report has, in contract order, each with its result. */
@@ -165,12 +193,22 @@ export interface AssembleInput {
   readonly extraQuality?: ExtraQuality;
   readonly spendByChannel?: { channel: string; spend: number }[];
   readonly beyond?: Beyond;
+  /** The measures of each part of the report's breakdowns (see readMeasures). */
+  readonly breakdowns?: {
+    readonly dimensions: readonly string[];
+    readonly parts: readonly PartMeasures[];
+  };
 }
 
-/** Builds the JSON report from the measures of every period (pure). */
-export function assembleReport(input: AssembleInput): Report {
-  const { config, comparisons: cmp, measures, quality } = input;
-  const tz = config.timeZone;
+/**
+ * Every KPI with its comparisons and judgement, from the measures of every period: the
+ * whole shop's, with the report's targets and benchmarks, or a part's (`part`), without.
+ */
+function kpiResults(
+  input: Pick<AssembleInput, 'config' | 'comparisons' | 'measures' | 'extras'>,
+  part = false,
+): Record<KpiId, KpiResult> {
+  const { config, comparisons: cmp, measures } = input;
   const valuesCache = new Map<string, KpiValues & ExtraValues>();
   const valuesOf = (p: Period): KpiValues & ExtraValues => {
     let v = valuesCache.get(p.label);
@@ -195,7 +233,7 @@ export function assembleReport(input: AssembleInput): Report {
     // An optional KPI is in the report only when its input was measured.
     if (!(def.id in reported)) continue;
     const direction = config.directions[def.id] ?? def.direction;
-    const target = config.targets[def.id];
+    const target = part ? undefined : config.targets[def.id];
     const at = (p: Period): number | null => valuesOf(p)[def.id] ?? null;
     /** A period without a single valid order is no evidence of what is usual. */
     const evidence = (p: Period): number | null => (hasOrders(p) ? at(p) : null);
@@ -204,7 +242,7 @@ export function assembleReport(input: AssembleInput): Report {
     const yearAgo = at(cmp.yearAgo);
     const trailing = meanOf(cmp.trailing.map(at));
     const trend = cmp.trend.map(at);
-    const benchmarks = config.benchmarks[def.id];
+    const benchmarks = part ? undefined : config.benchmarks[def.id];
     const evidenceTrend = cmp.trend.map(evidence);
     const references = cmp.seasonal.some((refs) => refs.length > 0)
       ? cmp.seasonal.map((refs) => refs.map(evidence))
@@ -247,6 +285,14 @@ export function assembleReport(input: AssembleInput): Report {
       expected: judged.expected,
     };
   }
+  return kpis;
+}
+
+/** Builds the JSON report from the measures of every period (pure). */
+export function assembleReport(input: AssembleInput): Report {
+  const { config, comparisons: cmp, measures, quality } = input;
+  const tz = config.timeZone;
+  const kpis = kpiResults(input);
 
   const periodMeasures = measures.get(cmp.period.label);
   if (!periodMeasures) throw new Error(`no measures for period ${cmp.period.label}`);
@@ -290,5 +336,37 @@ export function assembleReport(input: AssembleInput): Report {
     },
     ...(input.spendByChannel ? { marketingSpend: input.spendByChannel } : {}),
     ...(input.beyond ? { beyond: input.beyond } : {}),
+    ...(input.breakdowns ? { breakdowns: breakdownsOf(input, input.breakdowns) } : {}),
   };
+}
+
+/** Each breakdown's parts with their KPIs; a part without customers to the end is left out. */
+function breakdownsOf(
+  input: AssembleInput,
+  b: NonNullable<AssembleInput['breakdowns']>,
+): ReportBreakdown[] {
+  const label = input.comparisons.period.label;
+  return b.dimensions.map((dimension, d) => {
+    const parts = b.parts.flatMap((p): BreakdownPart[] => {
+      if (p.dimension !== d) return [];
+      const now = p.byLabel.get(label);
+      const customers = now?.customers_to_date ?? 0;
+      if (!now || customers === 0) return [];
+      const top = b.parts.filter((q) => q.dimension === d && q.part > 0).length;
+      return [
+        {
+          value: p.value,
+          values: p.part === 0 ? p.ranks - top : 1,
+          customers,
+          kpis: kpiResults({ ...input, measures: p.byLabel, extras: new Map() }, true),
+          customerFlow: customerFlow(now),
+        },
+      ];
+    });
+    return {
+      dimension,
+      values: parts.reduce((n, p) => n + p.values, 0),
+      parts,
+    };
+  });
 }

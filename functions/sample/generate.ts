@@ -105,6 +105,45 @@ const CHANNELS = [
   ['email', 0.2],
 ] as const;
 
+/**
+ * How the sample's customers arrive: the channel of a first order, for the loyal decile, the
+ * one-time buyers and the rest (loyal customers come by referral more often, one-time buyers
+ * from social ads). A repeat order comes by email or directly, or by the first channel again.
+ */
+const ACQUISITION = {
+  loyal: [
+    ['search', 0.3],
+    ['referral', 0.3],
+    ['email', 0.2],
+    ['social', 0.1],
+    ['direct', 0.1],
+  ],
+  oneTime: [
+    ['social', 0.45],
+    ['search', 0.35],
+    ['email', 0.1],
+    ['referral', 0.05],
+    ['direct', 0.05],
+  ],
+  other: [
+    ['search', 0.4],
+    ['social', 0.25],
+    ['email', 0.15],
+    ['referral', 0.1],
+    ['direct', 0.1],
+  ],
+} as const;
+
+/** A name drawn by its weight (the weights add up to 1). */
+function pick(u: number, weighted: readonly (readonly [string, number])[]): string {
+  let at = 0;
+  for (const [name, w] of weighted) {
+    at += w;
+    if (u < at) return name;
+  }
+  return weighted.at(-1)?.[0] ?? '';
+}
+
 /** Writes the sample's survey answers and daily spend per channel to Parquet. */
 async function writeExtras(
   conn: DuckDBConnection,
@@ -175,11 +214,12 @@ const STATUSES = ['completed', 'cancelled', 'refunded', 'Cancelled', 'failed'] a
 
 /**
  * Writes a deterministic synthetic order history to Parquet (`order_id, customer_id,
- * ordered_at TIMESTAMP_MS UTC, amount DECIMAL(12,2), status`), sorted by `ordered_at`:
+ * ordered_at TIMESTAMP_MS UTC, amount DECIMAL(12,2), status, channel`), sorted by `ordered_at`:
  * seasonal acquisition with a late-November peak; early-steep churn (one-time buyers and a
  * Weibull lifetime with falling hazard) that flattens by month 4–5; a loyal top decile that
  * buys more often and spends about three times as much; guest checkouts; cancelled,
- * refunded and failed orders; and a few duplicated order ids (re-exported rows).
+ * refunded and failed orders; a few duplicated order ids (re-exported rows); and each
+ * order's marketing channel (see ACQUISITION), the first order's telling how the customer came.
  */
 export async function generateSample(
   file: string,
@@ -219,7 +259,7 @@ export async function generateSample(
   });
   const conn = await instance.connect();
   await conn.run(
-    'CREATE TABLE gen (oid DOUBLE, cust INTEGER, ts_ms DOUBLE, cents DOUBLE, status VARCHAR)',
+    'CREATE TABLE gen (oid DOUBLE, cust INTEGER, ts_ms DOUBLE, cents DOUBLE, status VARCHAR, channel VARCHAR)',
   );
   const appender = await conn.createAppender('gen');
   const CHUNK = 2048;
@@ -229,18 +269,20 @@ export async function generateSample(
     ts: [] as number[],
     cents: [] as number[],
     status: [] as string[],
+    channel: [] as string[],
   };
   let rows = 0;
   let nextOrderId = 1;
   const flush = (): void => {
     const n = cols.oid.length;
     if (n === 0) return;
-    const chunk = DuckDBDataChunk.create([DOUBLE, INTEGER, DOUBLE, DOUBLE, VARCHAR], n);
+    const chunk = DuckDBDataChunk.create([DOUBLE, INTEGER, DOUBLE, DOUBLE, VARCHAR, VARCHAR], n);
     chunk.setColumnValues(0, cols.oid);
     chunk.setColumnValues(1, cols.cust);
     chunk.setColumnValues(2, cols.ts);
     chunk.setColumnValues(3, cols.cents);
     chunk.setColumnValues(4, cols.status);
+    chunk.setColumnValues(5, cols.channel);
     appender.appendDataChunk(chunk);
     rows += n;
     for (const c of Object.values(cols)) c.length = 0;
@@ -253,12 +295,20 @@ export async function generateSample(
     if (u < 0.995) return STATUSES[3];
     return STATUSES[4];
   };
-  const push = (oid: number, cust: number | null, ts: number, cents: number, st: string): void => {
+  const push = (
+    oid: number,
+    cust: number | null,
+    ts: number,
+    cents: number,
+    st: string,
+    channel: string,
+  ): void => {
     cols.oid.push(oid);
     cols.cust.push(cust);
     cols.ts.push(ts);
     cols.cents.push(cents);
     cols.status.push(st);
+    cols.channel.push(channel);
     if (cols.oid.length >= CHUNK) flush();
   };
   const timeOfDay = (): number => {
@@ -292,15 +342,23 @@ export async function generateSample(
     answers.kind.push(junk && srnd.uniform() < 0.5 ? 'ces' : nps ? 'nps' : 'csat');
     answers.score.push(junk ? 11 : score);
   };
-  const emit = (cust: number | null, ts: number, cents: number, loyal = false): void => {
+  // The channels have their own random stream too: the orders are the same as without them.
+  const crnd = new Random((options.seed ?? 20261123) + 2);
+  const emit = (
+    cust: number | null,
+    ts: number,
+    cents: number,
+    channel: string,
+    loyal = false,
+  ): void => {
     const oid = nextOrderId++;
     const st = status();
-    push(oid, cust, ts, cents, st);
+    push(oid, cust, ts, cents, st, channel);
     if (cust !== null && st === 'completed') survey(cust, ts, loyal);
     // About 1 in 4,000 orders is exported twice: a later row, sometimes with a new status.
     if (rnd.uniform() < 0.00025) {
       const later = ts + Math.floor(rnd.exponential(2 * 3_600_000));
-      push(oid, cust, later, cents, rnd.uniform() < 0.5 ? st : 'refunded');
+      push(oid, cust, later, cents, rnd.uniform() < 0.5 ? st : 'refunded', channel);
     }
   };
 
@@ -316,7 +374,11 @@ export async function generateSample(
     const lifetime = oneTimer ? 0 : rnd.weibull(loyal ? 1400 : 210, 0.65) * DAY;
     const churnAt = Math.min(endMs, first + lifetime);
     const amount = (): number => Math.max(1, Math.round(spend * rnd.logNormal(1, 0.35) * 100));
-    emit(c, first, amount(), loyal);
+    const acquired = pick(
+      crnd.uniform(),
+      loyal ? ACQUISITION.loyal : oneTimer ? ACQUISITION.oneTime : ACQUISITION.other,
+    );
+    emit(c, first, amount(), acquired, loyal);
     customerOrders++;
     // Repeat orders: a Poisson process thinned by seasonality, until the customer churns.
     let t = first;
@@ -324,7 +386,8 @@ export async function generateSample(
       t += rnd.exponential(DAY / (ratePerDay * maxSeason));
       if (t >= churnAt) break;
       if (rnd.uniform() * maxSeason > seasonality(Math.floor(t / DAY) * DAY)) continue;
-      emit(c, Math.floor(t), amount(), loyal);
+      const u = crnd.uniform();
+      emit(c, Math.floor(t), amount(), u < 0.45 ? 'email' : u < 0.75 ? 'direct' : acquired, loyal);
       customerOrders++;
     }
   }
@@ -339,6 +402,7 @@ export async function generateSample(
     cols.ts.push(Math.min(ts, endMs - 1));
     cols.cents.push(cents);
     cols.status.push(status());
+    cols.channel.push(pick(crnd.uniform(), ACQUISITION.other));
     if (cols.oid.length >= CHUNK) flush();
   }
   flush();
@@ -353,7 +417,8 @@ export async function generateSample(
       CASE WHEN cust IS NULL THEN NULL ELSE 'C' || lpad(CAST(cust AS VARCHAR), 7, '0') END AS customer_id,
       CAST(epoch_ms(CAST(ts_ms AS BIGINT)) AS TIMESTAMP_MS) AS ordered_at,
       CAST(cents / 100.0 AS DECIMAL(12, 2)) AS amount,
-      status
+      status,
+      channel
     FROM gen
     WHERE ts_ms < ${endMs}
     ORDER BY ts_ms, oid
@@ -378,4 +443,34 @@ export async function generateSample(
   await rm(file, { force: true });
   await rename(tmp, file);
   return { rows: Number(summary?.n ?? rows), customers, start: new Date(startMs), end };
+}
+
+/** The columns of the sample's orders; a file written by an older version lacks some. */
+export const SAMPLE_COLUMNS = [
+  'order_id',
+  'customer_id',
+  'ordered_at',
+  'amount',
+  'status',
+  'channel',
+] as const;
+
+/** Whether a sample file has every column this version writes (else: generate it again). */
+export async function sampleIsCurrent(file: string): Promise<boolean> {
+  const instance = await DuckDBInstance.create(':memory:', {
+    autoinstall_known_extensions: 'false',
+  });
+  try {
+    const conn = await instance.connect();
+    const rows = (
+      await conn.runAndReadAll(`SELECT name FROM parquet_schema(${stringLiteral(file)})`)
+    ).getRowObjectsJson();
+    conn.closeSync();
+    const names = new Set(rows.map((r) => (typeof r.name === 'string' ? r.name : '')));
+    return SAMPLE_COLUMNS.every((c) => names.has(c));
+  } catch {
+    return false;
+  } finally {
+    instance.closeSync();
+  }
 }

@@ -27,6 +27,11 @@ export interface BaseSpec extends OrdersInput {
   };
   /** The lifetime model's purchase days before each end (local dates `YYYY-MM-DD`). */
   readonly lifetime?: { readonly ends: readonly string[]; readonly timeZone: string };
+  /**
+   * The parts of the breakdowns by `dimensions` (see Breakdown in report-query.ts): the `top`
+   * values with the most customers before `rankedAt` are parts 1…top, the rest part 0.
+   */
+  readonly parts?: { readonly top: number; readonly rankedAt: Date };
 }
 
 /** The fields of each element of `k_block`, the valid orders inside the periods. */
@@ -35,11 +40,12 @@ export const BLOCK_ORDER_FIELDS = ['s', 't', 'a'] as const;
 /**
  * One column of the customer table as an aggregate over the customer's rows: `count`,
  * `sum`, `max`, `min` and `bits` (bitwise OR) of `value` where `when` holds, `rows` an array
- * of `value` (a ROW) where `when` holds.
+ * of `value` (a ROW) where `when` holds, `first` the (text) `value` of the earliest row where
+ * `when` holds (ties in time: the smallest value).
  */
 interface Agg {
   readonly name: string;
-  readonly kind: 'count' | 'sum' | 'max' | 'min' | 'bits' | 'rows';
+  readonly kind: 'count' | 'sum' | 'max' | 'min' | 'bits' | 'rows' | 'first';
   readonly when: string;
   readonly value?: string;
   /** The type the column is kept as, when narrower than the aggregate's own. */
@@ -64,6 +70,8 @@ const MONEY = 'DECIMAL(18, 2)';
  * block at every reference, so the statement has none: nested subqueries, each read once.)
  *
  * Columns, all over the customer's rows:
+ * - the dimensions (`dim_<i>`, see OrdersInput.dimensions) at the first valid order, NULL
+ *   for a customer without one;
  * - data quality: `q_rows`, `q_r<code>` (rows left out for each reason), `q_dup_ids`,
  *   the latest time of a valid order and of a row left out (`q_latest_valid`,
  *   `q_latest_invalid`);
@@ -123,6 +131,13 @@ export function buildBaseQuery(spec: BaseSpec): string {
     // customer, so it costs almost nothing to keep.
     { name: 'q_latest_valid', kind: 'max', when: valid, value: 'ordered_at' },
     { name: 'q_latest_invalid', kind: 'max', when: `NOT (${valid})`, value: 'ordered_at' },
+    // Each dimension's value at the customer's first valid order.
+    ...(spec.dimensions ?? []).map((_, i): Agg => ({
+      name: `dim_${i}`,
+      kind: 'first',
+      when: valid,
+      value: `dim_${i}`,
+    })),
   ];
   // Columns of the customer row built from the aggregates (arrays of them, defaults).
   const finals: string[] = [];
@@ -251,6 +266,12 @@ export function buildBaseQuery(spec: BaseSpec): string {
         return D.bitOrAgg(`CASE WHEN ${a.when} THEN ${v} END`);
       case 'rows':
         return `array_agg(${v}) FILTER (WHERE ${a.when})`;
+      case 'first':
+        // The ROW key breaks ties in time by the value, so both engines pick the same row.
+        return D.minBy(
+          `CASE WHEN ${a.when} THEN ${v} END`,
+          `CASE WHEN ${a.when} THEN ROW(ordered_at, ${v}) END`,
+        );
       default:
         return `${a.kind}(CASE WHEN ${a.when} THEN ${v} END)`;
     }
@@ -272,9 +293,18 @@ export function buildBaseQuery(spec: BaseSpec): string {
     ${rows}
     ) t`;
   }
-  const plain = aggs.filter((a) => !inArrays.has(a.name)).map(finalOf);
-  return `SELECT customer_id,
-  ${[...plain, ...finals].join(',\n  ')}
+  const dims = (spec.dimensions ?? []).map((_, i) => i);
+  const parts = spec.parts && dims.length > 0 ? spec.parts : null;
+  if (parts) {
+    aggs.push({
+      name: 'd_known',
+      kind: 'count',
+      when: `${valid} AND ordered_at < ${ts(parts.rankedAt)}`,
+    });
+  }
+  const plain = aggs.filter((a) => !inArrays.has(a.name) && a.name !== 'd_known').map(finalOf);
+  const customers = `SELECT customer_id,
+  ${[...plain, ...finals].join(',\n  ')}${parts ? ',\n  d_known' : ''}
 FROM (
   SELECT customer_id,
     ${aggs.map((a) => `${typed(a)} AS ${a.name}`).join(',\n    ')}
@@ -283,4 +313,31 @@ FROM (
   ) o
   GROUP BY customer_id
 ) c`;
+  if (!parts) return customers;
+  // Each value's customers before the reported end (`n_<i>`), then its rank by them (ties:
+  // by the value), which only values with customers have; the part is the rank up to `top`.
+  const kept = ['customer_id', ...[...plain, ...finals].map((c) => c.split(' AS ').pop() ?? c)];
+  return `SELECT ${kept.join(', ')},
+  ${dims
+    .map(
+      (i) =>
+        `rank_${i}, CAST(CASE WHEN rank_${i} <= ${parts.top} THEN rank_${i} ELSE 0 END AS INTEGER) AS part_${i}`,
+    )
+    .join(',\n  ')}
+FROM (
+  SELECT n.*,
+    ${dims
+      .map(
+        (i) =>
+          `CASE WHEN n_${i} > 0 THEN dense_rank() OVER (ORDER BY n_${i} DESC, dim_${i}) END AS rank_${i}`,
+      )
+      .join(',\n    ')}
+  FROM (
+    SELECT c.*,
+      ${dims.map((i) => `count(CASE WHEN d_known > 0 THEN 1 END) OVER (PARTITION BY dim_${i}) AS n_${i}`).join(',\n      ')}
+    FROM (
+${customers}
+    ) c
+  ) n
+) r`;
 }

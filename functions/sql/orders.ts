@@ -49,6 +49,7 @@ export function declaredColumns(
   columns: OrderColumns,
   types: Readonly<Record<string, DeclaredType>> = {},
   timestamps?: Omit<SourceTimestamps, 'until'>,
+  dimensions: readonly string[] = [],
 ): Record<string, DeclaredType> {
   const out: Record<string, DeclaredType> = {};
   // Text in a format is parsed by the statement; local time must carry no offset.
@@ -66,8 +67,9 @@ export function declaredColumns(
   ];
   const typeOf = (name: string): DeclaredType =>
     Object.entries(types).find(([k]) => k.toLowerCase() === name.toLowerCase())?.[1] ?? 'text';
-  for (const [entry] of role) {
-    if (entry === null || isColumnName(entry)) continue;
+  // The columns expressions and dimensions read: their declared type, text when not given.
+  for (const entry of [...role.map(([e]) => e), ...dimensions]) {
+    if (entry === null) continue;
     for (const c of columnsRead(entry)) out[c] = typeOf(c);
   }
   for (const [entry, type] of role) {
@@ -98,6 +100,12 @@ export interface OrdersInput {
    * amount is their sum, its time, customer and status its latest line's. @default 'order'
    */
   readonly grain?: 'order' | 'line' | undefined;
+  /**
+   * Customer attributes to break the KPIs down by (`source.dimensions`): each a column or an
+   * expression, read as text into `dim_<i>` (NULL as ''), the order's own value; for order
+   * lines, the order's latest line's, as for its customer.
+   */
+  readonly dimensions?: readonly string[] | undefined;
 }
 
 /**
@@ -109,10 +117,14 @@ export interface OrdersInput {
  * that reads the orders source starts here, so the KPIs and the lifetime model agree on
  * what an order is, and nothing else reads the source (see base-query.ts).
  *
- * `extraColumns` are computed from `customer_id`, `ordered_at`, `amount` and `reason`.
+ * `extraColumns` are computed from `customer_id`, `ordered_at`, `amount`, `reason` and the
+ * dimensions `dim_<i>`.
  */
 export function classifiedOrders(input: OrdersInput, extraColumns: readonly string[] = []): string {
   const { relation, columns: c, excludedStatuses } = input;
+  const dims = (input.dimensions ?? []).map((_, i) => `dim_${i}`);
+  // The dimensions ride along every level below, after the contract's columns.
+  const more = dims.map((d) => `, ${d}`).join('');
   const statusExpr =
     c.status === null ? 'CAST(NULL AS VARCHAR)' : `CAST(${columnSql(c.status)} AS VARCHAR)`;
   const excluded = excludedStatuses.map((s) => stringLiteral(s.toLowerCase())).join(', ');
@@ -136,11 +148,15 @@ export function classifiedOrders(input: OrdersInput, extraColumns: readonly stri
           CAST(${columnSql(c.customer_id)} AS VARCHAR) AS customer_id,
           ${orderedAt} AS ordered_at,
           CAST(${columnSql(c.amount)} AS DECIMAL(18, 2)) AS amount,
-          ${statusExpr} AS status
+          ${statusExpr} AS status${(input.dimensions ?? [])
+            .map(
+              (e, i) => `,\n          coalesce(CAST(${columnSql(e)} AS VARCHAR), '') AS dim_${i}`,
+            )
+            .join('')}
         FROM ${relation}`;
   // Local wall-clock times become UTC one level up, where the parsed time is a column.
   const utc = ts?.timeZone
-    ? `SELECT order_id, customer_id, ${localToUtc('ordered_at', ts.timeZone, ts.until)} AS ordered_at, amount, status
+    ? `SELECT order_id, customer_id, ${localToUtc('ordered_at', ts.timeZone, ts.until)} AS ordered_at, amount, status${more}
         FROM (${read}) local_times`
     : read;
   // Order lines: one order per order id. Its amount is the sum of its lines' (unknown when
@@ -149,8 +165,8 @@ export function classifiedOrders(input: OrdersInput, extraColumns: readonly stri
   // without an order id stays a row of its own (and is left out as missing_order_id).
   const src =
     input.grain === 'line'
-      ? `SELECT order_id, customer_id, ordered_at, amount, status FROM (
-          SELECT order_id, customer_id, ordered_at, status,
+      ? `SELECT order_id, customer_id, ordered_at, amount, status${more} FROM (
+          SELECT order_id, customer_id, ordered_at, status${more},
             CASE WHEN order_id IS NULL THEN amount
               WHEN count(amount) OVER (PARTITION BY order_id) = count(*) OVER (PARTITION BY order_id)
               THEN CAST(sum(amount) OVER (PARTITION BY order_id) AS DECIMAL(18, 2)) END AS amount,
@@ -162,9 +178,9 @@ export function classifiedOrders(input: OrdersInput, extraColumns: readonly stri
         ) ranked_lines
         WHERE line_rank = 1 OR order_id IS NULL`
       : utc;
-  return `SELECT customer_id, ordered_at, amount, reason, dup_id${extraColumns.map((e) => `,\n    ${e}`).join('')}
+  return `SELECT customer_id, ordered_at, amount, reason, dup_id${more}${extraColumns.map((e) => `,\n    ${e}`).join('')}
   FROM (
-    SELECT customer_id, ordered_at, amount,
+    SELECT customer_id, ordered_at, amount${more},
       CAST(CASE
         WHEN ${blank('order_id')} THEN ${code('missing_order_id')}
         WHEN rn > 1 THEN ${code('duplicate')}
@@ -177,7 +193,7 @@ export function classifiedOrders(input: OrdersInput, extraColumns: readonly stri
       END AS TINYINT) AS reason,
       (rn = 1 AND id_rows > 1 AND order_id IS NOT NULL) AS dup_id
     FROM (
-      SELECT order_id, customer_id, ordered_at, amount, status,
+      SELECT order_id, customer_id, ordered_at, amount, status${more},
         row_number() OVER (
           PARTITION BY order_id
           ORDER BY ordered_at DESC NULLS LAST, customer_id NULLS LAST, amount DESC NULLS LAST, status NULLS LAST

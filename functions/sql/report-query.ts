@@ -10,6 +10,50 @@ export interface ReportQueryInput {
   readonly base: string;
   /** Distinct periods, which may overlap; results name each by its index (`p<i>_…` or `p`). */
   readonly periods: readonly MeasuredPeriod[];
+  /** Break every measure down by the customer table's dimensions too (see Breakdown). */
+  readonly breakdown?: Breakdown | undefined;
+}
+
+/**
+ * A breakdown of every measure by the dimensions of the customer table (`dim_<i>`, the
+ * value at the customer's first valid order, with its `part_<i>` and `rank_<i>`, see
+ * BaseSpec.parts): the values with the most customers are a part each (1 = the most), the
+ * rest one part, 0 ("Other"). Each customer is in exactly one part of each dimension, so
+ * counts and sums of the parts add up to the whole. A statement measures the whole and
+ * every part in the same pass (`dim` −1: the whole; `dim` i: dimension i, with `part`).
+ */
+export interface Breakdown {
+  /** How many dimensions the customer table carries. */
+  readonly dimensions: number;
+}
+
+/** The customer table, as `b`. */
+function withParts(input: ReportQueryInput): string {
+  return `${tableName(input.base)} b`;
+}
+
+/** How many dimensions a statement breaks down by. */
+function dimensionCount(input: ReportQueryInput): number {
+  return input.breakdown?.dimensions ?? 0;
+}
+
+/** The sets a statement groups by: the whole (−1), then each dimension. */
+function setsOf(input: ReportQueryInput): number[] {
+  return [-1, ...Array.from({ length: dimensionCount(input) }, (_, i) => i)];
+}
+
+/** The part of a row (`alias`) in the set of `sets.dim` (see setsJoin): 0 for the whole. */
+function partOfSet(input: ReportQueryInput, alias: string): string {
+  const n = dimensionCount(input);
+  if (n === 0) return '0';
+  return `CASE ${Array.from({ length: n }, (_, i) => `WHEN sets.dim = ${i} THEN ${alias}.part_${i}`).join(' ')} ELSE 0 END`;
+}
+
+/** A VALUES list of the sets, as `sets(dim)`, to repeat each row once per set. */
+function setsJoin(input: ReportQueryInput): string {
+  return `CROSS JOIN (VALUES ${setsOf(input)
+    .map((k) => `(${k})`)
+    .join(', ')}) AS sets(dim)`;
 }
 
 export type { MeasuredPeriod } from './slices.ts';
@@ -124,9 +168,27 @@ export function buildReportQuery(input: ReportQueryInput): string {
     `CAST(max(CASE WHEN b.q_latest_valid IS NULL OR b.q_latest_invalid > b.q_latest_valid THEN b.q_latest_invalid ELSE b.q_latest_valid END) AS VARCHAR) AS latest_ordered_at`,
     'CAST(max(b.q_latest_valid) AS VARCHAR) AS latest_valid_ordered_at',
   ];
-  return `SELECT
+  const n = dimensionCount(input);
+  if (n === 0) {
+    return `SELECT
   ${[...columns, ...blocks, ...quality].join(',\n  ')}
-FROM ${tableName(input.base)} b`;
+FROM ${withParts(input)}`;
+  }
+  // One row for the whole and one per part of each dimension.
+  const dims = Array.from({ length: n }, (_, i) => i);
+  const keys = [
+    `CAST(CASE ${dims.map((i) => `WHEN grouping(part_${i}) = 0 THEN ${i}`).join(' ')} ELSE -1 END AS INTEGER) AS dim`,
+    `CAST(coalesce(${dims.map((i) => `part_${i}`).join(', ')}, 0) AS INTEGER) AS part`,
+    // A part's value, and its largest rank: in Other, how many values have customers.
+    ...dims.flatMap((i) => [
+      `max(CASE WHEN part_${i} > 0 THEN dim_${i} END) AS value_${i}`,
+      `max(rank_${i}) AS rank_${i}`,
+    ]),
+  ];
+  return `SELECT
+  ${[...keys, ...columns, ...blocks, ...quality].join(',\n  ')}
+FROM ${withParts(input)}
+GROUP BY GROUPING SETS ((), ${dims.map((i) => `(part_${i})`).join(', ')})`;
 }
 
 /**
@@ -149,38 +211,43 @@ export function buildTopQuery(input: ReportQueryInput): string {
   const active = words.map((m) => `${D.bitAnd(`b.m${m}`, `q.a${m}`)} <> 0`).join(' OR ');
   const rungs: number[] = [1];
   while ((rungs.at(-1) ?? 1) < 1e14) rungs.push(Math.ceil((rungs.at(-1) ?? 1) * Math.SQRT2));
+  // With a breakdown, each member once per set (the whole and each dimension), its part
+  // alongside: the ranks below are per period, set and part.
+  const split = dimensionCount(input) > 0;
+  const by = split ? 'p, dim, part' : 'p';
+  const on = split ? ' AND m.dim = c.dim AND m.part = c.part' : '';
   return `WITH
 members AS (
-  SELECT q.p, b.k_r365[q.p + 1] AS r
-  FROM ${tableName(input.base)} b
+  SELECT q.p,${split ? ` sets.dim, ${partOfSet(input, 'b')} AS part,` : ''} b.k_r365[q.p + 1] AS r
+  FROM ${withParts(input)}
   CROSS JOIN (VALUES
     ${rows.join(',\n    ')}
-  ) AS q(p, ${words.map((m) => `a${m}`).join(', ')})
+  ) AS q(p, ${words.map((m) => `a${m}`).join(', ')})${split ? `\n  ${setsJoin(input)}` : ''}
   WHERE ${active}
 ),
 ranked AS (
-  SELECT p, r, ${rankTree('r', rungs.map(String))} AS rung
+  SELECT ${by}, r, ${rankTree('r', rungs.map(String))} AS rung
   FROM members
 ),
 cuts AS (
-  SELECT p, max(total) AS n, max(CASE WHEN 5 * at_or_above >= total + 4 THEN rung END) AS rung
+  SELECT ${by}, max(total) AS n, max(CASE WHEN 5 * at_or_above >= total + 4 THEN rung END) AS rung
   FROM (
-    SELECT p, rung,
-      sum(n) OVER (PARTITION BY p ORDER BY rung DESC) AS at_or_above,
-      sum(n) OVER (PARTITION BY p) AS total
-    FROM (SELECT p, rung, count(*) AS n FROM ranked GROUP BY p, rung) h
+    SELECT ${by}, rung,
+      sum(n) OVER (PARTITION BY ${by} ORDER BY rung DESC) AS at_or_above,
+      sum(n) OVER (PARTITION BY ${by}) AS total
+    FROM (SELECT ${by}, rung, count(*) AS n FROM ranked GROUP BY ${by}, rung) h
   ) x
-  GROUP BY p
+  GROUP BY ${by}
 )
-SELECT p,
+SELECT ${by},
   sum(CASE WHEN 10 * rn <= n + 9 THEN r END) / 100.0 AS top10_revenue,
   CAST(count(CASE WHEN 10 * rn <= n + 9 THEN 1 END) AS BIGINT) AS top10_count,
   sum(CASE WHEN 5 * rn <= n + 4 THEN r END) / 100.0 AS top20_revenue
 FROM (
-  SELECT m.p, m.r, c.n, row_number() OVER (PARTITION BY m.p ORDER BY m.r DESC) AS rn
-  FROM ranked m JOIN cuts c ON m.p = c.p AND m.rung >= c.rung
+  SELECT m.p,${split ? ' m.dim, m.part,' : ''} m.r, c.n, row_number() OVER (PARTITION BY ${split ? 'm.p, m.dim, m.part' : 'm.p'} ORDER BY m.r DESC) AS rn
+  FROM ranked m JOIN cuts c ON m.p = c.p${on} AND m.rung >= c.rung
 ) t
-GROUP BY p`;
+GROUP BY ${by}`;
 }
 
 /** The index of the block of contiguous periods that holds `p`. */
@@ -201,8 +268,10 @@ export function blockOf(L: SliceLayout, p: MeasuredPeriod): number {
  */
 export function buildGapQuery(input: ReportQueryInput): string {
   const { dialect: D } = input;
-  const base = tableName(input.base);
   const L = sliceLayout(input.periods);
+  const split = dimensionCount(input) > 0;
+  const parts = Array.from({ length: dimensionCount(input) }, (_, i) => `part_${i}`);
+  const carried = parts.map((c) => `, ${c}`).join('');
   // Period -1 takes every order, for the per-slice rows; the others their own orders.
   const ranges = [
     `(-1, 0, ${L.boundaries.length})`,
@@ -213,31 +282,33 @@ export function buildGapQuery(input: ReportQueryInput): string {
     `CASE ${blk} ${L.blocks.map((_, k) => `WHEN ${k} THEN b.${column}_${k}`).join(' ')} END`;
   const w = 'PARTITION BY customer_id, blk ORDER BY t';
   const [fs, ft, fa] = BLOCK_ORDER_FIELDS;
+  // With a breakdown, each order once per set (the whole and each dimension), with its part.
+  const within = split ? `q.p, sets.dim, ${partOfSet(input, 'g')}` : 'q.p';
   return `WITH
 seq AS (
-  SELECT s, a, orders_before + row_number() OVER (${w}) AS k,
+  SELECT s, a${carried}, orders_before + row_number() OVER (${w}) AS k,
     (${D.epochSeconds('t')} - ${D.epochSeconds(`coalesce(lag(t) OVER (${w}), last_before)`)}) / 86400.0 AS d
   FROM (
-    SELECT b.customer_id, u.${fs} AS s, u.${ft} AS t, u.${fa} AS a, ${blk} AS blk,
+    SELECT b.customer_id, u.${fs} AS s, u.${ft} AS t, u.${fa} AS a${parts.map((c) => `, b.${c}`).join('')}, ${blk} AS blk,
       ${perBlock('k_before')} AS orders_before,
       ${perBlock('k_last_before')} AS last_before
-    FROM ${base} b
+    FROM ${withParts(input)}
     ${D.unnestRows('b.k_block', 'u', BLOCK_ORDER_FIELDS)}
   ) o
 )
-SELECT CAST(p AS INTEGER) AS p, CAST(CASE WHEN p < 0 THEN s END AS INTEGER) AS slice,
+SELECT CAST(p AS INTEGER) AS p,${split ? ' CAST(dim AS INTEGER) AS dim, CAST(part AS INTEGER) AS part,' : ''} CAST(CASE WHEN p < 0 THEN s END AS INTEGER) AS slice,
   CAST(count(*) AS BIGINT) AS orders,
   CAST(sum(a) AS DECIMAL(38, 2)) AS revenue,
   CAST(count(CASE WHEN k = 2 THEN 1 END) AS BIGINT) AS seconds,
   avg(CASE WHEN p >= 0 AND 2 * rn >= n AND 2 * rn <= n + 2 THEN d END) AS median_days
 FROM (
-  SELECT q.p, g.s, g.a, g.k, g.d,
-    row_number() OVER (PARTITION BY q.p ORDER BY g.d NULLS LAST) AS rn,
-    count(g.d) OVER (PARTITION BY q.p) AS n
+  SELECT q.p,${split ? ` sets.dim, ${partOfSet(input, 'g')} AS part,` : ''} g.s, g.a, g.k, g.d,
+    row_number() OVER (PARTITION BY ${within} ORDER BY g.d NULLS LAST) AS rn,
+    count(g.d) OVER (PARTITION BY ${within}) AS n
   FROM seq g
   JOIN (VALUES
     ${ranges.join(',\n    ')}
-  ) AS q(p, lo, hi) ON g.s BETWEEN q.lo AND q.hi
+  ) AS q(p, lo, hi) ON g.s BETWEEN q.lo AND q.hi${split ? `\n  ${setsJoin(input)}` : ''}
 ) x
-GROUP BY p, CASE WHEN p < 0 THEN s END`;
+GROUP BY p,${split ? ' dim, part,' : ''} CASE WHEN p < 0 THEN s END`;
 }

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SAMPLE_END, SAMPLE_EXTRAS, SAMPLE_PATH } from '../../functions/cli/main.ts';
-import { generateSample } from '../../functions/sample/generate.ts';
+import { generateSample, sampleIsCurrent } from '../../functions/sample/generate.ts';
 import { loadConfig } from '../../functions/config/load.ts';
 import { formatter } from '../../functions/digest/format.ts';
 import { messagesFor } from '../../functions/digest/messages.ts';
@@ -40,7 +40,10 @@ export async function anomalySurvey(last = '2026-W47', weeks = 52): Promise<Week
     feedback: resolve(root, SAMPLE_EXTRAS.feedback),
     marketingSpend: resolve(root, SAMPLE_EXTRAS.marketingSpend),
   };
-  if (![resolve(root, SAMPLE_PATH), extras.feedback, extras.marketingSpend].every(existsSync)) {
+  if (
+    ![resolve(root, SAMPLE_PATH), extras.feedback, extras.marketingSpend].every(existsSync) ||
+    !(await sampleIsCurrent(resolve(root, SAMPLE_PATH)))
+  ) {
     await generateSample(resolve(root, SAMPLE_PATH), { end: SAMPLE_END, extras });
   }
   const engine = await DuckDbEngine.create();

@@ -131,12 +131,21 @@ describe('the same KPI SQL on Athena (Trino dialect) and on DuckDB', () => {
     ['2026-10', 'month', 'America/New_York'],
     ['2026-Q3', 'quarter', 'Asia/Tokyo'],
   ] as const)(
-    '%s (%s, %s) gives the same report, with the optional sources and the lifetime model',
+    '%s (%s, %s) gives the same report, with the optional sources, the lifetime model and a breakdown',
     async (period, kind, timeZone) => {
-      const report = { id: 'r', name: 'R', period: kind, timeZone, activeWindowDays: 120 };
+      const report = {
+        id: 'r',
+        name: 'R',
+        period: kind,
+        timeZone,
+        activeWindowDays: 120,
+        breakdowns: ['channel'],
+        breakdownTop: 3,
+      };
       const onAthena = parseConfig({
         source: {
           relation: { kind: 'table', table: 'sales.orders' },
+          dimensions: { channel: 'channel' },
           feedback: { relation: { kind: 'table', table: 'sales.feedback' } },
           marketingSpend: { relation: { kind: 'table', table: 'sales.marketing_spend' } },
         },
@@ -145,6 +154,7 @@ describe('the same KPI SQL on Athena (Trino dialect) and on DuckDB', () => {
       const onDuckDb = parseConfig({
         source: {
           relation: { kind: 'file', path: file },
+          dimensions: { channel: 'channel' },
           feedback: { relation: { kind: 'file', path: feedbackFile } },
           marketingSpend: { relation: { kind: 'file', path: spendFile } },
         },
@@ -176,6 +186,13 @@ describe('the same KPI SQL on Athena (Trino dialect) and on DuckDB', () => {
       expect(viaAthena.report.marketingSpend).toEqual(direct.report.marketingSpend);
       expect(viaAthena.report.beyond).toEqual(direct.report.beyond);
       expect(viaAthena.atRiskList).toEqual(direct.atRiskList);
+      expect(viaAthena.report.breakdowns).toEqual(direct.report.breakdowns);
+      expect(viaAthena.report.breakdowns?.[0]?.parts.map((p) => p.value)).toEqual([
+        expect.any(String),
+        expect.any(String),
+        expect.any(String),
+        null,
+      ]);
       expect(viaAthena.report.kpis.customers_end.value).toBeGreaterThan(100);
       for (const id of ['nps', 'csat', 'cac', 'ltv_to_cac', 'clv_12m', 'crr_12m'] as const) {
         const value = viaAthena.report.kpis[id]?.value;

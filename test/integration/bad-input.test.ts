@@ -194,6 +194,47 @@ const CONFIGS: [string, unknown, string][] = [
     'reports[0].activeWindowDays: expected at least the length of a month (31 days); received 20',
   ],
   [
+    'a breakdown by a dimension the source does not name',
+    {
+      ...base(),
+      source: { ...base().source, dimensions: { country: 'country' } },
+      reports: [{ ...(base().reports[0] as object), breakdowns: ['channel'] }],
+    },
+    'reports[0].breakdowns[0]: expected a dimension of source.dimensions (country); received "channel"',
+  ],
+  [
+    'a breakdown without any dimension',
+    report({ breakdowns: ['country'] }),
+    'reports[0].breakdowns[0]: expected a dimension of source.dimensions (none configured); received "country"',
+  ],
+  [
+    'an SQL-looking dimension',
+    { ...base(), source: { ...base().source, dimensions: { country: SQL } } },
+    `source.dimensions.country: expected a column name or an expression both engines read alike: x '…' is not allowed: a string literal stands alone; received "${SQL}"`,
+  ],
+  [
+    'a dimension named like SQL',
+    { ...base(), source: { ...base().source, dimensions: { 'a b': 'country' } } },
+    'source.dimensions.a b: expected a name of letters, digits and underscores; received "a b"',
+  ],
+  [
+    'an expression as a dimension of the table the stack creates',
+    {
+      ...base(),
+      source: { ...base().source, dimensions: { channel: "coalesce(utm_source, 'direct')" } },
+      aws: {
+        sender: 'kpi@example.com',
+        athena: { database: 'sales', table: 'orders', createTable: { bucket: 'acme-orders' } },
+      },
+    },
+    'source.dimensions.channel: expected a column name: aws.athena.createTable creates each dimension as a text column; point aws.athena.table at your table over the export (with dataBucket) to use an expression; received "coalesce(utm_source, \'direct\')"',
+  ],
+  [
+    'a breakdown of more values than a digest can show',
+    report({ breakdownTop: 50 }),
+    'reports[0].breakdownTop: Too big: expected number to be <=12; received 50',
+  ],
+  [
     'two reports with one id',
     { ...base(), reports: [base().reports[0], base().reports[0]] },
     'reports[1].id: expected a report id used only once; received "weekly"',

@@ -15,10 +15,12 @@ async function runStatements(
   zone: string,
   optional = true,
   activeWindowDays = 400,
+  breakdowns: string[] = [],
 ): Promise<string[]> {
   const config = parseConfig({
     source: {
       relation: { kind: 'table', table: ORDERS },
+      dimensions: { country: 'country', channel: "coalesce(utm_source, 'direct')" },
       excludedStatuses: ['cancelled', "o'brien"],
       ...(optional
         ? {
@@ -34,6 +36,7 @@ async function runStatements(
         period: kind === 'custom' ? 'week' : kind,
         timeZone: zone,
         activeWindowDays,
+        breakdowns,
       },
     ],
   });
@@ -124,6 +127,30 @@ describe('every statement of a run parses with the Trino grammar (Athena engine 
       expect([...relationReads(sql).values()]).toEqual([1]);
       expect(relationReads(sql).has(ORDERS)).toBe(false);
       for (const other of statements) expect(parser.validate(other)).toEqual([]);
+    },
+  );
+
+  test.each(CASES)(
+    '%s (%s) in %s, broken down by a column and an expression',
+    async (label, kind, zone) => {
+      const statements = await runStatements(label, kind, zone, true, 400, ['country', 'channel']);
+      const [create = ''] = statements;
+      expect(create).toContain('"country"');
+      expect(create).toContain("coalesce(utm_source, 'direct')");
+      expect(create).toMatch(/dense_rank\(\) OVER \(ORDER BY n_1 DESC, dim_1\)/);
+      for (const sql of statements) {
+        expect(parser.validate(sql)).toEqual([]);
+        expect(sql).not.toMatch(/::|\bQUALIFY\b|\bILIKE\b|GROUP BY ALL|\/\/|epoch_us|\bmedian\(/i);
+      }
+      // The orders once; each KPI statement reads the customer table as often as without.
+      expect(runReads(statements).get(ORDERS)).toBe(1);
+      const plain = await runStatements(label, kind, zone);
+      expect(statements.map((sql) => [...relationReads(sql).values()])).toEqual(
+        plain.map((sql) => [...relationReads(sql).values()]),
+      );
+      expect(
+        statements.filter((sql) => sql.includes('GROUPING SETS ((), (part_0), (part_1))')),
+      ).toHaveLength(1);
     },
   );
 
