@@ -657,13 +657,24 @@ function aliveFactor(m: BgNbd, x: number, tx: number, T: number): number {
   return x > 0 ? 1 + (a / (b + x - 1)) * Math.pow((alpha + T) / (alpha + tx), r + x) : 1;
 }
 
-/** Expected value of a customer's future purchases (the population mean when x = 0). */
+/**
+ * Expected value of a customer's future purchases: Gamma-Gamma's conditional expectation
+ * E(M | p, q, v, x, m) = p (v + x m) / (p x + q − 1) (Fader, Hardie & Lee 2005), which at
+ * x = 0 is the population mean p v / (q − 1).
+ */
 export function expectedSpend(g: GammaGamma, c: CustomerHistory): number {
   return expectedSpendOf(g, c.x, c.mx ?? 0);
 }
 
-/** expectedSpend of repeat purchases `x` with mean value `mx` (NaN or ≤ 0: none). */
+/**
+ * expectedSpend of `x` repeat purchases with mean value `mx`. A repeat buyer whose repeat
+ * purchases total 0 (a free item, a 100 % voucher; `mx` = 0, or NaN: none recorded) gets the
+ * same conditional expectation with m = 0, p v / (p x + q − 1): Gamma-Gamma's likelihood has
+ * no room for a mean of 0, so the fit leaves them out (spendData), but the posterior of their
+ * spend rate given x purchases and a mean tending to 0 is still defined, and this is its
+ * mean. The more zero-value purchases, the lower the expectation, never below 0.
+ */
 export function expectedSpendOf(g: GammaGamma, x: number, mx: number): number {
-  if (x === 0 || !(mx > 0)) return (g.p * g.v) / (g.q - 1);
-  return (g.p * (g.v + x * mx)) / (g.p * x + g.q - 1);
+  const m = mx > 0 ? mx : 0;
+  return (g.p * (g.v + x * m)) / (g.p * x + g.q - 1);
 }
