@@ -46,7 +46,10 @@ export interface AtRiskCustomer {
   readonly p_alive: number | null;
   /** Why `p_alive` is blank, in the export's words; null when it has a value. */
   readonly p_alive_note: string | null;
-  /** Their value over the next 52 weeks on the report's basis (Beyond's `clv.basis`); null without a model. */
+  /**
+   * Their predicted value over the next 52 weeks, on the report's basis (Beyond's
+   * `clv.basis`); null without a model.
+   */
   readonly clv_12m: number | null;
 }
 
@@ -226,22 +229,19 @@ export async function measureBeyond(req: BeyondRequest & { readonly plan: Beyond
     const mxs = summaries[`mx_${i}`] ?? none;
     let n = 0;
     for (const x of xs) if (!Number.isNaN(x)) n++;
-    const h0 = {
+    const period = periods[i];
+    const h = {
       x: new Float64Array(n),
       txDays: new Float64Array(n),
       TDays: new Float64Array(n),
       mx: new Float64Array(n),
       row: new Uint32Array(n),
-    };
-    let k = 0;
-    const period = periods[i];
-    const h = {
-      ...h0,
-      // The customers active at the end, and those acquired in the period (first purchase
-      // day on or after its start).
+      // The customers active at the end (as `customers_end`), and those acquired in the
+      // period (first purchase day on or after its start, as `new_customers`).
       activeWindowDays: req.report.activeWindowDays,
       periodDays: period ? dayNumber(period.end) - dayNumber(period.start) : 0,
     };
+    let k = 0;
     for (let row = 0; row < xs.length; row++) {
       const x = xs[row] ?? Number.NaN;
       if (Number.isNaN(x)) continue;
