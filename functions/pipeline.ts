@@ -231,12 +231,13 @@ export async function runFullReport(
     return { measures, extras, more };
   });
   const { byLabel, quality, parts } = measures;
-  // The lifetime model's value per period joins the optional measures (clv_12m, ltv_to_cac).
+  // The lifetime model's values per period join the optional measures (clv_12m, clv_12m_all,
+  // new_customer_clv, ltv_to_cac).
   const extraByLabel = new Map(
     plan.periods.map((p) => {
       const m = extras.byLabel.get(p.label) ?? {};
       const clv = more?.clvByLabel.get(p.label);
-      return [p.label, more ? { ...m, clv12m: clv ?? null } : m];
+      return [p.label, more ? { ...m, clv: clv ?? null } : m];
     }),
   );
   const report = assembleReport({

@@ -657,13 +657,102 @@ function aliveFactor(m: BgNbd, x: number, tx: number, T: number): number {
   return x > 0 ? 1 + (a / (b + x - 1)) * Math.pow((alpha + T) / (alpha + tx), r + x) : 1;
 }
 
-/** Expected value of a customer's future purchases (the population mean when x = 0). */
+/**
+ * Expected value of a customer's future purchases: Gamma-Gamma's conditional expectation
+ * E(M | p, q, v, x, m) = p (v + x m) / (p x + q − 1) (Fader, Hardie & Lee 2005), which at
+ * x = 0 is the population mean p v / (q − 1).
+ */
 export function expectedSpend(g: GammaGamma, c: CustomerHistory): number {
   return expectedSpendOf(g, c.x, c.mx ?? 0);
 }
 
-/** expectedSpend of repeat purchases `x` with mean value `mx` (NaN or ≤ 0: none). */
+/**
+ * expectedSpend of `x` repeat purchases with mean value `mx`. A repeat buyer whose repeat
+ * purchases total 0 (a free item, a 100 % voucher; `mx` = 0, or NaN: none recorded) gets the
+ * same conditional expectation with m = 0, p v / (p x + q − 1): Gamma-Gamma's likelihood has
+ * no room for a mean of 0, so the fit leaves them out (spendData), but the posterior of their
+ * spend rate given x purchases and a mean tending to 0 is still defined, and this is its
+ * mean. The more zero-value purchases, the lower the expectation, never below 0.
+ */
 export function expectedSpendOf(g: GammaGamma, x: number, mx: number): number {
-  if (x === 0 || !(mx > 0)) return (g.p * g.v) / (g.q - 1);
-  return (g.p * (g.v + x * mx)) / (g.p * x + g.q - 1);
+  const m = mx > 0 ? mx : 0;
+  return (g.p * (g.v + x * m)) / (g.p * x + g.q - 1);
+}
+
+/**
+ * The lifetime value's horizon and its discounting (docs/kpis.md, "CLV model"): the next 52
+ * weeks in 12 slices of 52/12 weeks ("months"); the purchases expected in slice k (k = 1…12)
+ * are discounted to the calibration end at an annual rate d, compounded monthly and paid at
+ * the slice's end: a factor (1 + d)^(−k/12).
+ */
+export const HORIZON_WEEKS = 52;
+export const HORIZON_SLICES = 12;
+
+/** The discount factor of each slice at annual rate `d`: (1 + d)^(−k/12), k = 1…12. */
+export function sliceDiscounts(annualRate: number): Float64Array {
+  if (!(annualRate >= 0)) throw new Error(`not a discount rate: ${annualRate}`);
+  return Float64Array.from(
+    { length: HORIZON_SLICES },
+    (_, k) => (1 + annualRate) ** (-(k + 1) / HORIZON_SLICES),
+  );
+}
+
+/**
+ * Σ_k factor_k (E[X(t_k)] − E[X(t_{k−1})]) over the slices' ends t_k = 52 k / 12 weeks, from
+ * the expected purchases up to t (`upTo`). With no discount (every factor 1), E[X(52)]
+ * itself, not the telescoped sum (the same double as the undiscounted prediction).
+ */
+function discounted(upTo: (t: number) => number, factors: Float64Array): number {
+  if (factors.every((f) => f === 1)) return upTo(HORIZON_WEEKS);
+  let sum = 0;
+  let before = 0;
+  for (let k = 0; k < factors.length; k++) {
+    const now = upTo((HORIZON_WEEKS * (k + 1)) / factors.length);
+    sum += (factors[k] ?? 1) * (now - before);
+    before = now;
+  }
+  return sum;
+}
+
+/** BG/NBD: discounted expected purchases over the next 52 weeks (see sliceDiscounts). */
+export function discountedPurchases(m: BgNbd, c: CustomerHistory, annualRate: number): number {
+  const factors = sliceDiscounts(annualRate);
+  return (
+    discounted((t) => purchasesIfAlive(m, c.x, c.T, t), factors) / aliveFactor(m, c.x, c.tx, c.T)
+  );
+}
+
+/** NBD: discounted expected purchases over the next 52 weeks, rate × Σ_k factor_k × 52/12. */
+export function nbdDiscountedPurchases(
+  m: Omit<Nbd, 'logLikelihood'>,
+  c: CustomerHistory,
+  annualRate: number,
+): number {
+  return discounted((t) => nbdExpectedPurchases(m, c, t), sliceDiscounts(annualRate));
+}
+
+/** BG/NBD: discountedPurchases of every cell of `d`. */
+export function discountedPurchasesOfCells(
+  m: BgNbd,
+  d: CountData,
+  annualRate: number,
+): Float64Array {
+  const factors = sliceDiscounts(annualRate);
+  // The part before 1/P(alive) depends on x and T, not t_x: once per distinct (x, T).
+  const ifAlive = new Map<number, number>();
+  const out = new Float64Array(d.w.length);
+  for (let i = 0; i < out.length; i++) {
+    const xi = d.xIndex[i] ?? 0;
+    const Ti = d.TIndex[i] ?? 0;
+    const x = d.xs[xi] ?? 0;
+    const T = d.Ts[Ti] ?? 0;
+    const key = xi * d.Ts.length + Ti;
+    let head = ifAlive.get(key);
+    if (head === undefined) {
+      head = discounted((t) => purchasesIfAlive(m, x, T, t), factors);
+      ifAlive.set(key, head);
+    }
+    out[i] = head / aliveFactor(m, x, d.txs[d.txIndex[i] ?? 0] ?? 0, T);
+  }
+  return out;
 }

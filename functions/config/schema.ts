@@ -10,6 +10,8 @@ import { PERIOD_KINDS } from '../periods/period.ts';
 export const DEFAULT_EXCLUDED_STATUSES = ['cancelled', 'canceled', 'refunded', 'failed', 'test'];
 export const DEFAULT_ACTIVE_WINDOW_DAYS = 90;
 export const DEFAULT_AT_RISK_DAYS = 180;
+/** The lifetime values' annual discount rate: 10 % a year. */
+export const DEFAULT_ANNUAL_DISCOUNT_RATE = 0.1;
 /** Longest possible period of each kind, in days: the active window must cover it. */
 export const MAX_PERIOD_DAYS = { week: 7, month: 31, quarter: 92, year: 366 } as const;
 
@@ -277,6 +279,17 @@ const reportSchema = z
       .default('USD'),
     activeWindowDays: z.number().int().positive().max(3660).default(DEFAULT_ACTIVE_WINDOW_DAYS),
     atRiskDays: z.number().int().positive().max(364).default(DEFAULT_AT_RISK_DAYS),
+    /**
+     * Gross margin as a fraction of revenue, (0, 1]: the lifetime values (`clv_12m`,
+     * `new_customer_clv`, `ltv_to_cac`) count margin, revenue × grossMargin. Unset: they
+     * count revenue, and the report says so (`beyond.clv.basis`).
+     */
+    grossMargin: z.number().gt(0).max(1).optional(),
+    /**
+     * The annual rate the lifetime values are discounted at, monthly over the next 12 months
+     * (docs/kpis.md, "CLV model"); 0 for none. @default DEFAULT_ANNUAL_DISCOUNT_RATE
+     */
+    annualDiscountRate: z.number().min(0).max(1).default(DEFAULT_ANNUAL_DISCOUNT_RATE),
     /** Data must reach the period end within this many hours, or the run is stale. */
     freshnessToleranceHours: z
       .number()

@@ -318,9 +318,17 @@ const NA_REASON: Partial<Record<KpiId, keyof Messages['m']['na']>> = {
   cac: 'noCac',
   ltv_to_cac: 'noCac',
   clv_12m: 'noModel',
+  clv_12m_all: 'noModel',
+  new_customer_clv: 'noModel',
 };
 
-/** Why `clv_12m` has no value, from the report's own reason (`beyond.clv.unavailable`). */
+/** Why a lifetime value has no value although the model fitted: its group is empty. */
+const CLV_EMPTY: Partial<Record<KpiId, keyof Messages['m']['na']>> = {
+  clv_12m: 'noCustomersEnd',
+  new_customer_clv: 'noNewCustomers',
+};
+
+/** Why a lifetime value has no value, from the report's own reason (`beyond.clv.unavailable`). */
 const CLV_NA: Record<NoModel, keyof Messages['m']['na']> = {
   fewCustomers: 'noModel',
   boundary: 'noModelFit',
@@ -336,8 +344,10 @@ export function valueText(
   r?: Pick<Report, 'beyond'>,
 ): string {
   if (v !== null) return f.value(kpiDefinition(id).unit, v);
-  const clvWhy = id === 'clv_12m' ? r?.beyond?.clv.unavailable : undefined;
-  const reason = clvWhy ? CLV_NA[clvWhy] : NA_REASON[id];
+  const clv = id === 'clv_12m' || id === 'clv_12m_all' || id === 'new_customer_clv';
+  const clvWhy = clv ? r?.beyond?.clv.unavailable : undefined;
+  const fitted = clv && (r?.beyond?.clv.model ?? null) !== null;
+  const reason = clvWhy ? CLV_NA[clvWhy] : ((fitted ? CLV_EMPTY[id] : undefined) ?? NA_REASON[id]);
   return reason ? `${msg.m.units.na} (${msg.m.na[reason]})` : msg.m.units.na;
 }
 
@@ -445,7 +455,18 @@ export function beyondSentences(
           mean: m1.previousSixMean === null ? msg.m.units.na : f.percent(m1.previousSixMean),
         })
       : null,
-    clv: b.clv.clv12m === null ? null : fill(m.clvLine, { value: f.value('money', b.clv.clv12m) }),
+    clv:
+      b.clv.clv12m === null
+        ? null
+        : fill(m.clvLine, {
+            basis:
+              b.clv.basis.grossMargin === null
+                ? m.clvRevenue
+                : fill(m.clvMargin, { margin: f.percent(b.clv.basis.grossMargin) }),
+            rate: f.percent(b.clv.basis.annualDiscountRate),
+            value: f.value('money', b.clv.clv12m),
+            acquired: f.value('money', b.clv.newCustomerClv),
+          }),
     moves:
       b.rfm.moves.length === 0
         ? null

@@ -1,16 +1,17 @@
 import type { ReportConfig } from '../config/schema.ts';
 import {
   countCells,
-  expectedPurchasesOfCells,
+  discountedPurchasesOfCells,
   expectedSpendOf,
   fitBgNbd,
   fitGammaGamma,
-  nbdExpectedPurchases,
+  nbdDiscountedPurchases,
   fitNbd,
   FitTimeout,
   probabilityAlive,
   spendData,
   type BgNbd,
+  type CountData,
   type Nbd,
   type GammaGamma,
   type HistoryColumns,
@@ -45,7 +46,10 @@ export interface AtRiskCustomer {
   readonly p_alive: number | null;
   /** Why `p_alive` is blank, in the export's words; null when it has a value. */
   readonly p_alive_note: string | null;
-  /** Predicted revenue over the next 52 weeks; null without a model. */
+  /**
+   * Their predicted value over the next 52 weeks, on the report's basis (Beyond's
+   * `clv.basis`); null without a model.
+   */
   readonly clv_12m: number | null;
 }
 
@@ -59,8 +63,23 @@ export interface Beyond {
     readonly revenueAtStake: number;
   };
   readonly clv: {
-    /** Expected revenue per customer over the next 52 weeks (BG/NBD × Gamma-Gamma). */
+    /**
+     * Expected value over the next 52 weeks (BG/NBD × Gamma-Gamma, on `basis`) per customer
+     * active at the period end (`clv_12m`).
+     */
     readonly clv12m: number | null;
+    /** The same per customer with a valid order before the period end (`clv_12m_all`). */
+    readonly clv12mAll: number | null;
+    /** The same per customer acquired in the period (`new_customer_clv`). */
+    readonly newCustomerClv: number | null;
+    /** What a value counts: revenue, or gross margin at `grossMargin`; and its discounting. */
+    readonly basis: ClvBasis;
+    /**
+     * How many customers each mean is over: active at the end (`customers_end`), with a valid
+     * order before it, acquired in the period (`new_customers`); null without a model.
+     */
+    readonly customers: ClvMeans['customers'] | null;
+    /** The mean value per customer of each segment at the period end. */
     readonly bySegment: Partial<Record<Segment, number>>;
     /**
      * The fitted models: BG/NBD for purchases, or, when the history shows nobody leaving and
@@ -177,8 +196,8 @@ export function planBeyond(
 export async function measureBeyond(req: BeyondRequest & { readonly plan: BeyondPlan }): Promise<{
   beyond: Beyond;
   atRiskList: AtRiskCustomer[];
-  /** `clv_12m` by period label, the reported period and every compared one. */
-  clvByLabel: Map<string, number | null>;
+  /** The lifetime values by period label, the reported period and every compared one. */
+  clvByLabel: Map<string, ClvMeans | null>;
 }> {
   const { engine, plan } = req;
   const { sql } = plan;
@@ -195,6 +214,7 @@ export async function measureBeyond(req: BeyondRequest & { readonly plan: Beyond
   );
 
   const periods = plan.clvPeriods;
+  const basis = clvBasis(req.report);
   // By column, as typed arrays: one number per customer and column, no object or boxed
   // value per customer (a million or more customers at 13 ends).
   const summaries = await queryNumbers(engine, sql.lifetime);
@@ -209,12 +229,17 @@ export async function measureBeyond(req: BeyondRequest & { readonly plan: Beyond
     const mxs = summaries[`mx_${i}`] ?? none;
     let n = 0;
     for (const x of xs) if (!Number.isNaN(x)) n++;
+    const period = periods[i];
     const h = {
       x: new Float64Array(n),
       txDays: new Float64Array(n),
       TDays: new Float64Array(n),
       mx: new Float64Array(n),
       row: new Uint32Array(n),
+      // The customers active at the end (as `customers_end`), and those acquired in the
+      // period (first purchase day on or after its start, as `new_customers`).
+      activeWindowDays: req.report.activeWindowDays,
+      periodDays: period ? dayNumber(period.end) - dayNumber(period.start) : 0,
     };
     let k = 0;
     for (let row = 0; row < xs.length; row++) {
@@ -236,14 +261,19 @@ export async function measureBeyond(req: BeyondRequest & { readonly plan: Beyond
     periods.map((p) => dayNumber(p.end)),
     historiesAt,
     req.lifetimeBudgetMs ?? LIFETIME_BUDGET_MS,
+    basis,
   );
-  const clvByLabel = new Map<string, number | null>();
-  fits.forEach((f, i) => clvByLabel.set(periods[i]?.label ?? '', 'mean' in f ? f.mean : null));
+  const clvByLabel = new Map<string, ClvMeans | null>();
+  fits.forEach((f, i) => clvByLabel.set(periods[i]?.label ?? '', 'means' in f ? f.means : null));
   const first = fits[0];
   const reported = first && 'model' in first ? first : null;
   const unavailable = first && 'unavailable' in first ? first.unavailable : undefined;
   let clv: Beyond['clv'] = {
     clv12m: null,
+    clv12mAll: null,
+    newCustomerClv: null,
+    basis,
+    customers: null,
     bySegment: {},
     model: null,
     ...(unavailable ? { unavailable } : {}),
@@ -293,8 +323,13 @@ export async function measureBeyond(req: BeyondRequest & { readonly plan: Beyond
       const n = count[code] ?? 0;
       if (n > 0) bySegment[s.segment] = (sum[code] ?? 0) / n;
     }
+    const means = clvByLabel.get(req.period.label);
     clv = {
-      clv12m: clvByLabel.get(req.period.label) ?? null,
+      clv12m: means?.active ?? null,
+      clv12mAll: means?.all ?? null,
+      newCustomerClv: means?.acquired ?? null,
+      basis,
+      customers: means?.customers ?? null,
       bySegment,
       model: {
         purchases: model.bg ? 'bg/nbd' : 'nbd',
@@ -318,16 +353,79 @@ export async function measureBeyond(req: BeyondRequest & { readonly plan: Beyond
   };
 }
 
-/** The mean, summed in order (the same order gives the same double). */
-function mean(xs: ArrayLike<number>): number {
-  let total = 0;
-  for (let i = 0; i < xs.length; i++) total += xs[i] ?? 0;
-  return total / xs.length;
+/**
+ * What a lifetime value counts (docs/kpis.md, "CLV model"): revenue (`grossMargin` null) or
+ * gross margin, revenue × `grossMargin`; discounted at `annualDiscountRate` (sliceDiscounts).
+ */
+export interface ClvBasis {
+  readonly grossMargin: number | null;
+  readonly annualDiscountRate: number;
+}
+
+/** A report's CLV basis, from its configuration. */
+export function clvBasis(
+  report: Pick<ReportConfig, 'grossMargin' | 'annualDiscountRate'>,
+): ClvBasis {
+  return {
+    grossMargin: report.grossMargin ?? null,
+    annualDiscountRate: report.annualDiscountRate,
+  };
+}
+
+/**
+ * A calibration's mean predicted values: per customer active at the end (`clv_12m`), per
+ * customer with a purchase before the end (`clv_12m_all`) and per customer acquired in the
+ * period (`new_customer_clv`); null for a group without a customer.
+ */
+export interface ClvMeans {
+  readonly active: number | null;
+  readonly all: number | null;
+  readonly acquired: number | null;
+  /** How many customers each mean is over. */
+  readonly customers: { readonly active: number; readonly all: number; readonly acquired: number };
 }
 
 /** One calibration's customers by column (see HistoryColumns), with each one's summary row. */
 export interface Calibration extends HistoryColumns {
   readonly row: Uint32Array;
+  /**
+   * A customer is active at the end with a purchase day in the last `activeWindowDays` days
+   * before it: T − t_x < activeWindowDays (T − t_x is the days from the last purchase day to
+   * the last day before the end).
+   */
+  readonly activeWindowDays: number;
+  /**
+   * The calibration's period is its last `periodDays` days: a customer whose first purchase
+   * day lies in it (T < periodDays) was acquired in the period.
+   */
+  readonly periodDays: number;
+}
+
+/**
+ * The means of ClvMeans over `values` (one per customer of `h`), each summed in the
+ * customers' order (the same order gives the same double).
+ */
+export function clvMeans(values: ArrayLike<number>, h: Calibration): ClvMeans {
+  const sum = [0, 0, 0];
+  const count = [0, 0, 0];
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i] ?? 0;
+    const T = h.TDays[i] ?? 0;
+    const groups = [T - (h.txDays[i] ?? 0) < h.activeWindowDays, true, T < h.periodDays];
+    groups.forEach((inIt, g) => {
+      if (!inIt) return;
+      sum[g] = (sum[g] ?? 0) + v;
+      count[g] = (count[g] ?? 0) + 1;
+    });
+  }
+  const meanOf = (g: number): number | null =>
+    (count[g] ?? 0) > 0 ? (sum[g] ?? 0) / (count[g] ?? 1) : null;
+  return {
+    active: meanOf(0),
+    all: meanOf(1),
+    acquired: meanOf(2),
+    customers: { active: count[0] ?? 0, all: count[1] ?? 0, acquired: count[2] ?? 0 },
+  };
 }
 
 export interface LifetimeModel {
@@ -337,10 +435,10 @@ export interface LifetimeModel {
   readonly gg: GammaGamma;
 }
 
-/** A calibration's fitted models and the mean of its customers' predicted values. */
+/** A calibration's fitted models and the means of its customers' predicted values. */
 export interface LifetimeFit {
   readonly model: LifetimeModel;
-  readonly mean: number;
+  readonly means: ClvMeans;
   /** Each customer's predicted 12-month value and the histories (the first calibration only). */
   readonly values?: Float64Array;
   readonly histories?: Calibration;
@@ -352,12 +450,13 @@ export interface LifetimeFit {
  * time budget: a fit still running when it is spent gives no value (`timeLimit`), nor do
  * the ones after it. `historiesAt(i)` builds end i's histories when its turn comes, so that
  * one calibration's columns are held at a time. Results in the order of `ends`; only the
- * first (the reported period) keeps its per-customer values.
+ * first (the reported period) keeps its per-customer values. Values on `basis`.
  */
 export function fitTrend(
   ends: readonly number[],
   historiesAt: (i: number) => Calibration,
   budgetMs: number,
+  basis: ClvBasis,
 ): (LifetimeFit | { unavailable: NoModel })[] {
   const order = ends.map((end, i) => ({ i, end })).sort((a, b) => a.end - b.end);
   const deadline = performance.now() + budgetMs;
@@ -365,10 +464,10 @@ export function fitTrend(
   let warm: LifetimeModel | undefined;
   for (const { i } of order) {
     const histories = historiesAt(i);
-    const fitted = fitLifetime(histories, warm, deadline);
+    const fitted = fitLifetime(histories, warm, deadline, basis);
     if ('model' in fitted) {
       warm = fitted.model;
-      out[i] = i === 0 ? { ...fitted, histories } : { model: fitted.model, mean: fitted.mean };
+      out[i] = i === 0 ? { ...fitted, histories } : { model: fitted.model, means: fitted.means };
     } else out[i] = fitted;
   }
   return out;
@@ -385,18 +484,60 @@ export const LIFETIME_BUDGET_MS = 300_000;
 export type NoModel = 'fewCustomers' | 'boundary' | 'timeLimit';
 
 /**
- * Fits both models on one calibration's histories and values every customer: expected
- * purchases in the next 52 weeks times expected spend. No model with fewer than 10
- * customers or 10 repeat buyers, when the fit runs off towards a boundary (then the data
- * says nothing), or when `deadline` (`performance.now()`) passes first.
+ * Each customer's predicted value on `basis` (docs/kpis.md, "CLV model"): discounted
+ * expected purchases over the next 52 weeks (BG/NBD, or the NBD standing in) × expected
+ * value per purchase (Gamma-Gamma's conditional expectation) × `grossMargin` (1 on the
+ * revenue basis). `cells` and `cellOf`: countCells of the histories, when already built.
+ */
+export function customerValues(
+  model: LifetimeModel,
+  histories: HistoryColumns,
+  basis: ClvBasis,
+  counted?: { data: CountData; cellOf: Uint32Array },
+): Float64Array {
+  const { data: cells, cellOf } = counted ?? countCells(histories);
+  const { nbd, gg } = model;
+  const rate = basis.annualDiscountRate;
+  // Customers with the same (x, t_x, T) expect the same purchases.
+  const purchases = model.bg
+    ? discountedPurchasesOfCells(model.bg, cells, rate)
+    : Float64Array.from({ length: cells.w.length }, (_, k) =>
+        nbd
+          ? nbdDiscountedPurchases(
+              nbd,
+              {
+                x: cells.xs[cells.xIndex[k] ?? 0] ?? 0,
+                tx: 0,
+                T: cells.Ts[cells.TIndex[k] ?? 0] ?? 0,
+              },
+              rate,
+            )
+          : 0,
+      );
+  // Each customer's value, in the histories' order (one per customer, no map per end).
+  const values = new Float64Array(histories.x.length);
+  for (let i = 0; i < values.length; i++) {
+    const spend = expectedSpendOf(gg, histories.x[i] ?? 0, histories.mx[i] ?? Number.NaN);
+    const value = (purchases[cellOf[i] ?? 0] ?? 0) * spend;
+    values[i] = basis.grossMargin === null ? value : value * basis.grossMargin;
+  }
+  return values;
+}
+
+/**
+ * Fits both models on one calibration's histories and values every customer
+ * (customerValues). No model with fewer than 10 customers or 10 repeat buyers, when the fit
+ * runs off towards a boundary (then the data says nothing), or when `deadline`
+ * (`performance.now()`) passes first.
  */
 function fitLifetime(
   histories: Calibration,
   start: LifetimeModel | undefined,
   deadline: number,
-): { model: LifetimeModel; values: Float64Array; mean: number } | { unavailable: NoModel } {
+  basis: ClvBasis,
+): { model: LifetimeModel; values: Float64Array; means: ClvMeans } | { unavailable: NoModel } {
   try {
-    return fitLifetimeWithin(histories, start, deadline);
+    return fitLifetimeWithin(histories, start, deadline, basis);
   } catch (err) {
     if (err instanceof FitTimeout) return { unavailable: 'timeLimit' };
     throw err;
@@ -407,11 +548,13 @@ function fitLifetimeWithin(
   histories: Calibration,
   start: LifetimeModel | undefined,
   deadline: number,
-): { model: LifetimeModel; values: Float64Array; mean: number } | { unavailable: NoModel } {
+  basis: ClvBasis,
+): { model: LifetimeModel; values: Float64Array; means: ClvMeans } | { unavailable: NoModel } {
   if (performance.now() > deadline) throw new FitTimeout();
   const repeaters = spendData(histories);
   if (histories.x.length < 10 || repeaters.x.length < 10) return { unavailable: 'fewCustomers' };
-  const { data: cells, cellOf } = countCells(histories);
+  const counted = countCells(histories);
+  const cells = counted.data;
   // A fit that ran off towards a boundary (a parameter outside [1e-4, 1e4]: a mixing
   // distribution collapsing) says nothing as it stands, and its predictions sit near hyp2f1's
   // poles; Gamma-Gamma's mean spend also needs q > 1. A warm start that ends there is tried
@@ -437,30 +580,8 @@ function fitLifetimeWithin(
   }
   if (!model) return { unavailable: 'boundary' };
   if (performance.now() > deadline) throw new FitTimeout();
-  const { nbd } = model;
-  // Customers with the same (x, t_x, T) expect the same purchases.
-  const purchases = model.bg
-    ? expectedPurchasesOfCells(model.bg, cells, 52)
-    : Float64Array.from({ length: cells.w.length }, (_, k) =>
-        nbd
-          ? nbdExpectedPurchases(
-              nbd,
-              {
-                x: cells.xs[cells.xIndex[k] ?? 0] ?? 0,
-                tx: 0,
-                T: cells.Ts[cells.TIndex[k] ?? 0] ?? 0,
-              },
-              52,
-            )
-          : 0,
-      );
-  // Each customer's value, in the histories' order (one per customer, no map per end).
-  const values = new Float64Array(histories.x.length);
-  for (let i = 0; i < values.length; i++) {
-    const spend = expectedSpendOf(gg, histories.x[i] ?? 0, histories.mx[i] ?? Number.NaN);
-    values[i] = (purchases[cellOf[i] ?? 0] ?? 0) * spend;
-  }
-  return { model, values, mean: mean(values) };
+  const values = customerValues(model, histories, basis, counted);
+  return { model, values, means: clvMeans(values, histories) };
 }
 
 /** Why the export's `p_alive` is blank. */

@@ -44,11 +44,20 @@ export const CORE_KPI_IDS = [
 export type CoreKpiId = (typeof CORE_KPI_IDS)[number];
 
 /**
- * KPIs a report has only when their input exists: `clv_12m` when the lifetime model is
- * measured (the full report), `nps` and `csat` with a feedback source, `cac` with a
- * marketing-spend source, `ltv_to_cac` with both the model and the spend.
+ * KPIs a report has only when their input exists: `clv_12m`, `clv_12m_all` and
+ * `new_customer_clv` when the lifetime model is measured (the full report), `nps` and `csat`
+ * with a feedback source, `cac` with a marketing-spend source, `ltv_to_cac` with both the
+ * model and the spend.
  */
-export const EXTRA_KPI_IDS = ['clv_12m', 'ltv_to_cac', 'cac', 'nps', 'csat'] as const;
+export const EXTRA_KPI_IDS = [
+  'clv_12m',
+  'clv_12m_all',
+  'new_customer_clv',
+  'ltv_to_cac',
+  'cac',
+  'nps',
+  'csat',
+] as const;
 export type ExtraKpiId = (typeof EXTRA_KPI_IDS)[number];
 
 /** Every KPI id, in the order the report lists them. */
@@ -217,17 +226,32 @@ const defs: Record<KpiId, Omit<KpiDefinition, 'id'>> = {
       'At-risk customers over customers with a valid order in the 365 days before the end.',
   },
   clv_12m: {
-    name: 'Predicted 12-month value per customer',
+    name: '12-month CLV per active customer',
     unit: 'money',
     direction: 'up',
     definition:
-      'Expected revenue per customer over the next 52 weeks, from a BG/NBD purchase model and a Gamma-Gamma spend model fitted on the history up to the period end.',
+      'Expected value over the next 52 weeks per customer active at the period end (a valid order in the {window} days before it), from a BG/NBD purchase model and a Gamma-Gamma spend model fitted on the history up to the period end: revenue, or gross margin when the report sets one, discounted monthly at an annual rate (10 % unless the report sets another).',
+  },
+  clv_12m_all: {
+    name: '12-month CLV per customer ever',
+    unit: 'money',
+    direction: 'neutral',
+    definition:
+      'The same expected 12-month value per customer with any valid order before the period end, long-gone ones included: it falls as the customer base ages.',
+  },
+  new_customer_clv: {
+    name: '12-month CLV per new customer',
+    unit: 'money',
+    direction: 'up',
+    definition:
+      'The same expected 12-month value per customer whose first valid order is in the period, from their history at the period end.',
   },
   ltv_to_cac: {
     name: 'LTV : CAC',
     unit: 'multiple',
     direction: 'up',
-    definition: 'Predicted 12-month value per customer over the cost of acquiring a customer.',
+    definition:
+      'Predicted 12-month value per new customer over the cost of acquiring a customer: margin over cost when the report sets a gross margin, else revenue over cost.',
   },
   cac: {
     name: 'Customer acquisition cost (CAC)',

@@ -9,6 +9,7 @@ import {
   type ExtraPeriod,
   type FeedbackMeasure,
 } from '../sql/extra-query.ts';
+import type { ClvMeans } from './beyond.ts';
 import { ratio, type KpiValues } from './compute.ts';
 import type { ExtraKpiId } from './definitions.ts';
 
@@ -17,8 +18,8 @@ export interface ExtraMeasures {
   readonly feedback?: Record<FeedbackMeasure, number>;
   /** Marketing spend in the period; null when no spend was recorded in it. */
   readonly spend?: number | null;
-  /** Mean predicted 12-month value per customer at the period end. */
-  readonly clv12m?: number | null;
+  /** The lifetime model's mean predicted 12-month values at the period end; null without a model. */
+  readonly clv?: ClvMeans | null;
 }
 
 /** The optional KPIs of one period: only those whose input was measured. */
@@ -28,10 +29,15 @@ export type ExtraValues = Partial<Record<ExtraKpiId, number | null>>;
 export function computeExtraKpis(core: KpiValues, m: ExtraMeasures | undefined): ExtraValues {
   const out: ExtraValues = {};
   if (!m) return out;
-  if (m.clv12m !== undefined) out.clv_12m = m.clv12m;
+  if (m.clv !== undefined) {
+    out.clv_12m = m.clv?.active ?? null;
+    out.clv_12m_all = m.clv?.all ?? null;
+    out.new_customer_clv = m.clv?.acquired ?? null;
+  }
   if (m.spend !== undefined) {
     out.cac = ratio(m.spend, core.new_customers);
-    if (m.clv12m !== undefined) out.ltv_to_cac = ratio(m.clv12m, out.cac);
+    // What a customer acquired in the period is expected to bring, over what one cost.
+    if (m.clv !== undefined) out.ltv_to_cac = ratio(out.new_customer_clv ?? null, out.cac);
   }
   if (m.feedback) {
     const f = m.feedback;
@@ -48,7 +54,7 @@ export interface ExtraQuality {
 }
 
 export interface ExtraResult {
-  /** Measures by period label (without `clv12m`, which the lifetime model adds). */
+  /** Measures by period label (without `clv`, which the lifetime model adds). */
   readonly byLabel: ReadonlyMap<string, ExtraMeasures>;
   readonly quality: ExtraQuality;
   /** Spend of the reported period by channel, largest first; absent without a spend source. */

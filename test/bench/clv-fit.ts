@@ -81,6 +81,9 @@ function historiesAt(i: number): Calibration {
     TDays: new Float64Array(m),
     mx: new Float64Array(m),
     row: new Uint32Array(m),
+    // A weekly report's groups: active in the last 90 days, acquired in the last 7.
+    activeWindowDays: 90,
+    periodDays: 7,
   };
   let k = 0;
   for (let c = 0; c < n; c++) {
@@ -117,6 +120,7 @@ const fits = fitTrend(
     return h;
   },
   600_000,
+  { grossMargin: null, annualDiscountRate: 0.1 },
 );
 // The summaries stand in for the SQL statement's rows: not part of the fits' time.
 const ms = performance.now() - started - building;
@@ -127,7 +131,7 @@ process.stdout.write(
     fits: fits.filter((f) => 'model' in f).length,
     customers: n,
     cells,
-    clv: reported && 'mean' in reported ? reported.mean : null,
+    clv: reported && 'means' in reported ? reported.means.active : null,
     maxRssMb: process.resourceUsage().maxRSS / 1024,
   })}\n`,
 );

@@ -194,7 +194,16 @@ describe('the same KPI SQL on Athena (Trino dialect) and on DuckDB', () => {
         null,
       ]);
       expect(viaAthena.report.kpis.customers_end.value).toBeGreaterThan(100);
-      for (const id of ['nps', 'csat', 'cac', 'ltv_to_cac', 'clv_12m', 'crr_12m'] as const) {
+      for (const id of [
+        'nps',
+        'csat',
+        'cac',
+        'ltv_to_cac',
+        'clv_12m',
+        'clv_12m_all',
+        'new_customer_clv',
+        'crr_12m',
+      ] as const) {
         const value = viaAthena.report.kpis[id]?.value;
         expect({ id, measured: typeof value === 'number' && Number.isFinite(value) }).toEqual({
           id,

@@ -4,7 +4,11 @@ import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { parseConfig } from '../../functions/config/load.ts';
 import { DuckDbEngine } from '../../functions/engines/duckdb.ts';
-import { expectedPurchases, expectedSpend, probabilityAlive } from '../../functions/clv/models.ts';
+import {
+  discountedPurchases,
+  expectedSpend,
+  probabilityAlive,
+} from '../../functions/clv/models.ts';
 import { runFullReport } from '../../functions/pipeline.ts';
 import { dayNumber } from '../../functions/sql/clv-query.ts';
 
@@ -136,7 +140,10 @@ describe('the lifetime model ends on shops of every shape', () => {
           T: (end - 1 - Number(r?.first_day)) / 7,
           ...(x > 0 && Number(r?.repeat_spend) > 0 ? { mx: Number(r?.repeat_spend) / x } : {}),
         };
-        const value = expectedPurchases(bg, h, 52) * expectedSpend(gg, h);
+        // On the report's basis: revenue, discounted at its annual rate (10 % by default).
+        const basis = report.beyond?.clv.basis;
+        expect(basis).toEqual({ grossMargin: null, annualDiscountRate: 0.1 });
+        const value = discountedPurchases(bg, h, 0.1) * expectedSpend(gg, h);
         expect({ id: c.customer_id, p: c.p_alive }).toEqual({
           id: c.customer_id,
           p: probabilityAlive(bg, h),

@@ -163,6 +163,8 @@ describe('lifetime fits on columns: cells, predictions per cell, a warm-started 
         TDays: new Float64Array(seen.length),
         mx: new Float64Array(seen.length),
         row: Uint32Array.from(seen, (_, k) => k),
+        activeWindowDays: 90,
+        periodDays: 7,
       };
       seen.forEach((c, k) => {
         const before = c.days.filter((d) => d < end);
@@ -174,7 +176,7 @@ describe('lifetime fits on columns: cells, predictions per cell, a warm-started 
       });
       return h;
     };
-    const trend = fitTrend(ends, at, 60_000);
+    const trend = fitTrend(ends, at, 60_000, { grossMargin: null, annualDiscountRate: 0.1 });
     expect(trend.map((f) => ('model' in f ? 'ok' : f.unavailable))).toEqual(ends.map(() => 'ok'));
     const reported = trend[0];
     expect(reported && 'values' in reported ? reported.values.length : 0).toBe(at(0).x.length);

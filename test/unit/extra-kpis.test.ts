@@ -245,22 +245,37 @@ describe('optional KPIs and 12-month retention, hand-worked (2026-W10, New York)
 
 describe('computeExtraKpis', () => {
   const core = { new_customers: 10 } as KpiValues;
-  test('LTV : CAC is the 12-month value over CAC, n/a when either is', () => {
-    expect(computeExtraKpis(core, { clv12m: 150, spend: 300 })).toEqual({
-      clv_12m: 150,
+  test("LTV : CAC is the new customers' 12-month value over CAC, n/a when either is", () => {
+    // 300 spent on 10 new customers: CAC 30. A new customer is expected to bring 150, so
+    // LTV : CAC = 150 / 30 = 5; the active customers' 400 and everyone's 90 do not enter.
+    const clv = {
+      active: 400,
+      all: 90,
+      acquired: 150,
+      customers: { active: 40, all: 400, acquired: 10 },
+    };
+    expect(computeExtraKpis(core, { clv, spend: 300 })).toEqual({
+      clv_12m: 400,
+      clv_12m_all: 90,
+      new_customer_clv: 150,
       cac: 30,
       ltv_to_cac: 5,
     });
-    expect(computeExtraKpis(core, { clv12m: 150, spend: null })).toEqual({
-      clv_12m: 150,
+    expect(computeExtraKpis(core, { clv, spend: null })).toEqual({
+      clv_12m: 400,
+      clv_12m_all: 90,
+      new_customer_clv: 150,
       cac: null,
       ltv_to_cac: null,
     });
     expect(computeExtraKpis({ new_customers: 0 } as KpiValues, { spend: 300 })).toEqual({
       cac: null,
     });
-    expect(computeExtraKpis(core, { clv12m: null, spend: 300 })).toEqual({
+    // No model: every lifetime value and LTV : CAC are n/a.
+    expect(computeExtraKpis(core, { clv: null, spend: 300 })).toEqual({
       clv_12m: null,
+      clv_12m_all: null,
+      new_customer_clv: null,
       cac: 30,
       ltv_to_cac: null,
     });
