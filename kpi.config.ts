@@ -16,6 +16,9 @@ export default defineConfig({
       status: 'status',
     },
     excludedStatuses: ['cancelled', 'canceled', 'refunded', 'failed', 'test'],
+    // Customer attributes the reports may break their KPIs down by: each customer counts under
+    // the value of their first valid order (here the channel that brought them).
+    dimensions: { channel: 'channel' },
     // Optional: survey answers (NPS, CSAT) and marketing spend (CAC, LTV : CAC). Drop either
     // and its KPIs leave the report and the digest.
     feedback: {
@@ -41,6 +44,8 @@ export default defineConfig({
       owners: ['data-team@example.com'],
       // Mondays at 07:00 London time, for the week that ended at midnight.
       schedule: { weekDay: 'MON', hour: 7, minute: 0 },
+      // Every core KPI by acquisition channel too; the digest says where a KPI moved.
+      breakdowns: ['channel'],
       targets: {
         crr: { value: 0.85, tolerance: 0.02 },
         churn_rate: { value: 0.15, tolerance: 0.02 },

@@ -1,5 +1,6 @@
 import type { SegmentRetention } from '../kpis/structures.ts';
-import type { Report } from '../report/report.ts';
+import { kpiDefinition, type CoreKpiId, type KpiId } from '../kpis/definitions.ts';
+import type { BreakdownPart, KpiResult, Report } from '../report/report.ts';
 import type { Segment } from '../sql/structures-query.ts';
 
 /**
@@ -225,4 +226,173 @@ export function retentionDrivers(
     top,
     shown: { total: shownTotal, part: part?.cents ?? 0, rest: rest?.cents ?? 0 },
   };
+}
+
+/** A KPI a breakdown splits exactly: a sum over customers, or a ratio of two sums. */
+const ADDITIVE: readonly KpiId[] = [
+  'customers_end',
+  'new_customers',
+  'reactivated_customers',
+  'lost_customers',
+  'revenue',
+  'orders',
+  'buyers',
+  'at_risk_customers',
+];
+/** Ratio KPIs and the additive KPI that is their denominator. */
+const RATIO_OF: Partial<Record<KpiId, KpiId>> = {
+  crr: 'customers_start',
+  churn_rate: 'customers_start',
+  aov: 'orders',
+  arpu: 'customers_end',
+  arppu: 'buyers',
+  returning_buyer_rate: 'buyers',
+};
+
+/** One part's share of a KPI's move against the previous period. */
+export interface PartContribution {
+  /** The value the part stands for ('' blank); null for the others together. */
+  readonly value: string | null;
+  /** In the others' part, how many values it holds. */
+  readonly values: number;
+  readonly now: number | null;
+  readonly before: number | null;
+  /**
+   * Its part of the move: the part's own move for a sum; for a ratio, the symmetric
+   * shift-share `w̄·Δc + Δw·(c̄ − C̄)` with `w` its share of the denominator (as for retention
+   * by segment, retentionDrivers). The parts add up to the move.
+   */
+  readonly contribution: number;
+}
+
+export interface WhereDrivers {
+  /** The dimension whose one part explains most of the move. */
+  readonly dimension: string;
+  readonly total: number;
+  /** Every part of that dimension, largest contribution (in absolute value) first. */
+  readonly contributions: readonly PartContribution[];
+  readonly top: PartContribution;
+  /**
+   * As the digest shows them, in the KPI's smallest shown step (cents, customers, tenths of a
+   * point): the move, the top part's share and the rest, rounded by largest remainder so
+   * that `part + rest = total`.
+   */
+  readonly shown: { readonly total: number; readonly part: number; readonly rest: number };
+}
+
+/** The share of a move one part must explain to be named. */
+export const WHERE_MIN_SHARE = 0.5;
+
+/** How many of a KPI's smallest shown steps are in `x`: cents for money, tenths of a point. */
+function steps(id: KpiId, x: number): number {
+  const unit = kpiDefinition(id).unit;
+  if (unit === 'ratio') return x * 1000;
+  if (unit === 'money') return x * 100;
+  return x;
+}
+
+/**
+ * Where a KPI moved (docs/email.md, "What moved"): over the parts of each breakdown, each
+ * part's contribution to the move against the previous period; the dimension whose largest
+ * part explains the largest share of the move, when that is more than half of it. Null
+ * without such a part, without breakdowns, for a KPI that is neither a sum nor a ratio of
+ * sums over customers, or when the move shows as none.
+ */
+export function whereDrivers(r: Report, id: KpiId): WhereDrivers | null {
+  const den = RATIO_OF[id];
+  if (!ADDITIVE.includes(id) && den === undefined) return null;
+  const whole = r.kpis[id];
+  const total = whole?.change.previous.absolute ?? null;
+  if (!whole || total === null) return null;
+  const shownTotal =
+    kpiDefinition(id).unit === 'ratio' ? shownTenths(total) : Math.round(steps(id, total));
+  if (shownTotal === 0) return null;
+  let best: WhereDrivers | null = null;
+  let bestShare = 0;
+  for (const b of r.breakdowns ?? []) {
+    if (b.parts.length < 2) continue;
+    const contributions = partContributions(b.parts, id);
+    // Parts that do not add up to the whole's move (they always do when measured together)
+    // would tell a wrong story: none is told.
+    const sum = contributions?.reduce((s, c) => s + c.contribution, 0) ?? NaN;
+    if (contributions === null || !(Math.abs(steps(id, sum - total)) < 0.5)) continue;
+    const sorted = [...contributions].sort(
+      (a, c) => Math.abs(c.contribution) - Math.abs(a.contribution),
+    );
+    const top = sorted[0];
+    if (!top) continue;
+    // A part is named only when it explains most of the move (and the most of any dimension).
+    const share = Math.abs(top.contribution) / Math.abs(total);
+    if (share <= Math.max(bestShare, WHERE_MIN_SHARE)) continue;
+    // A sum's parts are whole steps already (cents, customers); a ratio's are rounded.
+    const part =
+      den === undefined
+        ? Math.round(steps(id, top.contribution))
+        : (largestRemainder(
+            [
+              { factor: 'part', cents: steps(id, top.contribution) },
+              { factor: 'rest', cents: steps(id, total - top.contribution) },
+            ],
+            shownTotal,
+          ).find((x) => x.factor === 'part')?.cents ?? 0);
+    bestShare = share;
+    best = {
+      dimension: b.dimension,
+      total,
+      contributions: sorted,
+      top,
+      shown: { total: shownTotal, part, rest: shownTotal - part },
+    };
+  }
+  return best;
+}
+
+/**
+ * Each part's contribution to a KPI's move (see PartContribution), in the parts' order; null
+ * for a KPI no breakdown splits, or a ratio without a denominator on one side.
+ */
+export function partContributions(
+  parts: readonly BreakdownPart[],
+  id: KpiId,
+): PartContribution[] | null {
+  const den = RATIO_OF[id];
+  if (!ADDITIVE.includes(id) && den === undefined) return null;
+  const of = (p: BreakdownPart, k: KpiId) => p.kpis[k as CoreKpiId] as KpiResult | undefined;
+  if (den === undefined) {
+    return parts.map((p) => {
+      const k = of(p, id);
+      return {
+        value: p.value,
+        values: p.values,
+        now: k?.value ?? null,
+        before: k?.previous ?? null,
+        contribution: (k?.value ?? 0) - (k?.previous ?? 0),
+      };
+    });
+  }
+  const w = parts.map((p) => ({ now: of(p, den)?.value ?? 0, before: of(p, den)?.previous ?? 0 }));
+  const d1 = w.reduce((s, x) => s + x.now, 0);
+  const d0 = w.reduce((s, x) => s + x.before, 0);
+  if (d1 === 0 || d0 === 0) return null;
+  // The whole's ratio is the denominator-weighted mean of the parts'.
+  const c1 = parts.reduce((s, p, i) => s + (w[i]?.now ?? 0) * (of(p, id)?.value ?? 0), 0) / d1;
+  const c0 =
+    parts.reduce((s, p, i) => s + (w[i]?.before ?? 0) * (of(p, id)?.previous ?? 0), 0) / d0;
+  return parts.map((p, i) => {
+    const k = of(p, id);
+    const now = k?.value ?? null;
+    const before = k?.previous ?? null;
+    // A part without a denominator on one side counts by its share (as retentionDrivers).
+    const r1 = now ?? before ?? 0;
+    const r0 = before ?? now ?? 0;
+    const w1 = (w[i]?.now ?? 0) / d1;
+    const w0 = (w[i]?.before ?? 0) / d0;
+    return {
+      value: p.value,
+      values: p.values,
+      now,
+      before,
+      contribution: ((w0 + w1) / 2) * (r1 - r0) + (w1 - w0) * ((r0 + r1) / 2 - (c0 + c1) / 2),
+    };
+  });
 }

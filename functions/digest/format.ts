@@ -34,6 +34,8 @@ export interface Formatter {
   /** A signed relative change, e.g. `+25.4%`. */
   relative(v: number | null): string;
   percent(v: number | null): string;
+  /** Money to the whole unit, for a narrow table: `$106,774`. */
+  wholeMoney(v: number | null): string;
   count(v: number): string;
   /** Two local calendar dates (YYYY-MM-DD) as a range, e.g. `16–22 Nov 2026`. */
   dateRange(firstDay: string, lastDay: string): string;
@@ -50,6 +52,12 @@ const MINUS = '−';
 /** Builds the formatters for a locale (`en`, `ru`) and an ISO 4217 currency. */
 export function formatter(locale: string, currency: string, words: UnitWords): Formatter {
   const money = new Intl.NumberFormat(locale, { style: 'currency', currency });
+  const whole = new Intl.NumberFormat(locale, {
+    style: 'currency',
+    currency,
+    maximumFractionDigits: 0,
+    minimumFractionDigits: 0,
+  });
   const percent = new Intl.NumberFormat(locale, {
     style: 'percent',
     minimumFractionDigits: 1,
@@ -142,6 +150,7 @@ export function formatter(locale: string, currency: string, words: UnitWords): F
     },
     percent: (v) => (v === null ? words.na : percent.format(v)),
     count: (v) => integer.format(v),
+    wholeMoney: (v) => (v === null ? words.na : whole.format(v).replace('-', MINUS)),
     dateRange: (a, b) => (a === b ? day.format(asDate(a)) : day.formatRange(asDate(a), asDate(b))),
     period: (p) => {
       const [year = '', part = ''] = p.label.split(/-[WQ]?/);

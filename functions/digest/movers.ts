@@ -1,6 +1,12 @@
 import { kpiDefinition, KPI_IDS, type KpiId } from '../kpis/definitions.ts';
 import { median } from '../kpis/judge.ts';
-import { flowDrivers, retentionDrivers, revenueDrivers, shownTenths } from './drivers.ts';
+import {
+  flowDrivers,
+  retentionDrivers,
+  revenueDrivers,
+  shownTenths,
+  whereDrivers,
+} from './drivers.ts';
 import { reportedKpis, type KpiResult, type Report } from '../report/report.ts';
 import type { Formatter } from './format.ts';
 import { fill, type Messages } from './messages.ts';
@@ -130,7 +136,10 @@ export function whatMoved(r: Report, f: Formatter, msg: Messages): string[] {
             previous,
             extreme: ext === null ? '' : fill(ext === 'highest' ? m.highest : m.lowest, { span }),
           });
-    const why = driverSentence(r, id, f, msg);
+    const why =
+      [driverSentence(r, id, f, msg), whereSentence(r, id, f, msg)]
+        .filter((x): x is string => x !== null)
+        .join(' ') || null;
     const withWhy = why === null ? text : `${text} ${why}`;
     if (!k.anomaly) return withWhy;
     // What the season predicted, when it was the season that judged.
@@ -279,4 +288,40 @@ export function driverSentence(r: Report, id: KpiId, f: Formatter, msg: Messages
     });
   }
   return null;
+}
+
+/** A breakdown value as the digest names it: blank, or the others together. */
+export function partName(
+  msg: Messages,
+  f: Formatter,
+  p: { readonly value: string | null; readonly values: number },
+): string {
+  const d = msg.m.drivers;
+  if (p.value === null) return fill(d.others, { count: f.count(p.values) });
+  return p.value === '' ? d.blank : p.value;
+}
+
+/**
+ * Where a KPI moved, as one sentence whose numbers add up to the move: the part of a
+ * breakdown that explains the largest share of it (whereDrivers), its value before and now,
+ * its share, and the other parts together. Null without a breakdown that splits the KPI.
+ */
+export function whereSentence(r: Report, id: KpiId, f: Formatter, msg: Messages): string | null {
+  const w = whereDrivers(r, id);
+  if (!w) return null;
+  const unit = kpiDefinition(id).unit;
+  const amount = (steps: number): string =>
+    f.change(unit, unit === 'ratio' ? steps / 1000 : unit === 'money' ? steps / 100 : steps);
+  const d = msg.m.drivers;
+  const sentence = fill(w.shown.rest === 0 ? d.whereHeld : d.where, {
+    dimension: w.dimension.replaceAll('_', ' '),
+    value: partName(msg, f, w.top),
+    before: f.value(unit, w.top.before),
+    now: f.value(unit, w.top.now),
+    part: amount(w.shown.part),
+    total: amount(w.shown.total),
+    rest: amount(w.shown.rest),
+  });
+  // Ended once: a unit may end in a period already ("п. п.").
+  return sentence.endsWith('.') ? sentence : `${sentence}.`;
 }

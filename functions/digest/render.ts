@@ -11,6 +11,7 @@ import { fill, messagesFor, type Messages } from './messages.ts';
 import {
   arrow,
   beyondSentences,
+  breakdownViews,
   cardNotes,
   digestFacts,
   digestView,
@@ -226,6 +227,19 @@ function textPart(r: Report, f: Formatter, msg: Messages, t: DigestFacts): strin
     `${pad(m.flow.new, 40)}+${f.count(flow.new)}`,
     `${pad(m.flow.reactivated, 40)}+${f.count(flow.reactivated)}`,
     `${pad(m.flow.end, 40)}${f.count(flow.end)}`,
+    ...breakdownViews(r, f, msg).flatMap((b) => [
+      '',
+      b.title.toUpperCase(),
+      `${pad(b.headers.value, 24)}${b.headers.kpis.map((h) => pad(h, 28)).join('')}`.trimEnd(),
+      ...b.rows.map((row) =>
+        `${pad(row.name, 24)}${row.cells
+          .map((c) =>
+            pad(`${c.value} ${c.change.up ? '▲ ' : c.change.down ? '▼ ' : ''}${c.change.text}`, 28),
+          )
+          .join('')}`.trimEnd(),
+      ),
+      b.note,
+    ]),
     ...beyondText(r, f, msg),
     '',
     m.table.title.toUpperCase(),

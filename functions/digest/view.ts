@@ -5,7 +5,7 @@ import { EXCLUSION_REASONS } from '../sql/report-query.ts';
 import { reportedKpis, type KpiResult, type Report } from '../report/report.ts';
 import type { Formatter } from './format.ts';
 import { fill, type Messages } from './messages.ts';
-import { anomalyNote, rankedMoves, whatMoved } from './movers.ts';
+import { anomalyNote, partName, rankedMoves, whatMoved } from './movers.ts';
 
 /*
  * What the digest says, worked out once: the words and numbers of the HTML email's view
@@ -146,6 +146,20 @@ export interface BeyondView {
 }
 
 /** A table of KPIs: its title, column headers and rows. */
+/** The KPIs a breakdown table shows for each value (docs/email.md, "By dimension"). */
+export const BREAKDOWN_KPIS = ['revenue', 'crr', 'new_customers'] as const;
+
+/** One breakdown as a compact table: a row per value, a cell per KPI with its change. */
+export interface BreakdownView {
+  readonly title: string;
+  readonly note: string;
+  readonly headers: { readonly value: string; readonly kpis: readonly string[] };
+  readonly rows: readonly {
+    readonly name: string;
+    readonly cells: readonly { readonly value: string; readonly change: ChangeView }[];
+  }[];
+}
+
 export interface KpiTableView {
   readonly title: string;
   readonly kpi: string;
@@ -201,6 +215,8 @@ export interface DigestView {
   };
   /** The cohorts and the segments; null when the report has no such sections. */
   readonly beyond: BeyondView | null;
+  /** The report's breakdowns, each a compact table. */
+  readonly breakdowns: readonly BreakdownView[];
   /** Every reported KPI that has no card. */
   readonly table: KpiTableView;
   /**
@@ -669,6 +685,37 @@ function beyondView(
   };
 }
 
+/** Each breakdown of the report as a compact table of BREAKDOWN_KPIS. */
+export function breakdownViews(r: Report, f: Formatter, msg: Messages): BreakdownView[] {
+  const m = msg.m.breakdown;
+  const unchanged = msg.m.units.unchanged;
+  return (r.breakdowns ?? []).map((b) => {
+    const dimension = b.dimension.replaceAll('_', ' ');
+    return {
+      title: fill(m.title, { dimension }),
+      note: fill(m.note, { dimension, label: f.period(r.comparisons.previous) }),
+      headers: {
+        value: dimension.charAt(0).toUpperCase() + dimension.slice(1),
+        kpis: BREAKDOWN_KPIS.map((id) => m.columns[id]),
+      },
+      rows: b.parts.map((p) => ({
+        name: partName(msg, f, p),
+        cells: BREAKDOWN_KPIS.map((id) => {
+          const k = p.kpis[id];
+          return {
+            // Money to the whole unit: the table has four columns on a phone.
+            value:
+              kpiDefinition(id).unit === 'money'
+                ? f.wholeMoney(k.value)
+                : f.value(kpiDefinition(id).unit, k.value),
+            change: changeView(f, id, k.change.previous, unchanged),
+          };
+        }),
+      })),
+    };
+  });
+}
+
 /** How many KPIs with a target meet it, and which are off or near it (in the header). */
 function verdictOf(
   kpis: readonly { id: KpiId; k: KpiResult }[],
@@ -765,6 +812,7 @@ export function digestView(
       ],
     },
     beyond: beyondView(r, f, msg, options),
+    breakdowns: breakdownViews(r, f, msg),
     // The headline KPIs have their cards above; the table holds the rest.
     table: table(m.table.title, (id) => !headline.includes(id)),
     more:

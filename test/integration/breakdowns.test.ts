@@ -12,6 +12,7 @@ import { DateTime } from 'luxon';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { parseConfig } from '../../functions/config/load.ts';
 import type { ConfigInput } from '../../functions/config/schema.ts';
+import { renderDigest } from '../../functions/digest/render.ts';
 import { DuckDbEngine } from '../../functions/engines/duckdb.ts';
 import { CORE_KPI_IDS } from '../../functions/kpis/definitions.ts';
 import { runReport } from '../../functions/pipeline.ts';
@@ -204,6 +205,18 @@ describe('the Online Retail export by Country (Latin-1, London time)', () => {
       expect(parts[0]?.value).toBe('United Kingdom');
       expect(parts.at(-1)?.value).toBeNull();
       expectPartsAddUp(whole, parts);
+      if (period === '2011-10') {
+        // The digest names the country behind a move when it explains most of it: the UK's
+        // at-risk customers, 625 → 702 of the shop's 691 → 780.
+        const uk = parts[0]?.kpis.at_risk_customers;
+        expect([uk?.previous, uk?.value]).toEqual([625, 702]);
+        expect(whole.kpis.at_risk_customers.change.previous.absolute).toBe(89);
+        const digest = await renderDigest(whole);
+        expect(digest.text).toContain(
+          'At-risk customers rose to 780 from 691, the highest in 12 months. By country: United Kingdom 625 → 702 (+77 of the +89), the others +12.',
+        );
+        expect(digest.text).toContain('the 33 other values');
+      }
 
       for (const [i, e] of expected.entries()) {
         const alone = await run(

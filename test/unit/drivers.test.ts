@@ -6,13 +6,21 @@ import {
   largestRemainder,
   retentionDrivers,
   revenueDrivers,
+  partContributions,
   shownTenths,
+  whereDrivers,
 } from '../../functions/digest/drivers.ts';
 import { formatter } from '../../functions/digest/format.ts';
 import { messagesFor } from '../../functions/digest/messages.ts';
-import { driverSentence, importance, rankedMoves } from '../../functions/digest/movers.ts';
+import {
+  driverSentence,
+  importance,
+  rankedMoves,
+  whereSentence,
+} from '../../functions/digest/movers.ts';
+import type { KpiId } from '../../functions/kpis/definitions.ts';
 import type { SegmentRetention } from '../../functions/kpis/structures.ts';
-import type { KpiResult, Report } from '../../functions/report/report.ts';
+import type { BreakdownPart, KpiResult, Report } from '../../functions/report/report.ts';
 import { SEGMENTS } from '../../functions/sql/structures-query.ts';
 
 const fixture = JSON.parse(
@@ -378,5 +386,174 @@ describe('retention by the segment that moved it most (issue 15, item 2)', () =>
     expect(Math.round((shown[0] ?? 0) * 10) + Math.round((shown[2] ?? 0) * 10)).toBe(
       Math.round((shown[1] ?? 0) * 10),
     );
+  });
+});
+
+describe('where it moved: the parts of a breakdown (issue 16, item 1)', () => {
+  /** A KPI result with only what the drivers read: the value now and before. */
+  const k = (value: number | null, previous: number | null): KpiResult =>
+    ({
+      value,
+      previous,
+      change: {
+        previous: {
+          absolute: value === null || previous === null ? null : value - previous,
+          relative: null,
+          verdict: null,
+        },
+      },
+    }) as unknown as KpiResult;
+  /** A report with a whole and the parts of one breakdown (`value` null: the others). */
+  function withParts(
+    whole: Partial<Record<KpiId, KpiResult>>,
+    parts: { value: string | null; values?: number; kpis: Partial<Record<KpiId, KpiResult>> }[],
+  ): Report {
+    return {
+      ...fixture,
+      kpis: { ...fixture.kpis, ...whole },
+      breakdowns: [
+        {
+          dimension: 'country',
+          values: parts.length,
+          parts: parts.map((p) => ({
+            value: p.value,
+            values: p.values ?? 1,
+            customers: 1,
+            kpis: p.kpis as BreakdownPart['kpis'],
+            customerFlow: fixture.customerFlow,
+          })),
+        },
+      ],
+    };
+  }
+
+  test('hand-worked, a ratio: retention fell in France, the rest held', () => {
+    // France: 100 → 100 at the start, retention 72 % → 64 %; the rest: 300 → 300, 80 % → 80 %.
+    // Whole: (72 + 240) / 400 = 78 % → (64 + 240) / 400 = 76 %: −2 pt.
+    // France: w̄ = 0.25, Δc = −8 pt, Δw = 0 → −2 pt; the rest: 0.75 × 0 = 0.
+    const r = withParts({ crr: k(0.76, 0.78), customers_start: k(400, 400) }, [
+      { value: 'France', kpis: { crr: k(0.64, 0.72), customers_start: k(100, 100) } },
+      { value: null, values: 3, kpis: { crr: k(0.8, 0.8), customers_start: k(300, 300) } },
+    ]);
+    const w = whereDrivers(r, 'crr');
+    expect(w?.dimension).toBe('country');
+    expect(w?.top.value).toBe('France');
+    expect(w?.top.contribution).toBeCloseTo(-0.02, 12);
+    expect(w?.shown).toEqual({ total: -20, part: -20, rest: 0 });
+    const f = formatter('en', 'USD', messagesFor('en').m.units);
+    expect(whereSentence(r, 'crr', f, messagesFor('en'))).toBe(
+      'By country: France 72.0% → 64.0% (−2.0 pt of the −2.0 pt), the others held.',
+    );
+  });
+
+  test('hand-worked, a ratio whose shares move: shift-share parts that add up', () => {
+    // A: 100 → 200 at the start, retention 90 % → 90 %; B: 100 → 100, 50 % → 60 %.
+    // Whole: (90 + 50) / 200 = 70 % → (180 + 60) / 300 = 80 %: +10 pt. C̄ = 75 %.
+    // A: w 0.5 → 2/3, w̄ = 7/12, Δc = 0, Δw = 1/6, c̄ − C̄ = 15 pt → +2.5 pt.
+    // B: w 0.5 → 1/3, w̄ = 5/12, Δc = +10 pt → +4.1667 pt; Δw = −1/6, c̄ − C̄ = −20 pt → +3.3333.
+    // B: +7.5 pt; A + B = +10 pt.
+    const r = withParts({ crr: k(0.8, 0.7), customers_start: k(300, 200) }, [
+      { value: 'A', kpis: { crr: k(0.9, 0.9), customers_start: k(200, 100) } },
+      { value: 'B', kpis: { crr: k(0.6, 0.5), customers_start: k(100, 100) } },
+    ]);
+    const w = whereDrivers(r, 'crr');
+    expect(w?.top.value).toBe('B');
+    expect(w?.contributions.map((c) => c.contribution)).toEqual([
+      expect.closeTo(0.075, 12),
+      expect.closeTo(0.025, 12),
+    ]);
+    expect(w?.shown).toEqual({ total: 100, part: 75, rest: 25 });
+    const ru = messagesFor('ru');
+    const said = whereSentence(r, 'crr', formatter('ru', 'RUB', ru.m.units), ru);
+    // Russian numbers have narrow no-break spaces before % (compared as plain spaces).
+    expect(said?.replace(/\s/g, ' ')).toBe(
+      'Срез «country»: B 50,0 % → 60,0 % (+7,5 п. п. из +10,0 п. п.), остальные +2,5 п. п.',
+    );
+  });
+
+  test('hand-worked, a sum: revenue to the cent; the others and a blank value by name', () => {
+    // +$1,000.01 = (blank) +$1,200.00 + the 2 others −$199.99.
+    const r = withParts({ revenue: k(5000.01, 4000) }, [
+      { value: '', kpis: { revenue: k(3000, 1800) } },
+      { value: null, values: 2, kpis: { revenue: k(2000.01, 2200) } },
+    ]);
+    const f = formatter('en', 'USD', messagesFor('en').m.units);
+    expect(whereSentence(r, 'revenue', f, messagesFor('en'))).toBe(
+      'By country: (blank) $1,800.00 → $3,000.00 (+$1,200.00 of the +$1,000.01), the others −$199.99.',
+    );
+    const others = withParts({ revenue: k(5000.01, 4000) }, [
+      { value: 'UK', kpis: { revenue: k(3000, 2900) } },
+      { value: null, values: 2, kpis: { revenue: k(2000.01, 1100) } },
+    ]);
+    expect(whereSentence(others, 'revenue', f, messagesFor('en'))).toBe(
+      'By country: the 2 other values $1,100.00 → $2,000.01 (+$900.01 of the +$1,000.01), the others +$100.00.',
+    );
+  });
+
+  test('no sentence without a breakdown, for a KPI no breakdown splits, or when the parts do not add up', () => {
+    expect(whereDrivers({ ...fixture, breakdowns: [] }, 'revenue')).toBeNull();
+    expect(whereDrivers(fixture, 'median_days_between_purchases')).toBeNull();
+    const wrong = withParts({ revenue: k(5000, 4000) }, [
+      { value: 'A', kpis: { revenue: k(3000, 2000) } },
+      { value: 'B', kpis: { revenue: k(2000, 1999) } },
+    ]);
+    expect(whereDrivers(wrong, 'revenue')).toBeNull();
+  });
+
+  test('property: contributions add up to the move, the shown parts to the move shown', () => {
+    const part = fc.record({
+      s0: fc.integer({ min: 1, max: 5000 }),
+      s1: fc.integer({ min: 1, max: 5000 }),
+      r0: fc.integer({ min: 0, max: 5000 }),
+      r1: fc.integer({ min: 0, max: 5000 }),
+    });
+    fc.assert(
+      fc.property(fc.array(part, { minLength: 2, maxLength: 6 }), (ps) => {
+        const q = ps.map((p) => ({ ...p, r0: Math.min(p.r0, p.s0), r1: Math.min(p.r1, p.s1) }));
+        const sum = (f: (p: (typeof q)[number]) => number) => q.reduce((t, p) => t + f(p), 0);
+        const whole = k(sum((p) => p.r1) / sum((p) => p.s1), sum((p) => p.r0) / sum((p) => p.s0));
+        const r = withParts(
+          {
+            crr: whole,
+            customers_start: k(
+              sum((p) => p.s1),
+              sum((p) => p.s0),
+            ),
+          },
+          q.map((p, i) => ({
+            value: `v${i}`,
+            kpis: { crr: k(p.r1 / p.s1, p.r0 / p.s0), customers_start: k(p.s1, p.s0) },
+          })),
+        );
+        const move = (whole.value ?? 0) - (whole.previous ?? 0);
+        const parts = r.breakdowns?.[0]?.parts ?? [];
+        const c = partContributions(parts, 'crr') ?? [];
+        const added = c.reduce((t, x) => t + x.contribution, 0);
+        if (Math.abs(added - move) > 1e-12) return false;
+        const w = whereDrivers(r, 'crr');
+        const most = Math.max(...c.map((x) => Math.abs(x.contribution)));
+        // Named exactly when one part explains more than half of a move that shows.
+        if (shownTenths(move) === 0 || most <= Math.abs(move) / 2) return w === null;
+        return (
+          w !== null &&
+          Math.abs(w.top.contribution) === most &&
+          w.shown.part + w.shown.rest === w.shown.total &&
+          w.shown.total === shownTenths(move)
+        );
+      }),
+    );
+  });
+
+  test('the sample week: revenue rose in every channel, none explains most of it, none is named', () => {
+    const parts = fixture.breakdowns?.[0]?.parts ?? [];
+    const c = partContributions(parts, 'revenue') ?? [];
+    const cents = (v: number | null): number => Math.round((v ?? 0) * 100);
+    // The channels' moves add up to the shop's, to the cent.
+    expect(c.reduce((t, x) => t + Math.round(x.contribution * 100), 0)).toBe(
+      cents(fixture.kpis.revenue.value) - cents(fixture.kpis.revenue.previous),
+    );
+    expect(c.map((x) => x.value)).toEqual(['search', 'social', 'email', 'referral', 'direct']);
+    expect(c.every((x) => x.contribution > 0)).toBe(true);
+    expect(whereDrivers(fixture, 'revenue')).toBeNull();
   });
 });
