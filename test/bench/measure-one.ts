@@ -7,7 +7,9 @@
  * - `full`: the full report (KPIs, cohorts, RFM, the at-risk list and the lifetime model
  *   refitted at every compared period end);
  * - `scans`: the full report again, counting from DuckDB's own profile of each statement
- *   how many statements ran and how many of them scanned the orders file.
+ *   how many statements ran and how many of them scanned the orders file;
+ * - `report-by-channel`, `full-by-channel`: the weekly KPI report and the full report broken
+ *   down by the orders' `channel` (the top 5 values and the rest).
  * Prints one JSON line: { ms, maxRssMb, rows, statements?, sourceScans? }.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -18,7 +20,7 @@ import { DuckDbEngine } from '../../functions/engines/duckdb.ts';
 import { runFullReport, runReport } from '../../functions/pipeline.ts';
 import { SAMPLE_END } from '../../functions/cli/main.ts';
 
-const MODES = ['floor', 'report', 'full', 'scans'] as const;
+const MODES = ['floor', 'report', 'full', 'scans', 'report-by-channel', 'full-by-channel'] as const;
 const [mode, file] = process.argv.slice(2) as [(typeof MODES)[number], string | undefined];
 if (!MODES.includes(mode) || !file) {
   process.stderr.write(`usage: measure-one.ts ${MODES.join('|')} FILE\n`);
@@ -73,19 +75,34 @@ if (mode === 'floor') {
     FROM ${relation} GROUP BY customer_id) t`);
   checksum = Number(rows[0]?.orders);
 } else {
+  const byChannel = mode.endsWith('-by-channel');
   const config = parseConfig({
-    source: { relation: { kind: 'file', path: file } },
-    reports: [{ id: 'bench', name: 'Bench', period: 'week', timeZone: 'Europe/London' }],
+    source: {
+      relation: { kind: 'file', path: file },
+      ...(byChannel ? { dimensions: { channel: 'channel' } } : {}),
+    },
+    reports: [
+      {
+        id: 'bench',
+        name: 'Bench',
+        period: 'week',
+        timeZone: 'Europe/London',
+        ...(byChannel ? { breakdowns: ['channel'] } : {}),
+      },
+    ],
   });
   const [report] = config.reports;
   if (!report) throw new Error('no report');
   const request = { report, source: config.source, now: SAMPLE_END };
-  const result =
-    mode === 'report'
-      ? await runReport(request, { engine })
-      : (await runFullReport(request, { engine })).report;
+  const kpisOnly = mode === 'report' || mode === 'report-by-channel';
+  const result = kpisOnly
+    ? await runReport(request, { engine })
+    : (await runFullReport(request, { engine })).report;
   checksum = result.dataQuality.rowsRead;
-  if (mode !== 'report' && result.kpis.clv_12m?.value == null) {
+  if (byChannel && (result.breakdowns?.[0]?.parts.length ?? 0) < 2) {
+    process.stderr.write('bench: no breakdown by channel\n');
+  }
+  if (!kpisOnly && result.kpis.clv_12m?.value == null) {
     process.stderr.write('bench: clv_12m has no value\n');
   }
 }
