@@ -95,6 +95,10 @@ const FLAG_HELP: Record<string, FlagHelp> = {
     value: 'N',
     text: "days a customer stays active (default: the report's)",
   },
+  breakdowns: {
+    value: 'D,E',
+    text: "break the KPIs down by these of source.dimensions, or none (default: the report's)",
+  },
   'mail-from': {
     value: 'ADDR',
     text: 'the digest.eml From header (default: kpi-digest@localhost)',
@@ -138,6 +142,7 @@ const RUN_FLAGS = [
   'out',
   'now',
   'active-window-days',
+  'breakdowns',
   'kpis-only',
   'mail-from',
   'mail-to',
@@ -164,6 +169,7 @@ const COMMANDS: Record<string, { readonly about: string; readonly flags: readonl
       'format',
       'out',
       'active-window-days',
+      'breakdowns',
       'kpis-only',
       'mail-from',
       'mail-to',
@@ -199,6 +205,7 @@ export const EXAMPLES = [
   'run --report monthly --period 2026-10 --format all --out out/monthly',
   'run --source .cache/sample/orders.parquet --period 2026-11-01..2026-11-15 --timezone America/New_York',
   'backfill --from 2026-W44 --to 2026-W47 --kpis-only',
+  'run --report monthly --period 2026-10 --breakdowns channel --kpis-only',
   'run --engine athena --period 2026-W47 --print-sql',
   'init --source test/data/online-retail/invoices-raw.csv --json',
   'demo',
@@ -241,6 +248,7 @@ const options = {
   from: { type: 'string' },
   to: { type: 'string' },
   'active-window-days': { type: 'string' },
+  breakdowns: { type: 'string' },
   'mail-from': { type: 'string' },
   'mail-to': { type: 'string' },
   engine: { type: 'string' },
@@ -404,7 +412,22 @@ async function resolveConfig(
     }
     out = { ...out, activeWindowDays: n };
   }
+  out = withBreakdowns(out, config, flags.breakdowns);
   return { config, report: out };
+}
+
+/** `--breakdowns D,E` (or `none`) in place of the report's; each must be a dimension. */
+function withBreakdowns(report: ReportConfig, config: Config, flag: string | undefined) {
+  if (flag === undefined) return report;
+  const names = flag === 'none' ? [] : flag.split(',').map((d) => d.trim());
+  const known = Object.keys(config.source.dimensions);
+  const unknown = names.filter((d) => !known.includes(d));
+  if (unknown.length > 0 || names.length > 3 || new Set(names).size !== names.length) {
+    throw new UsageError(
+      `--breakdowns ${echo(flag)}: expected up to 3 different names of source.dimensions (${known.join(', ') || 'none configured'}), or none`,
+    );
+  }
+  return { ...report, breakdowns: names };
 }
 
 function periodFlag(label: string | undefined, flag: string): Period | undefined {
@@ -482,11 +505,12 @@ async function athenaRun(flags: Flags, ctx: RunContext): Promise<void> {
   const period = periodFlag(flags.period, 'period');
   const format = parseFormat(flags.format);
   const config = await projectConfig(flags, ctx.cwd);
-  const report = flags.report
+  const configured = flags.report
     ? config.reports.find((r) => r.id === flags.report)
     : config.reports[0];
-  if (!report)
+  if (!configured)
     throw new UsageError(`--report ${echo(flags.report ?? '')} is not in the configuration`);
+  const report = withBreakdowns(configured, config, flags.breakdowns);
   const workGroup = flags.workgroup ?? config.aws?.athena.workGroup;
   if (!workGroup) throw new UsageError('--workgroup is required (or aws.athena in the config)');
   const table = flags.table ?? (config.aws ? athenaSource(config).relation : undefined);

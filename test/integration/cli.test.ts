@@ -147,6 +147,41 @@ describe('kpi run', () => {
     expect(r.err).toContain('kpi: running');
   });
 
+  test('--breakdowns replaces the report’s (none: no breakdown), on DuckDB and in the statements for Athena', async () => {
+    const args = ['run', '--config', 'kpi.config.ts', '--period', '2026-W47', '--kpis-only'];
+    const none = await kpi([...args, '--engine', 'athena', '--print-sql', '--breakdowns', 'none']);
+    expect(none.code).toBe(0);
+    expect(none.out).not.toContain('GROUPING SETS');
+    const by = await kpi([...args, '--engine', 'athena', '--print-sql']);
+    expect(by.out).toContain('GROUPING SETS ((), (part_0))');
+    const dir = mkdtempSync(join(tmpdir(), 'kpi-breakdowns-'));
+    const file = writeOrdersCsv([
+      { order_id: '1', customer_id: 'a', ordered_at: '2026-11-17T10:00:00Z', amount: 10 },
+    ]);
+    const config = join(dir, 'kpi.config.json');
+    writeFileSync(
+      config,
+      JSON.stringify({
+        source: { relation: { kind: 'file', path: file }, dimensions: { shop: "'web'" } },
+        reports: [{ id: 'w', name: 'W', period: 'week' }],
+      }),
+    );
+    const r = await kpi([
+      'run',
+      '--config',
+      config,
+      '--period',
+      '2026-W47',
+      '--breakdowns',
+      'shop',
+    ]);
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.out) as Report;
+    expect(report.breakdowns?.map((b) => [b.dimension, b.parts.map((p) => p.value)])).toEqual([
+      ['shop', ['web']],
+    ]);
+  });
+
   test('--timezone moves the boundaries', async () => {
     const r = await kpi([
       'run',
@@ -263,6 +298,14 @@ describe('kpi run', () => {
     [
       ['run', '--config', 'kpi.config.ts', '--report', 'nope'],
       /--report "nope" is not in the configuration/,
+    ],
+    [
+      ['run', '--source', 'x.csv', '--breakdowns', 'country'],
+      /^kpi: --breakdowns "country": expected up to 3 different names of source.dimensions \(none configured\), or none$/,
+    ],
+    [
+      ['run', '--engine', 'athena', '--breakdowns', 'channel,channel', '--print-sql'],
+      /^kpi: --breakdowns "channel,channel": expected up to 3 different names of source.dimensions \(channel\), or none$/,
     ],
   ])('%j exits 2 with a one-line error', async (args, message) => {
     const r = await kpi(args);
