@@ -125,7 +125,6 @@ export async function planRun(
       ...(dimensions.length > 0
         ? {
             parts: {
-              top: r.breakdownTop,
               rankedAt: measuredPeriod(period, r.timeZone, r.activeWindowDays, r.atRiskDays).end,
             },
           }
@@ -156,7 +155,7 @@ export async function planRun(
       engine.dialect,
       table.name,
       measured,
-      dimensions.length > 0 ? { dimensions: dimensions.length } : undefined,
+      dimensions.length > 0 ? { dimensions: dimensions.length, top: r.breakdownTop } : undefined,
     ),
     // The optional sources (feedback, marketing spend), the reported period first.
     extras: await planExtras({

@@ -283,6 +283,18 @@ export interface WhereDrivers {
 /** The share of a move one part must explain to be named. */
 export const WHERE_MIN_SHARE = 0.5;
 
+/**
+ * A move in the KPI's smallest shown steps, rounded as the digest shows it (half away from
+ * zero): tenths of a point for ratios (shownTenths), cents for money, units for counts.
+ */
+function shownSteps(id: KpiId, x: number): number {
+  const unit = kpiDefinition(id).unit;
+  if (unit === 'ratio') return shownTenths(x);
+  const n =
+    unit === 'money' ? Math.round(Number(Math.abs(x).toFixed(2)) * 100) : Math.round(Math.abs(x));
+  return x < 0 && n > 0 ? -n : n;
+}
+
 /** How many of a KPI's smallest shown steps are in `x`: cents for money, tenths of a point. */
 function steps(id: KpiId, x: number): number {
   const unit = kpiDefinition(id).unit;
@@ -304,8 +316,7 @@ export function whereDrivers(r: Report, id: KpiId): WhereDrivers | null {
   const whole = r.kpis[id];
   const total = whole?.change.previous.absolute ?? null;
   if (!whole || total === null) return null;
-  const shownTotal =
-    kpiDefinition(id).unit === 'ratio' ? shownTenths(total) : Math.round(steps(id, total));
+  const shownTotal = shownSteps(id, total);
   if (shownTotal === 0) return null;
   let best: WhereDrivers | null = null;
   let bestShare = 0;
@@ -319,14 +330,17 @@ export function whereDrivers(r: Report, id: KpiId): WhereDrivers | null {
     const sorted = [...contributions].sort(
       (a, c) => Math.abs(c.contribution) - Math.abs(a.contribution),
     );
-    const top = sorted[0];
+    // The part named moved the way the whole did, and has a value on both sides.
+    const top = sorted.find(
+      (c) => Math.sign(c.contribution) === Math.sign(total) && c.now !== null && c.before !== null,
+    );
     if (!top) continue;
     // A part is named only when it explains most of the move (and the most of any dimension).
-    const share = Math.abs(top.contribution) / Math.abs(total);
+    const share = top.contribution / total;
     if (share <= Math.max(bestShare, WHERE_MIN_SHARE)) continue;
     // A sum's parts are whole steps already (cents, customers); a ratio's are rounded.
     const part =
-      den === undefined
+      RATIO_OF[id] === undefined
         ? Math.round(steps(id, top.contribution))
         : (largestRemainder(
             [

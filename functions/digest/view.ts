@@ -145,7 +145,6 @@ export interface BeyondView {
   };
 }
 
-/** A table of KPIs: its title, column headers and rows. */
 /** The KPIs a breakdown table shows for each value (docs/email.md, "By dimension"). */
 export const BREAKDOWN_KPIS = ['revenue', 'crr', 'new_customers'] as const;
 
@@ -160,6 +159,7 @@ export interface BreakdownView {
   }[];
 }
 
+/** A table of KPIs: its title, column headers and rows. */
 export interface KpiTableView {
   readonly title: string;
   readonly kpi: string;
@@ -689,31 +689,34 @@ function beyondView(
 export function breakdownViews(r: Report, f: Formatter, msg: Messages): BreakdownView[] {
   const m = msg.m.breakdown;
   const unchanged = msg.m.units.unchanged;
-  return (r.breakdowns ?? []).map((b) => {
-    const dimension = b.dimension.replaceAll('_', ' ');
-    return {
-      title: fill(m.title, { dimension }),
-      note: fill(m.note, { dimension, label: f.period(r.comparisons.previous) }),
-      headers: {
-        value: dimension.charAt(0).toUpperCase() + dimension.slice(1),
-        kpis: BREAKDOWN_KPIS.map((id) => m.columns[id]),
-      },
-      rows: b.parts.map((p) => ({
-        name: partName(msg, f, p),
-        cells: BREAKDOWN_KPIS.map((id) => {
-          const k = p.kpis[id];
-          return {
-            // Money to the whole unit: the table has four columns on a phone.
-            value:
-              kpiDefinition(id).unit === 'money'
-                ? f.wholeMoney(k.value)
-                : f.value(kpiDefinition(id).unit, k.value),
-            change: changeView(f, id, k.change.previous, unchanged),
-          };
-        }),
-      })),
-    };
-  });
+  // A breakdown without a part (no customer before the end) has no table.
+  return (r.breakdowns ?? [])
+    .filter((b) => b.parts.length > 0)
+    .map((b) => {
+      const dimension = b.dimension.replaceAll('_', ' ');
+      return {
+        title: fill(m.title, { dimension }),
+        note: fill(m.note, { dimension, label: f.period(r.comparisons.previous) }),
+        headers: {
+          value: dimension.charAt(0).toUpperCase() + dimension.slice(1),
+          kpis: BREAKDOWN_KPIS.map((id) => m.columns[id]),
+        },
+        rows: b.parts.map((p) => ({
+          name: partName(msg, f, p),
+          cells: BREAKDOWN_KPIS.map((id) => {
+            const k = p.kpis[id];
+            return {
+              // Money to the whole unit: the table has four columns on a phone.
+              value:
+                kpiDefinition(id).unit === 'money'
+                  ? f.wholeMoney(k.value)
+                  : f.value(kpiDefinition(id).unit, k.value),
+              change: changeView(f, id, k.change.previous, unchanged),
+            };
+          }),
+        })),
+      };
+    });
 }
 
 /** How many KPIs with a target meet it, and which are off or near it (in the header). */

@@ -28,10 +28,10 @@ export interface BaseSpec extends OrdersInput {
   /** The lifetime model's purchase days before each end (local dates `YYYY-MM-DD`). */
   readonly lifetime?: { readonly ends: readonly string[]; readonly timeZone: string };
   /**
-   * The parts of the breakdowns by `dimensions` (see Breakdown in report-query.ts): the `top`
-   * values with the most customers before `rankedAt` are parts 1…top, the rest part 0.
+   * With `dimensions`: count each customer's valid orders before `rankedAt` (`d_known`), by
+   * which the statements rank the values (see Breakdown in report-query.ts).
    */
-  readonly parts?: { readonly top: number; readonly rankedAt: Date };
+  readonly parts?: { readonly rankedAt: Date };
 }
 
 /** The fields of each element of `k_block`, the valid orders inside the periods. */
@@ -71,7 +71,8 @@ const MONEY = 'DECIMAL(18, 2)';
  *
  * Columns, all over the customer's rows:
  * - the dimensions (`dim_<i>`, see OrdersInput.dimensions) at the first valid order, NULL
- *   for a customer without one;
+ *   for a customer without one, and with `parts` the valid orders before the reported end
+ *   (`d_known`);
  * - data quality: `q_rows`, `q_r<code>` (rows left out for each reason), `q_dup_ids`,
  *   the latest time of a valid order and of a row left out (`q_latest_valid`,
  *   `q_latest_invalid`);
@@ -293,18 +294,18 @@ export function buildBaseQuery(spec: BaseSpec): string {
     ${rows}
     ) t`;
   }
-  const dims = (spec.dimensions ?? []).map((_, i) => i);
-  const parts = spec.parts && dims.length > 0 ? spec.parts : null;
-  if (parts) {
+  // With breakdowns: the customer's valid orders before the reported end, which rank the
+  // values (see Breakdown in report-query.ts).
+  if (spec.parts && (spec.dimensions ?? []).length > 0) {
     aggs.push({
       name: 'd_known',
       kind: 'count',
-      when: `${valid} AND ordered_at < ${ts(parts.rankedAt)}`,
+      when: `${valid} AND ordered_at < ${ts(spec.parts.rankedAt)}`,
     });
   }
-  const plain = aggs.filter((a) => !inArrays.has(a.name) && a.name !== 'd_known').map(finalOf);
-  const customers = `SELECT customer_id,
-  ${[...plain, ...finals].join(',\n  ')}${parts ? ',\n  d_known' : ''}
+  const plain = aggs.filter((a) => !inArrays.has(a.name)).map(finalOf);
+  return `SELECT customer_id,
+  ${[...plain, ...finals].join(',\n  ')}
 FROM (
   SELECT customer_id,
     ${aggs.map((a) => `${typed(a)} AS ${a.name}`).join(',\n    ')}
@@ -313,31 +314,4 @@ FROM (
   ) o
   GROUP BY customer_id
 ) c`;
-  if (!parts) return customers;
-  // Each value's customers before the reported end (`n_<i>`), then its rank by them (ties:
-  // by the value), which only values with customers have; the part is the rank up to `top`.
-  const kept = ['customer_id', ...[...plain, ...finals].map((c) => c.split(' AS ').pop() ?? c)];
-  return `SELECT ${kept.join(', ')},
-  ${dims
-    .map(
-      (i) =>
-        `rank_${i}, CAST(CASE WHEN rank_${i} <= ${parts.top} THEN rank_${i} ELSE 0 END AS INTEGER) AS part_${i}`,
-    )
-    .join(',\n  ')}
-FROM (
-  SELECT n.*,
-    ${dims
-      .map(
-        (i) =>
-          `CASE WHEN n_${i} > 0 THEN dense_rank() OVER (ORDER BY n_${i} DESC, dim_${i}) END AS rank_${i}`,
-      )
-      .join(',\n    ')}
-  FROM (
-    SELECT c.*,
-      ${dims.map((i) => `count(CASE WHEN d_known > 0 THEN 1 END) OVER (PARTITION BY dim_${i}) AS n_${i}`).join(',\n      ')}
-    FROM (
-${customers}
-    ) c
-  ) n
-) r`;
 }

@@ -123,7 +123,8 @@ export interface OrdersInput {
 export function classifiedOrders(input: OrdersInput, extraColumns: readonly string[] = []): string {
   const { relation, columns: c, excludedStatuses } = input;
   const dims = (input.dimensions ?? []).map((_, i) => `dim_${i}`);
-  // The dimensions ride along every level below, after the contract's columns.
+  // The dimensions ride along every level below, after the contract's columns; where rows
+  // of an order tie on everything else, the lowest values stand for it, so the engines agree.
   const more = dims.map((d) => `, ${d}`).join('');
   const statusExpr =
     c.status === null ? 'CAST(NULL AS VARCHAR)' : `CAST(${columnSql(c.status)} AS VARCHAR)`;
@@ -172,7 +173,7 @@ export function classifiedOrders(input: OrdersInput, extraColumns: readonly stri
               THEN CAST(sum(amount) OVER (PARTITION BY order_id) AS DECIMAL(18, 2)) END AS amount,
             row_number() OVER (
               PARTITION BY order_id
-              ORDER BY ordered_at DESC NULLS LAST, customer_id NULLS LAST, status NULLS LAST
+              ORDER BY ordered_at DESC NULLS LAST, customer_id NULLS LAST, status NULLS LAST${more}
             ) AS line_rank
           FROM (${utc}) order_lines
         ) ranked_lines
@@ -196,7 +197,7 @@ export function classifiedOrders(input: OrdersInput, extraColumns: readonly stri
       SELECT order_id, customer_id, ordered_at, amount, status${more},
         row_number() OVER (
           PARTITION BY order_id
-          ORDER BY ordered_at DESC NULLS LAST, customer_id NULLS LAST, amount DESC NULLS LAST, status NULLS LAST
+          ORDER BY ordered_at DESC NULLS LAST, customer_id NULLS LAST, amount DESC NULLS LAST, status NULLS LAST${more}
         ) AS rn,
         count(*) OVER (PARTITION BY order_id) AS id_rows
       FROM (

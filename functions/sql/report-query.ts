@@ -16,20 +16,54 @@ export interface ReportQueryInput {
 
 /**
  * A breakdown of every measure by the dimensions of the customer table (`dim_<i>`, the
- * value at the customer's first valid order, with its `part_<i>` and `rank_<i>`, see
- * BaseSpec.parts): the values with the most customers are a part each (1 = the most), the
- * rest one part, 0 ("Other"). Each customer is in exactly one part of each dimension, so
- * counts and sums of the parts add up to the whole. A statement measures the whole and
- * every part in the same pass (`dim` −1: the whole; `dim` i: dimension i, with `part`).
+ * value at the customer's first valid order): the `top` values with the most customers
+ * with a valid order before the reported end (`d_known`; ties: by value) are a part each
+ * (1 = the most), every other value one part, 0 ("Other"). Each customer is in exactly one
+ * part of each dimension, so counts and sums of the parts add up to the whole. A statement
+ * measures the whole and every part in the same pass (`dim` −1: the whole; `dim` i:
+ * dimension i, with `part`).
  */
 export interface Breakdown {
   /** How many dimensions the customer table carries. */
   readonly dimensions: number;
+  /** Values that are a part of their own; the rest are one part. */
+  readonly top: number;
 }
 
-/** The customer table, as `b`. */
+/**
+ * The customer table as `b`, with each customer's part of each dimension (`part_<i>`), the
+ * value it stands for (`value_<i>`, NULL in Other) and the value's rank (`rank_<i>`; the
+ * largest in Other is how many values have customers). The values are ranked in a small
+ * grouped read of the table's `dim_<i>` and `d_known` (no window over the customers: on
+ * Athena such a window would run on one node), joined back by value.
+ */
 function withParts(input: ReportQueryInput): string {
-  return `${tableName(input.base)} b`;
+  const base = tableName(input.base);
+  const bd = input.breakdown;
+  if (!bd || bd.dimensions === 0) return `${base} b`;
+  const dims = Array.from({ length: bd.dimensions }, (_, i) => i);
+  const joins = dims.map(
+    (i) => `LEFT JOIN (
+    SELECT v, row_number() OVER (ORDER BY n DESC, v) AS r
+    FROM (
+      SELECT dim_${i} AS v, count(CASE WHEN d_known > 0 THEN 1 END) AS n
+      FROM ${base}
+      GROUP BY dim_${i}
+    ) g
+    WHERE n > 0
+  ) r${i} ON c.dim_${i} = r${i}.v`,
+  );
+  const columns = dims.flatMap((i) => [
+    `CAST(CASE WHEN r${i}.r <= ${bd.top} THEN r${i}.r ELSE 0 END AS INTEGER) AS part_${i}`,
+    `CASE WHEN r${i}.r <= ${bd.top} THEN r${i}.v END AS value_${i}`,
+    `r${i}.r AS rank_${i}`,
+  ]);
+  return `(
+  SELECT c.*,
+    ${columns.join(',\n    ')}
+  FROM ${base} c
+  ${joins.join('\n  ')}
+) b`;
 }
 
 /** How many dimensions a statement breaks down by. */
@@ -180,10 +214,7 @@ FROM ${withParts(input)}`;
     `CAST(CASE ${dims.map((i) => `WHEN grouping(part_${i}) = 0 THEN ${i}`).join(' ')} ELSE -1 END AS INTEGER) AS dim`,
     `CAST(coalesce(${dims.map((i) => `part_${i}`).join(', ')}, 0) AS INTEGER) AS part`,
     // A part's value, and its largest rank: in Other, how many values have customers.
-    ...dims.flatMap((i) => [
-      `max(CASE WHEN part_${i} > 0 THEN dim_${i} END) AS value_${i}`,
-      `max(rank_${i}) AS rank_${i}`,
-    ]),
+    ...dims.flatMap((i) => [`max(value_${i}) AS value_${i}`, `max(rank_${i}) AS rank_${i}`]),
   ];
   return `SELECT
   ${[...keys, ...columns, ...blocks, ...quality].join(',\n  ')}
@@ -211,22 +242,40 @@ export function buildTopQuery(input: ReportQueryInput): string {
   const active = words.map((m) => `${D.bitAnd(`b.m${m}`, `q.a${m}`)} <> 0`).join(' OR ');
   const rungs: number[] = [1];
   while ((rungs.at(-1) ?? 1) < 1e14) rungs.push(Math.ceil((rungs.at(-1) ?? 1) * Math.SQRT2));
-  // With a breakdown, each member once per set (the whole and each dimension), its part
-  // alongside: the ranks below are per period, set and part.
-  const split = dimensionCount(input) > 0;
+  const n = dimensionCount(input);
+  const parts = Array.from({ length: n }, (_, i) => `part_${i}`);
+  const carried = parts.map((c) => `, b.${c}`).join('');
+  // With a breakdown, the histogram counts the whole and each dimension's parts at once
+  // (GROUPING SETS); only the few members at or above a cut are repeated once per set, to be
+  // ranked within their period, set and part.
+  const split = n > 0;
   const by = split ? 'p, dim, part' : 'p';
-  const on = split ? ' AND m.dim = c.dim AND m.part = c.part' : '';
+  const histogram = split
+    ? `SELECT p, CAST(CASE ${parts.map((c, i) => `WHEN grouping(${c}) = 0 THEN ${i}`).join(' ')} ELSE -1 END AS INTEGER) AS dim,
+        CAST(coalesce(${parts.join(', ')}, 0) AS INTEGER) AS part, rung, count(*) AS n
+      FROM ranked
+      GROUP BY GROUPING SETS ((p, rung), ${parts.map((c) => `(p, ${c}, rung)`).join(', ')})`
+    : 'SELECT p, rung, count(*) AS n FROM ranked GROUP BY p, rung';
+  const part = partOfSet(input, 'm');
+  const ranks = split
+    ? `SELECT m.p, sets.dim, ${part} AS part, m.r, c.n,
+    row_number() OVER (PARTITION BY m.p, sets.dim, ${part} ORDER BY m.r DESC) AS rn
+  FROM ranked m
+  ${setsJoin(input)}
+  JOIN cuts c ON m.p = c.p AND sets.dim = c.dim AND ${part} = c.part AND m.rung >= c.rung`
+    : `SELECT m.p, m.r, c.n, row_number() OVER (PARTITION BY m.p ORDER BY m.r DESC) AS rn
+  FROM ranked m JOIN cuts c ON m.p = c.p AND m.rung >= c.rung`;
   return `WITH
 members AS (
-  SELECT q.p,${split ? ` sets.dim, ${partOfSet(input, 'b')} AS part,` : ''} b.k_r365[q.p + 1] AS r
+  SELECT q.p${carried}, b.k_r365[q.p + 1] AS r
   FROM ${withParts(input)}
   CROSS JOIN (VALUES
     ${rows.join(',\n    ')}
-  ) AS q(p, ${words.map((m) => `a${m}`).join(', ')})${split ? `\n  ${setsJoin(input)}` : ''}
+  ) AS q(p, ${words.map((m) => `a${m}`).join(', ')})
   WHERE ${active}
 ),
 ranked AS (
-  SELECT ${by}, r, ${rankTree('r', rungs.map(String))} AS rung
+  SELECT p${parts.map((c) => `, ${c}`).join('')}, r, ${rankTree('r', rungs.map(String))} AS rung
   FROM members
 ),
 cuts AS (
@@ -235,7 +284,7 @@ cuts AS (
     SELECT ${by}, rung,
       sum(n) OVER (PARTITION BY ${by} ORDER BY rung DESC) AS at_or_above,
       sum(n) OVER (PARTITION BY ${by}) AS total
-    FROM (SELECT ${by}, rung, count(*) AS n FROM ranked GROUP BY ${by}, rung) h
+    FROM (${histogram}) h
   ) x
   GROUP BY ${by}
 )
@@ -244,8 +293,7 @@ SELECT ${by},
   CAST(count(CASE WHEN 10 * rn <= n + 9 THEN 1 END) AS BIGINT) AS top10_count,
   sum(CASE WHEN 5 * rn <= n + 4 THEN r END) / 100.0 AS top20_revenue
 FROM (
-  SELECT m.p,${split ? ' m.dim, m.part,' : ''} m.r, c.n, row_number() OVER (PARTITION BY ${split ? 'm.p, m.dim, m.part' : 'm.p'} ORDER BY m.r DESC) AS rn
-  FROM ranked m JOIN cuts c ON m.p = c.p${on} AND m.rung >= c.rung
+  ${ranks}
 ) t
 GROUP BY ${by}`;
 }

@@ -442,7 +442,7 @@ describe('where it moved: the parts of a breakdown (issue 16, item 1)', () => {
     expect(w?.shown).toEqual({ total: -20, part: -20, rest: 0 });
     const f = formatter('en', 'USD', messagesFor('en').m.units);
     expect(whereSentence(r, 'crr', f, messagesFor('en'))).toBe(
-      'By country: France 72.0% → 64.0% (−2.0 pt of the −2.0 pt), the others held.',
+      'By country: France 72.0% → 64.0% (−2.0 pt of the −2.0 pt), the others together unchanged.',
     );
   });
 
@@ -490,6 +490,26 @@ describe('where it moved: the parts of a breakdown (issue 16, item 1)', () => {
     );
   });
 
+  test('hand-worked: the part named moved the way the whole did, and has a value on both sides', () => {
+    // Orders +10 = A −40 + B +25 + C +25: A is the largest part but moved against the whole.
+    const r = withParts({ orders: k(110, 100) }, [
+      { value: 'A', kpis: { orders: k(10, 50) } },
+      { value: 'B', kpis: { orders: k(50, 25) } },
+      { value: 'C', kpis: { orders: k(50, 25) } },
+    ]);
+    const f = formatter('en', 'USD', messagesFor('en').m.units);
+    expect(whereSentence(r, 'orders', f, messagesFor('en'))).toBe(
+      'By country: B 25 → 50 (+25 of the +10), the others −15.',
+    );
+    // A new value (no customers at the start before) explains the move but has no retention
+    // before: it is not named as "n/a → …".
+    const fresh = withParts({ crr: k(0.8, 0.75), customers_start: k(200, 100) }, [
+      { value: 'new', kpis: { crr: k(0.85, null), customers_start: k(100, 0) } },
+      { value: 'old', kpis: { crr: k(0.75, 0.75), customers_start: k(100, 100) } },
+    ]);
+    expect(whereDrivers(fresh, 'crr')).toBeNull();
+  });
+
   test('no sentence without a breakdown, for a KPI no breakdown splits, or when the parts do not add up', () => {
     expect(whereDrivers({ ...fixture, breakdowns: [] }, 'revenue')).toBeNull();
     expect(whereDrivers(fixture, 'median_days_between_purchases')).toBeNull();
@@ -531,8 +551,10 @@ describe('where it moved: the parts of a breakdown (issue 16, item 1)', () => {
         const added = c.reduce((t, x) => t + x.contribution, 0);
         if (Math.abs(added - move) > 1e-12) return false;
         const w = whereDrivers(r, 'crr');
-        const most = Math.max(...c.map((x) => Math.abs(x.contribution)));
-        // Named exactly when one part explains more than half of a move that shows.
+        // Named exactly when a part that moved the whole's way explains more than half of a
+        // move that shows: the largest such part.
+        const same = c.filter((x) => Math.sign(x.contribution) === Math.sign(move));
+        const most = Math.max(0, ...same.map((x) => Math.abs(x.contribution)));
         if (shownTenths(move) === 0 || most <= Math.abs(move) / 2) return w === null;
         return (
           w !== null &&
