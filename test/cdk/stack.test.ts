@@ -308,7 +308,7 @@ describe('production settings (issue 13)', () => {
         timeoutSeconds: 120,
         athena: { ...INPUT.aws?.athena, queryTimeoutSeconds: 60 },
       }),
-    ).toThrow(/aws\.timeoutSeconds: expected at least 173: the function computes for about 113 s/);
+    ).toThrow(/aws\.timeoutSeconds: expected at least 222: the function computes for about 162 s/);
   });
 
   test('nothing of the user’s is deleted with the stack: created Glue resources and the results bucket are retained', () => {
