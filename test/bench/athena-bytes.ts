@@ -119,7 +119,18 @@ function tableBytes(sql: string): number {
   const reads = relationReads(sql).get(plan.table.name) ?? 0;
   const sites = [...sql.matchAll(new RegExp(`\\b${plan.table.name}\\b`, 'g'))];
   if (reads === 0 || sites.length === 0) return 0;
-  const perSite = sites.map((m) => named(enclosing(sql, m.index), table));
+  // A site inside a `SELECT c.*` (the breakdown's parts joined to every column) needs what
+  // the query around that one names: look one level further out.
+  const around = (at: number): string => {
+    let text = enclosing(sql, at);
+    for (let i = 0; i < 5 && /\b\w+\.\*|SELECT \*/.test(text); i++) {
+      const start = sql.indexOf(text);
+      if (start <= 0) break;
+      text = enclosing(sql, start - 1);
+    }
+    return text;
+  };
+  const perSite = sites.map((m) => named(around(m.index), table));
   return (perSite.reduce((s, b) => s + b, 0) * reads) / sites.length;
 }
 const perStatement = statements.map((sql) => {
