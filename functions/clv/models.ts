@@ -625,8 +625,16 @@ export function expectedPurchases(m: BgNbd, c: CustomerHistory, t: number): numb
 
 /** Expected purchases in the next `t` weeks of every cell of `d`. */
 export function expectedPurchasesOfCells(m: BgNbd, d: CountData, t: number): Float64Array {
-  // The hypergeometric part depends on x and T, not t_x: once per distinct (x, T).
-  const ifAlive = new Map<number, number>();
+  return ofCells(m, d, (x, T) => purchasesIfAlive(m, x, T, t));
+}
+
+/**
+ * A BG/NBD prediction for every cell of `d`: `ifAlive(x, T)`, the part before 1/P(alive),
+ * which depends on x and T but not t_x, so it is computed once per distinct (x, T), then
+ * divided by each cell's 1/P(alive).
+ */
+function ofCells(m: BgNbd, d: CountData, ifAlive: (x: number, T: number) => number): Float64Array {
+  const heads = new Map<number, number>();
   const out = new Float64Array(d.w.length);
   for (let i = 0; i < out.length; i++) {
     const xi = d.xIndex[i] ?? 0;
@@ -634,8 +642,8 @@ export function expectedPurchasesOfCells(m: BgNbd, d: CountData, t: number): Flo
     const x = d.xs[xi] ?? 0;
     const T = d.Ts[Ti] ?? 0;
     const key = xi * d.Ts.length + Ti;
-    let head = ifAlive.get(key);
-    if (head === undefined) ifAlive.set(key, (head = purchasesIfAlive(m, x, T, t)));
+    let head = heads.get(key);
+    if (head === undefined) heads.set(key, (head = ifAlive(x, T)));
     out[i] = head / aliveFactor(m, x, d.txs[d.txIndex[i] ?? 0] ?? 0, T);
   }
   return out;
@@ -738,21 +746,5 @@ export function discountedPurchasesOfCells(
   annualRate: number,
 ): Float64Array {
   const factors = sliceDiscounts(annualRate);
-  // The part before 1/P(alive) depends on x and T, not t_x: once per distinct (x, T).
-  const ifAlive = new Map<number, number>();
-  const out = new Float64Array(d.w.length);
-  for (let i = 0; i < out.length; i++) {
-    const xi = d.xIndex[i] ?? 0;
-    const Ti = d.TIndex[i] ?? 0;
-    const x = d.xs[xi] ?? 0;
-    const T = d.Ts[Ti] ?? 0;
-    const key = xi * d.Ts.length + Ti;
-    let head = ifAlive.get(key);
-    if (head === undefined) {
-      head = discounted((t) => purchasesIfAlive(m, x, T, t), factors);
-      ifAlive.set(key, head);
-    }
-    out[i] = head / aliveFactor(m, x, d.txs[d.txIndex[i] ?? 0] ?? 0, T);
-  }
-  return out;
+  return ofCells(m, d, (x, T) => discounted((t) => purchasesIfAlive(m, x, T, t), factors));
 }
