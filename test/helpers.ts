@@ -1,6 +1,8 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DateTime } from 'luxon';
 import { parseConfig } from '../functions/config/load.ts';
 import type { ConfigInput } from '../functions/config/schema.ts';
 import { DuckDbEngine } from '../functions/engines/duckdb.ts';
@@ -29,6 +31,66 @@ export const CANONICAL_COLUMNS = {
   amount: 'amount',
   status: 'status',
 } as const;
+
+/** The UCI Online Retail export as published (test/data/online-retail/README.md). */
+export const ONLINE_RETAIL_RAW = fileURLToPath(
+  new URL('./data/online-retail/invoices-raw.csv', import.meta.url),
+);
+
+/**
+ * How a config reads that export's own columns: quantity × unit price, `(blank)` for a guest,
+ * `C…` invoices cancelled, M/D/YYYY H:MM in London wall-clock time.
+ */
+export const ONLINE_RETAIL_READING = {
+  columns: {
+    order_id: 'InvoiceNo',
+    customer_id: "nullif(trim(CustomerID), '(blank)')",
+    ordered_at: 'InvoiceDate',
+    amount: 'round(Quantity * UnitPrice, 2)',
+    status: "CASE WHEN InvoiceNo LIKE 'C%' THEN 'cancelled' END",
+  },
+  types: { Quantity: 'integer', UnitPrice: 'decimal' },
+  timestamps: { format: '%m/%d/%Y %H:%M', timeZone: 'Europe/London' },
+} as const satisfies Partial<ConfigInput['source']>;
+
+/** One line of the export, read here independently of the product (luxon, integer cents). */
+export interface OnlineRetailLine {
+  /** The line as the file has it. */
+  readonly line: string;
+  readonly id: string;
+  /** '' for a guest (`(blank)`). */
+  readonly customer: string;
+  readonly country: string;
+  /** The time, in London. */
+  readonly at: DateTime;
+  /** Quantity × unit price in cents, rounded half away from zero. */
+  readonly cents: number;
+}
+
+/** The export's header and its lines (Latin-1, CRLF), each read independently. */
+export function onlineRetailLines(): { header: string; lines: OnlineRetailLine[] } {
+  const [header = '', ...lines] = readFileSync(ONLINE_RETAIL_RAW, 'latin1')
+    .split('\r\n')
+    .filter(Boolean);
+  return {
+    header,
+    lines: lines.map((line) => {
+      const [id = '', date = '', customer = '', country = '', quantity = '', price = ''] =
+        line.split(',');
+      const [whole = '0', fraction = ''] = price.split('.');
+      const micros = Number(whole) * 1e6 + Number(fraction.padEnd(6, '0'));
+      const product = Number(quantity) * micros; // in millionths
+      return {
+        line,
+        id,
+        customer: customer.trim() === '(blank)' ? '' : customer.trim(),
+        country,
+        at: DateTime.fromFormat(date, 'M/d/yyyy H:mm', { zone: 'Europe/London' }),
+        cents: Math.sign(product) * Math.floor((Math.abs(product) + 5_000) / 10_000),
+      };
+    }),
+  };
+}
 
 /** Writes canonical order rows to a CSV file in a fresh temporary folder. */
 export function writeOrdersCsv(rows: readonly OrderRow[], name = 'orders.csv'): string {

@@ -5,10 +5,9 @@
  * whole. On the Online Retail export as published (Latin-1, London time, Country as the
  * dimension) and on the sample shop as `npm start` makes it (its orders' channel).
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DateTime } from 'luxon';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { parseConfig } from '../../functions/config/load.ts';
 import type { ConfigInput } from '../../functions/config/schema.ts';
@@ -19,6 +18,7 @@ import { runReport } from '../../functions/pipeline.ts';
 import type { BreakdownPart, KpiResult, Report } from '../../functions/report/report.ts';
 import { generateSample } from '../../functions/sample/generate.ts';
 import { stringLiteral } from '../../functions/sql/dialect.ts';
+import { ONLINE_RETAIL_RAW, ONLINE_RETAIL_READING, onlineRetailLines } from '../helpers.ts';
 
 let engine: DuckDbEngine;
 beforeAll(async () => {
@@ -116,43 +116,14 @@ function expectedParts(
 }
 
 describe('the Online Retail export by Country (Latin-1, London time)', () => {
-  const RAW = new URL('../data/online-retail/invoices-raw.csv', import.meta.url).pathname;
   const source: Source = {
-    relation: { kind: 'file', path: RAW, encoding: 'latin-1' },
-    columns: {
-      order_id: 'InvoiceNo',
-      customer_id: "nullif(trim(CustomerID), '(blank)')",
-      ordered_at: 'InvoiceDate',
-      amount: 'round(Quantity * UnitPrice, 2)',
-      status: "CASE WHEN InvoiceNo LIKE 'C%' THEN 'cancelled' END",
-    },
-    types: { Quantity: 'integer', UnitPrice: 'decimal' },
-    timestamps: { format: '%m/%d/%Y %H:%M', timeZone: 'Europe/London' },
+    relation: { kind: 'file', path: ONLINE_RETAIL_RAW, encoding: 'latin-1' },
+    ...ONLINE_RETAIL_READING,
     dimensions: { country: 'Country' },
   };
-  const [header = '', ...lines] = readFileSync(RAW, 'latin1').split('\r\n').filter(Boolean);
-  interface Row {
-    readonly line: string;
-    readonly id: string;
-    readonly customer: string;
-    readonly country: string;
-    readonly at: number;
-    readonly cents: number;
-  }
-  const rows: Row[] = lines.map((line) => {
-    const [id = '', date = '', customer = '', country = '', quantity = '', price = ''] =
-      line.split(',');
-    const [whole = '0', fraction = ''] = price.split('.');
-    const product = Number(quantity) * (Number(whole) * 1e6 + Number(fraction.padEnd(6, '0')));
-    return {
-      line,
-      id,
-      customer: customer.trim() === '(blank)' ? '' : customer.trim(),
-      country,
-      at: DateTime.fromFormat(date, 'M/d/yyyy H:mm', { zone: 'Europe/London' }).toMillis(),
-      cents: Math.sign(product) * Math.floor((Math.abs(product) + 5_000) / 10_000),
-    };
-  });
+  const { header, lines } = onlineRetailLines();
+  const rows = lines.map((r) => ({ ...r, at: r.at.toMillis() }));
+  type Row = (typeof rows)[number];
   // The row that stands for each invoice number: the latest (ties: lowest customer, highest
   // amount); a customer's value is that of the first valid invoice (ties: the lowest value).
   const standing = new Map<string, Row>();

@@ -3,7 +3,7 @@
  * columns. Each export shape must give exactly the KPIs of the same orders in the canonical
  * layout; the fixtures hold 30,000 rows, past any reader's sample.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { DateTime } from 'luxon';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +15,7 @@ import { SourceError } from '../../functions/engines/query-engine.ts';
 import { runReport } from '../../functions/pipeline.ts';
 import { main } from '../../functions/cli/main.ts';
 import type { Report } from '../../functions/report/report.ts';
+import { ONLINE_RETAIL_RAW, ONLINE_RETAIL_READING, onlineRetailLines } from '../helpers.ts';
 
 const ROWS = 30_000;
 const WEEK = '2026-W47';
@@ -342,43 +343,28 @@ describe('order lines instead of orders', () => {
 });
 
 describe('the Online Retail export as published (Latin-1, M/D/YYYY H:MM London time)', () => {
-  const RAW = new URL('../data/online-retail/invoices-raw.csv', import.meta.url).pathname;
+  const RAW = ONLINE_RETAIL_RAW;
   let canonicalFile = '';
 
   /** The canonical UTC file, converted here independently (luxon, integer cents). */
   beforeAll(() => {
-    const [, ...rows] = readFileSync(RAW, 'latin1').split('\r\n').filter(Boolean);
     canonicalFile = csv(
       'order_id,customer_id,ordered_at,amount,status',
-      rows.map((row) => {
-        const [id = '', date = '', customer = '', , quantity = '', price = ''] = row.split(',');
-        const at = DateTime.fromFormat(date, 'M/d/yyyy H:mm', { zone: 'Europe/London' });
-        const [whole = '0', fraction = ''] = price.split('.');
-        const micros = Number(whole) * 1e6 + Number(fraction.padEnd(6, '0'));
-        const product = Number(quantity) * micros; // in millionths
-        const cents = Math.sign(product) * Math.floor((Math.abs(product) + 5_000) / 10_000);
-        return [
-          id,
-          customer === '(blank)' ? '' : customer,
-          at.toUTC().toISO({ suppressMilliseconds: true }),
-          (cents / 100).toFixed(2),
-          id.startsWith('C') ? 'cancelled' : 'completed',
-        ].join(',');
-      }),
+      onlineRetailLines().lines.map((r) =>
+        [
+          r.id,
+          r.customer,
+          r.at.toUTC().toISO({ suppressMilliseconds: true }),
+          (r.cents / 100).toFixed(2),
+          r.id.startsWith('C') ? 'cancelled' : 'completed',
+        ].join(','),
+      ),
     );
   });
 
   const exported: ConfigInput['source'] = {
     relation: { kind: 'file', path: RAW, encoding: 'latin-1' },
-    columns: {
-      order_id: 'InvoiceNo',
-      customer_id: "nullif(trim(CustomerID), '(blank)')",
-      ordered_at: 'InvoiceDate',
-      amount: 'round(Quantity * UnitPrice, 2)',
-      status: "CASE WHEN InvoiceNo LIKE 'C%' THEN 'cancelled' END",
-    },
-    types: { Quantity: 'integer', UnitPrice: 'decimal' },
-    timestamps: { format: '%m/%d/%Y %H:%M', timeZone: 'Europe/London' },
+    ...ONLINE_RETAIL_READING,
   };
 
   test('kpi init proposes a config that reads it exactly, and never overwrites without --force', async () => {

@@ -4,6 +4,7 @@ import { describe, expect, test } from 'vitest';
 import { parseConfig } from '../../functions/config/load.ts';
 import { AthenaEngine } from '../../functions/engines/athena.ts';
 import { planRun, statementsOf } from '../../functions/pipeline.ts';
+import { ONLINE_RETAIL_READING } from '../helpers.ts';
 import { relationReads, runReads } from '../sql-reads.ts';
 
 const ORDERS = 'sales.orders';
@@ -78,14 +79,8 @@ describe('every statement of a run parses with the Trino grammar (Athena engine 
     const config = parseConfig({
       source: {
         relation: { kind: 'table', table: ORDERS },
-        columns: {
-          order_id: 'InvoiceNo',
-          customer_id: "nullif(trim(CustomerID), '(blank)')",
-          ordered_at: 'InvoiceDate',
-          amount: 'round(Quantity * UnitPrice, 2)',
-          status: "CASE WHEN InvoiceNo LIKE 'C%' THEN 'cancelled' END",
-        },
-        timestamps: { format: '%m/%d/%Y %H:%M', timeZone: 'Europe/London' },
+        columns: ONLINE_RETAIL_READING.columns,
+        timestamps: ONLINE_RETAIL_READING.timestamps,
         grain: 'line',
       },
       reports: [{ id: 'r', name: 'R', period: 'week', timeZone: 'Europe/London' }],
