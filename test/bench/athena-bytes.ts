@@ -14,34 +14,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AthenaClient } from '@aws-sdk/client-athena';
 import { SAMPLE_END } from '../../functions/cli/main.ts';
-import { parseConfig } from '../../functions/config/load.ts';
 import { AthenaEngine } from '../../functions/engines/athena.ts';
 import { DuckDbEngine } from '../../functions/engines/duckdb.ts';
 import { planRun, statementsOf, type RunRequest } from '../../functions/pipeline.ts';
 import { relationReads } from '../sql-reads.ts';
+import { benchRequest } from './bench-request.ts';
 
 const file = process.argv[2];
 if (!file) throw new Error('usage: athena-bytes.ts FILE');
 const ORDERS = 'sales.orders';
 const byChannel = process.argv[3] === 'by-channel';
 
-function request(relation: RunRequest['source']['relation']): RunRequest {
-  const config = parseConfig({
-    source: { relation, ...(byChannel ? { dimensions: { channel: 'channel' } } : {}) },
-    reports: [
-      {
-        id: 'bench',
-        name: 'Bench',
-        period: 'week',
-        timeZone: 'Europe/London',
-        ...(byChannel ? { breakdowns: ['channel'] } : {}),
-      },
-    ],
-  });
-  const [report] = config.reports;
-  if (!report) throw new Error('no report');
-  return { report, source: config.source, now: SAMPLE_END };
-}
+const request = (relation: RunRequest['source']['relation']): RunRequest =>
+  benchRequest(relation, byChannel);
 
 /** Compressed bytes per top-level column of a Parquet file. */
 async function columnSizes(engine: DuckDbEngine, path: string): Promise<Map<string, number>> {

@@ -15,10 +15,9 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseConfig } from '../../functions/config/load.ts';
 import { DuckDbEngine } from '../../functions/engines/duckdb.ts';
 import { runFullReport, runReport } from '../../functions/pipeline.ts';
-import { SAMPLE_END } from '../../functions/cli/main.ts';
+import { benchRequest } from './bench-request.ts';
 
 const MODES = ['floor', 'report', 'full', 'scans', 'report-by-channel', 'full-by-channel'] as const;
 const [mode, file] = process.argv.slice(2) as [(typeof MODES)[number], string | undefined];
@@ -76,24 +75,7 @@ if (mode === 'floor') {
   checksum = Number(rows[0]?.orders);
 } else {
   const byChannel = mode.endsWith('-by-channel');
-  const config = parseConfig({
-    source: {
-      relation: { kind: 'file', path: file },
-      ...(byChannel ? { dimensions: { channel: 'channel' } } : {}),
-    },
-    reports: [
-      {
-        id: 'bench',
-        name: 'Bench',
-        period: 'week',
-        timeZone: 'Europe/London',
-        ...(byChannel ? { breakdowns: ['channel'] } : {}),
-      },
-    ],
-  });
-  const [report] = config.reports;
-  if (!report) throw new Error('no report');
-  const request = { report, source: config.source, now: SAMPLE_END };
+  const request = benchRequest({ kind: 'file', path: file }, byChannel);
   const kpisOnly = mode === 'report' || mode === 'report-by-channel';
   const result = kpisOnly
     ? await runReport(request, { engine })
