@@ -347,12 +347,13 @@ function breakdownsOf(
 ): ReportBreakdown[] {
   const label = input.comparisons.period.label;
   return b.dimensions.map((dimension, d) => {
-    const parts = b.parts.flatMap((p): BreakdownPart[] => {
-      if (p.dimension !== d) return [];
+    const own = b.parts.filter((p) => p.dimension === d);
+    // The values that are a part of their own; Other holds the rest of the ranks.
+    const top = own.filter((p) => p.part > 0).length;
+    const parts = own.flatMap((p): BreakdownPart[] => {
       const now = p.byLabel.get(label);
       const customers = now?.customers_to_date ?? 0;
       if (!now || customers === 0) return [];
-      const top = b.parts.filter((q) => q.dimension === d && q.part > 0).length;
       return [
         {
           value: p.value,
